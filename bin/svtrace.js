@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// svtrace entry point: runs the compiled CLI (npm run build writes dist/).
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const main = new URL("../dist/src/cli/main.js", import.meta.url);
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write("svtrace: not built yet; run `npm ci && npm run build` (or ./run demo) in the svtrace folder\n");
+  process.exit(2);
+}
+await import(main.href);

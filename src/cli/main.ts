@@ -1,0 +1,33 @@
+/**
+ * svtrace: how long IEC 61850-9-2 Sampled Values take to cross a virtualized protection host.
+ * This file only wires the sub-commands together; each lives in ./commands/.
+ */
+import { readFileSync } from "node:fs";
+import { Command } from "@commander-js/extra-typings";
+import { commands } from "./commands/index.js";
+import { reportError } from "./errors.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command("svtrace")
+    .description(
+      "Trace IEC 61850-9-2 Sampled Values (SV) through a Linux host: decode captures, publish and subscribe,\n" +
+        "build a one-machine lab, timestamp every SV in the kernel with bpftrace, and report latencies.",
+    )
+    .version(pkg.version, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ outputError: (str, write) => write(`svtrace: ${str.replace(/^error: /, "")}`) });
+  for (const register of commands) register(program);
+  return program;
+}
+
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+});
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err);
+}

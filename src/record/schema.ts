@@ -1,0 +1,72 @@
+/**
+ * The svtrace record: one row per SV, one nanosecond timestamp column per trace point.
+ *
+ * Columns, in order: svID, appid, iteration, smpCnt, then one `tN_ns` column per point
+ * (`t0_ns` = publisher send time carried in refrTm when the publisher used --t0, then `t1_ns`..).
+ * Timestamps are nanoseconds since the Unix epoch on the clock named in the metadata (realtime or TAI);
+ * null where that point did not see the SV.
+ *
+ * Files: Apache Arrow IPC *stream* (default, batches of at most one second, so a killed run keeps all but
+ * the last batch), CSV with exactly the column names as header (empty field = null), or the original
+ * svtrace `results` file (one latency in whole microseconds per line, first to last point).
+ */
+
+export type RecordFormat = "arrow" | "csv" | "legacy";
+export type ClockName = "realtime" | "tai";
+
+/** One trace point of a record (T0..T4 in the talk the project starts from). */
+export interface PointMeta {
+  /** column stem: "t0".."t9" */
+  name: string;
+  /** human label, e.g. "T1 hyp-in receive" */
+  label: string;
+  /** where it was taken, e.g. "tracepoint:net:netif_receive_skb dev=hyp-in" or "refrTm (publisher --t0)" */
+  probe: string;
+}
+
+/** Stored as Arrow schema metadata under the key "svtrace" (JSON). */
+export interface RecordMeta {
+  svtraceVersion: string;
+  host: string;
+  kernel: string;
+  bpftrace: string;
+  profile: string;
+  points: PointMeta[];
+  clock: ClockName;
+  iface?: string;
+  /** ISO 8601 start time */
+  start: string;
+}
+
+/** One SV as recorded. `t[i]` is the timestamp of points[i] (bigint ns) or null. */
+export interface SvRow {
+  svID: string;
+  appid: number;
+  iteration: number;
+  smpCnt: number;
+  t: (bigint | null)[];
+}
+
+export const FIXED_COLUMNS = ["svID", "appid", "iteration", "smpCnt"] as const;
+
+export function timeColumn(point: Pick<PointMeta, "name">): string {
+  return `${point.name}_ns`;
+}
+
+/** The CSV header line for a record with these points (no trailing newline). */
+export function csvHeader(points: Pick<PointMeta, "name">[]): string {
+  return [...FIXED_COLUMNS, ...points.map(timeColumn)].join(",");
+}
+
+/**
+ * Segment names: consecutive point pairs are "T1-T2" style; the well-known pairs also have the names
+ * svtrace-ansible's threshold file uses. "total" is first-to-last point of a record.
+ */
+export const SEGMENT_ALIASES: Record<string, string> = {
+  "T0-T1": "Tnet",
+  "T1-T2": "Thyp",
+  "T2-T3": "Ttrans",
+  "T3-T4": "Tsub",
+  "T0-T4": "Ttot",
+  "T1-T4": "Tseapath",
+};
