@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 
 const main = new URL("../dist/src/cli/main.js", import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
-  process.stderr.write("svtrace: not built yet; run `npm ci && npm run build` (or ./run demo) in the svtrace folder\n");
+  process.stderr.write(
+    "svtrace: not built yet; run `npm ci && npm run build` (or ./run demo) in the svtrace folder\n",
+  );
   process.exit(2);
 }
 await import(main.href);

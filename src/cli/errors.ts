@@ -27,7 +27,9 @@ export function reportError(err: unknown): number {
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e === "object" && e.code === "EPIPE") return 0; // output closed (e.g. `| head`): not an error
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`svtrace: internal error: ${msg} (set SVTRACE_DEBUG=1 for a stack trace; please report it)\n`);
+  process.stderr.write(
+    `svtrace: internal error: ${msg} (set SVTRACE_DEBUG=1 for a stack trace; please report it)\n`,
+  );
   if (process.env.SVTRACE_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return 70;
 }

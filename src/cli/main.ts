@@ -7,7 +7,9 @@ import { Command } from "@commander-js/extra-typings";
 import { commands } from "./commands/index.js";
 import { reportError } from "./errors.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
 
 export function buildProgram(): Command {
   const program = new Command("svtrace")
