@@ -1,0 +1,59 @@
+/**
+ * The contract between the tracer core (probe catalogue, bpftrace generation, runner) and what consumes
+ * its output (`svtrace live`, `record`, Prometheus, `demo`). The core produces SvRows (one per SV, with a
+ * timestamp per point, see ../record/schema.ts) and a counters snapshot about once a second.
+ */
+import type { ClockName, RecordMeta, SvRow } from "../record/schema.js";
+
+/** Per-stream counters, cumulative since the trace started. */
+export interface StreamCounters {
+  svID: string;
+  appid?: number;
+  /** SVs seen at one point or more */
+  received: number;
+  /** SVs seen at every point */
+  complete: number;
+  /** SVs seen at some point but not at an earlier one (the original tool's "missed") */
+  missed: number;
+  /** SVs that entered (first point) but never reached the last point */
+  lostInPath: number;
+  /** smpCnt gaps at the first point, counted once across the wrap: never seen by the host */
+  dropped: number;
+  /** the same SV seen twice at a point */
+  duplicates: number;
+}
+
+export interface TraceStats {
+  /** wall-clock time of the snapshot, ns since the epoch on `clock` */
+  atNs: bigint;
+  streams: StreamCounters[];
+  /** bpftrace "Lost N events" total */
+  lostEvents: number;
+  /** in-kernel pending-SV map entries and capacity (BPFTRACE_MAP_KEYS_MAX) */
+  mapEntries: number;
+  mapCapacity: number;
+}
+
+export interface TraceWarning {
+  kind: "lost-events" | "map-full" | "attach-failed" | "stderr" | "stale";
+  message: string;
+}
+
+/** What the caller wants traced. Profiles and points come from ../probes/. */
+export interface TraceOptions {
+  /** "lab" | "hypervisor" | "vm" */
+  profile: string;
+  /** lab switch variant when profile is "lab" */
+  labSwitch?: "bridge" | "ovs" | "tap";
+  /** override the profile's points by name (e.g. ["T1", "T2"]) */
+  points?: string[];
+  /** SV interface (T1 on a hypervisor, T3 in a VM) */
+  iface?: string;
+  /** only these svIDs (exact); all streams when empty */
+  streams?: string[];
+  /** expected total SV/s, sizes maps and buffers */
+  expectedRate?: number;
+  /** user override of the pending-SV map size (svtrace.cfg SV_BUFFER_SIZE) */
+  mapKeys?: number;
+  clock?: ClockName;
+}
