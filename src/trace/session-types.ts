@@ -3,7 +3,9 @@
  * its output (`svtrace live`, `record`, Prometheus, `demo`). The core produces SvRows (one per SV, with a
  * timestamp per point, see ../record/schema.ts) and a counters snapshot about once a second.
  */
-import type { ClockName, RecordMeta, SvRow } from "../record/schema.js";
+import type { ClockName } from "../record/schema.js";
+
+export type { RecordMeta, SvRow } from "../record/schema.js";
 
 /** Per-stream counters, cumulative since the trace started. */
 export interface StreamCounters {
