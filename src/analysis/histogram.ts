@@ -328,7 +328,7 @@ export class LatencyHistogram {
   }
 
   static fromJSON(j: HistogramJSON): LatencyHistogram {
-    if (!j || j.v !== 1 || !Array.isArray(j.pos) || !Array.isArray(j.neg))
+    if (j?.v !== 1 || !Array.isArray(j.pos) || !Array.isArray(j.neg))
       throw new Error("not a serialized LatencyHistogram (v 1)");
     const h = new LatencyHistogram();
     for (const [i, c] of j.pos) {
@@ -366,5 +366,5 @@ function representative(i: number): number {
 }
 
 function clamp(v: number, lo: number, hi: number): number {
-  return v < lo ? lo : v > hi ? hi : v;
+  return Math.max(lo, Math.min(hi, v));
 }
