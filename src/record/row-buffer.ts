@@ -1,0 +1,129 @@
+/**
+ * Growable column buffer that collects rows (one SvRow at a time or whole columnar batches) until the record
+ * writer flushes them as one batch.
+ */
+import type { RecordColumns } from "./columns.js";
+import type { SvRow } from "./schema.js";
+
+export class RowBuffer {
+  private cap = 0;
+  private n = 0;
+  private names: string[] = [];
+  private index = new Map<string, number>();
+  private stream = new Uint32Array(0);
+  private appid = new Uint16Array(0);
+  private iteration = new Uint32Array(0);
+  private smpCnt = new Uint32Array(0);
+  private t: BigInt64Array[] = [];
+  private valid: Uint8Array[] = [];
+  private hasNull: boolean[] = [];
+
+  constructor(
+    readonly points: number,
+    initial = 4096,
+  ) {
+    this.grow(initial);
+  }
+
+  get length(): number {
+    return this.n;
+  }
+
+  append(row: SvRow): void {
+    if (this.n === this.cap) this.grow(this.cap * 2);
+    const r = this.n++;
+    this.stream[r] = this.streamIndex(row.svID);
+    this.appid[r] = row.appid;
+    this.iteration[r] = row.iteration;
+    this.smpCnt[r] = row.smpCnt;
+    for (let p = 0; p < this.points; p++) {
+      const v = row.t[p];
+      if (v === null || v === undefined) {
+        (this.valid[p] as Uint8Array)[r] = 0;
+        (this.t[p] as BigInt64Array)[r] = 0n;
+        this.hasNull[p] = true;
+      } else {
+        (this.valid[p] as Uint8Array)[r] = 1;
+        (this.t[p] as BigInt64Array)[r] = v;
+      }
+    }
+  }
+
+  appendColumns(c: RecordColumns): void {
+    if (c.t.length !== this.points)
+      throw new Error(`batch has ${c.t.length} time columns, the record has ${this.points}`);
+    let need = this.cap;
+    while (this.n + c.length > need) need *= 2;
+    if (need !== this.cap) this.grow(need);
+    const map = c.names.map((s) => this.streamIndex(s));
+    const base = this.n;
+    for (let r = 0; r < c.length; r++) this.stream[base + r] = map[c.stream[r] as number] as number;
+    this.appid.set(c.appid.subarray(0, c.length), base);
+    this.iteration.set(c.iteration.subarray(0, c.length), base);
+    this.smpCnt.set(c.smpCnt.subarray(0, c.length), base);
+    for (let p = 0; p < this.points; p++) {
+      (this.t[p] as BigInt64Array).set((c.t[p] as BigInt64Array).subarray(0, c.length), base);
+      const v = c.valid[p];
+      const dst = this.valid[p] as Uint8Array;
+      if (v) {
+        dst.set(v.subarray(0, c.length), base);
+        if (!this.hasNull[p] && v.subarray(0, c.length).includes(0)) this.hasNull[p] = true;
+      } else dst.fill(1, base, base + c.length);
+    }
+    this.n += c.length;
+  }
+
+  /** The buffered rows as a batch (copies), and an empty buffer. */
+  take(): RecordColumns {
+    const n = this.n;
+    const out: RecordColumns = {
+      length: n,
+      names: this.names,
+      stream: this.stream.slice(0, n),
+      appid: this.appid.slice(0, n),
+      iteration: this.iteration.slice(0, n),
+      smpCnt: this.smpCnt.slice(0, n),
+      t: this.t.map((col) => col.slice(0, n)),
+      valid: this.valid.map((v, p) => (this.hasNull[p] ? v.slice(0, n) : null)),
+    };
+    this.n = 0;
+    this.names = [];
+    this.index = new Map();
+    this.hasNull = this.hasNull.map(() => false);
+    return out;
+  }
+
+  private streamIndex(svID: string): number {
+    let s = this.index.get(svID);
+    if (s === undefined) {
+      s = this.names.length;
+      this.names.push(svID);
+      this.index.set(svID, s);
+    }
+    return s;
+  }
+
+  private grow(cap: number): void {
+    const n = this.n;
+    const up = <T extends Uint32Array | Uint16Array | Uint8Array | BigInt64Array>(
+      a: T,
+      make: (k: number) => T,
+    ): T => {
+      const b = make(cap);
+      b.set(a.subarray(0, n) as never);
+      return b;
+    };
+    this.stream = up(this.stream, (k) => new Uint32Array(k));
+    this.appid = up(this.appid, (k) => new Uint16Array(k));
+    this.iteration = up(this.iteration, (k) => new Uint32Array(k));
+    this.smpCnt = up(this.smpCnt, (k) => new Uint32Array(k));
+    this.t = Array.from({ length: this.points }, (_, p) =>
+      up(this.t[p] ?? new BigInt64Array(0), (k) => new BigInt64Array(k)),
+    );
+    this.valid = Array.from({ length: this.points }, (_, p) =>
+      up(this.valid[p] ?? new Uint8Array(0), (k) => new Uint8Array(k)),
+    );
+    this.hasNull = Array.from({ length: this.points }, (_, p) => this.hasNull[p] ?? false);
+    this.cap = cap;
+  }
+}
