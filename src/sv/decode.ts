@@ -1,0 +1,547 @@
+/**
+ * SV decoder: one captured frame (Ethernet ± 802.1Q, or Linux cooked SLL v1) -> SvFrame, or "not SV", or
+ * typed errors with byte offsets. Never throws. The PDU is bounded by the SV header Length (trailers, FCS and
+ * padding are ignored); BER lengths may be short, long or non-minimal; unknown tags are skipped; whatever was
+ * decoded before a problem is kept. Allocation-light: seqData/security/gmIdentity are views into `data`,
+ * svID and MAC strings come from small caches, and no closures are created per frame.
+ */
+import { formatMac } from "./mac.js";
+import type { Asdu, LinkType, SvFrame, SvPdu, VlanTag } from "./types.js";
+import { SV_ETHERTYPE, VLAN_TPID } from "./types.js";
+import { readUtcTime } from "./utc-time.js";
+
+export type SvDecodeErrorCode =
+  /** the frame ends before a header or the PDU ends (header Length larger than the captured bytes) */
+  | "truncated"
+  /** a BER length is malformed (indefinite, > 4 octets) or runs past its container; or header Length < 8 */
+  | "bad-length"
+  /** a required tag is not where it must be (savPdu 0x60, ASDU 0x30) */
+  | "bad-tag"
+  /** a field has an impossible size (smpCnt of 0 or > 4 octets, refrTm not 8 octets, ...) */
+  | "bad-value"
+  /** a mandatory element is absent (noASDU, seqASDU, svID, smpCnt, confRev, seqData) */
+  | "missing-field"
+  /** noASDU differs from the number of ASDUs present */
+  | "noasdu-mismatch";
+
+export interface SvDecodeError {
+  code: SvDecodeErrorCode;
+  message: string;
+  /** byte offset in the frame (0 .. data.length) where the problem is */
+  offset: number;
+}
+
+/** Byte offsets of one ASDU's field values (not tags), as tshark reports them. */
+export interface AsduOffsets {
+  /** the ASDU's 0x30 tag */
+  start: number;
+  svID: number;
+  datSet?: number;
+  smpCnt: number;
+  confRev: number;
+  refrTm?: number;
+  smpSynch?: number;
+  smpRate?: number;
+  seqData: number;
+  smpMod?: number;
+  gmIdentity?: number;
+}
+
+export interface SvOffsets {
+  /** APPID = start of the SV header */
+  appid: number;
+  /** noASDU value */
+  noASDU: number;
+  /** security value, when present */
+  security?: number;
+  /** seqASDU tag */
+  seqASDU: number;
+  /** offset just past the PDU (APPID + Length, clamped to the captured bytes) */
+  pduEnd: number;
+  asdus: AsduOffsets[];
+}
+
+/** What could be decoded of a frame that has errors. */
+export interface PartialSvFrame {
+  dst?: string;
+  src?: string;
+  vlan?: VlanTag;
+  pdu?: Partial<Omit<SvPdu, "asdus">> & { asdus: Asdu[] };
+}
+
+export type DecodeResult =
+  | { kind: "sv"; frame: SvFrame; errors: SvDecodeError[]; offsets?: SvOffsets }
+  | { kind: "not-sv"; etherType: number }
+  | { kind: "error"; errors: SvDecodeError[]; partial: PartialSvFrame; offsets?: SvOffsets };
+
+export interface DecodeOptions {
+  /** also return the byte offsets of every field (allocates a little more) */
+  offsets?: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// caches (bounded) for the strings that repeat frame after frame
+
+const MAC_CACHE_MAX = 4096;
+const macCache = new Map<number, string>();
+
+function macAt(data: Uint8Array, off: number): string {
+  const key =
+    (data[off] * 0x10000 + ((data[off + 1] << 8) | data[off + 2])) * 0x1000000 +
+    ((data[off + 3] << 16) | (data[off + 4] << 8) | data[off + 5]);
+  let s = macCache.get(key);
+  if (s === undefined) {
+    s = formatMac(data, off);
+    if (macCache.size >= MAC_CACHE_MAX) macCache.clear();
+    macCache.set(key, s);
+  }
+  return s;
+}
+
+const STR_SLOTS = 256;
+const strBytes: (Uint8Array | undefined)[] = new Array(STR_SLOTS);
+const strValues: string[] = new Array(STR_SLOTS);
+
+/** Latin-1 string of data[off, off+len) through a direct-mapped cache (svID and datSet repeat). */
+function stringAt(data: Uint8Array, off: number, len: number): string {
+  if (len === 0) return "";
+  if (len > 128) return latin1(data, off, len);
+  let h = len;
+  for (let i = 0; i < len; i++) h = (h * 31 + data[off + i]) | 0;
+  const slot = (h ^ (h >>> 8) ^ (h >>> 16)) & (STR_SLOTS - 1);
+  const cached = strBytes[slot];
+  if (cached !== undefined && cached.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (cached[i] !== data[off + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return strValues[slot];
+  }
+  const s = latin1(data, off, len);
+  strBytes[slot] = data.slice(off, off + len);
+  strValues[slot] = s;
+  return s;
+}
+
+function latin1(data: Uint8Array, off: number, len: number): string {
+  let s = "";
+  for (let i = 0; i < len; i++) s += String.fromCharCode(data[off + i]);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// BER cursor: module-level out-parameters instead of per-call result objects
+
+/** value start and length of the TLV read by readTlv */
+let tlvValue = 0;
+let tlvLen = 0;
+let tlvTag = 0;
+
+function err(errors: SvDecodeError[], code: SvDecodeErrorCode, offset: number, message: string): void {
+  errors.push({ code, message, offset });
+}
+
+/**
+ * Read tag + length at `pos` inside [pos, end). On success sets tlvTag/tlvValue/tlvLen and returns the end of
+ * the TLV's value. A length running past `end` is reported and clamped to `end` (returns -end-1 to signal it,
+ * so constructed TLVs can still be walked). Returns -1 on an unrecoverable problem (already reported).
+ */
+function readTlv(data: Uint8Array, pos: number, end: number, errors: SvDecodeError[], what: string): number {
+  if (pos >= end) {
+    err(errors, "truncated", pos, `${what}: no bytes left for the tag`);
+    return -1;
+  }
+  let p = pos;
+  let tag = data[p++];
+  if ((tag & 0x1f) === 0x1f) {
+    // multi-byte tag number (never used by SV; only to skip such TLVs)
+    let n = 0;
+    while (p < end && data[p] & 0x80 && n < 4) {
+      p++;
+      n++;
+    }
+    if (p >= end || n >= 4) {
+      err(errors, "bad-tag", pos, `${what}: malformed multi-byte tag`);
+      return -1;
+    }
+    p++;
+    tag = 0x100;
+  }
+  if (p >= end) {
+    err(errors, "truncated", p, `${what}: no bytes left for the length`);
+    return -1;
+  }
+  const lenOff = p;
+  const first = data[p++];
+  let len = first;
+  if (first & 0x80) {
+    const n = first & 0x7f;
+    if (n === 0) {
+      err(errors, "bad-length", lenOff, `${what}: indefinite BER length is not allowed in SV`);
+      return -1;
+    }
+    if (n > 4) {
+      err(errors, "bad-length", lenOff, `${what}: BER length of ${n} octets`);
+      return -1;
+    }
+    if (p + n > end) {
+      err(errors, "truncated", lenOff, `${what}: BER length runs past the end of its container`);
+      return -1;
+    }
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + data[p++];
+  }
+  tlvTag = tag;
+  tlvValue = p;
+  tlvLen = len;
+  if (p + len > end) {
+    err(
+      errors,
+      "bad-length",
+      lenOff,
+      `${what}: length ${len} runs ${p + len - end} byte(s) past the end of its container`,
+    );
+    tlvLen = end - p;
+    return -end - 1;
+  }
+  return p + len;
+}
+
+function readUnsigned(data: Uint8Array, off: number, len: number): number {
+  let v = 0;
+  for (let i = 0; i < len; i++) v = v * 256 + data[off + i];
+  return v;
+}
+
+const FIELD_NAMES = [
+  "svID",
+  "datSet",
+  "smpCnt",
+  "confRev",
+  "refrTm",
+  "smpSynch",
+  "smpRate",
+  "seqData",
+  "smpMod",
+  "gmIdentity",
+];
+
+/** Decode one ASDU whose value spans [pos, end). Returns the ASDU or undefined (errors reported). */
+function decodeAsdu(
+  data: Uint8Array,
+  tagOff: number,
+  pos: number,
+  end: number,
+  errors: SvDecodeError[],
+  offs: AsduOffsets | undefined,
+): Asdu | undefined {
+  let svID: string | undefined;
+  let datSet: string | undefined;
+  let smpCnt = -1;
+  let confRev = -1;
+  let refrOff = -1;
+  let smpSynch = -1;
+  let smpRate = -1;
+  let seqOff = -1;
+  let seqLen = 0;
+  let smpMod = -1;
+  let gmOff = -1;
+  let p = pos;
+  while (p < end) {
+    const tagPos = p;
+    const next = readTlv(data, p, end, errors, "ASDU field");
+    if (next < 0) return undefined;
+    const v = tlvValue;
+    const n = tlvLen;
+    const tag = tlvTag;
+    if (tag >= 0x80 && tag <= 0x89) {
+      const name = FIELD_NAMES[tag - 0x80];
+      switch (tag) {
+        case 0x80:
+          svID = stringAt(data, v, n);
+          if (offs) offs.svID = v;
+          break;
+        case 0x81:
+          datSet = stringAt(data, v, n);
+          if (offs) offs.datSet = v;
+          break;
+        case 0x87:
+          seqOff = v;
+          seqLen = n;
+          if (offs) offs.seqData = v;
+          break;
+        case 0x84:
+          if (n !== 8) {
+            err(errors, "bad-value", tagPos, `refrTm must be 8 bytes, found ${n}`);
+            return undefined;
+          }
+          refrOff = v;
+          if (offs) offs.refrTm = v;
+          break;
+        case 0x89:
+          if (n !== 8) {
+            err(errors, "bad-value", tagPos, `gmIdentity must be 8 bytes, found ${n}`);
+            return undefined;
+          }
+          gmOff = v;
+          if (offs) offs.gmIdentity = v;
+          break;
+        default: {
+          if (n < 1 || n > 4) {
+            err(errors, "bad-value", tagPos, `${name} must be 1..4 bytes, found ${n}`);
+            return undefined;
+          }
+          const x = readUnsigned(data, v, n);
+          if (tag === 0x82) {
+            smpCnt = x;
+            if (offs) offs.smpCnt = v;
+          } else if (tag === 0x83) {
+            confRev = x;
+            if (offs) offs.confRev = v;
+          } else if (tag === 0x85) {
+            smpSynch = x;
+            if (offs) offs.smpSynch = v;
+          } else if (tag === 0x86) {
+            smpRate = x;
+            if (offs) offs.smpRate = v;
+          } else {
+            smpMod = x;
+            if (offs) offs.smpMod = v;
+          }
+        }
+      }
+    }
+    // any other tag: skipped
+    p = next;
+  }
+  if (svID === undefined || smpCnt < 0 || confRev < 0 || seqOff < 0) {
+    const missing = [
+      svID === undefined ? "svID" : "",
+      smpCnt < 0 ? "smpCnt" : "",
+      confRev < 0 ? "confRev" : "",
+      seqOff < 0 ? "seqData" : "",
+    ]
+      .filter((s) => s)
+      .join(", ");
+    err(errors, "missing-field", tagOff, `ASDU lacks ${missing}`);
+    return undefined;
+  }
+  const a: Asdu = { svID, smpCnt, confRev, seqData: data.subarray(seqOff, seqOff + seqLen) };
+  if (datSet !== undefined) a.datSet = datSet;
+  if (refrOff >= 0) a.refrTm = readUtcTime(data, refrOff);
+  if (smpSynch >= 0) a.smpSynch = smpSynch;
+  if (smpRate >= 0) a.smpRate = smpRate;
+  if (smpMod >= 0) a.smpMod = smpMod;
+  if (gmOff >= 0) a.gmIdentity = data.subarray(gmOff, gmOff + 8);
+  return a;
+}
+
+/** Decode one captured frame. Never throws. */
+export function decodeFrame(data: Uint8Array, linkType: LinkType, opts?: DecodeOptions): DecodeResult {
+  try {
+    return decodeUnsafe(data, linkType, opts?.offsets === true);
+  } catch (e) {
+    // defensive: a bug must not escape as an exception
+    const errors: SvDecodeError[] = [
+      { code: "bad-value", message: `internal decoder error: ${(e as Error).message}`, offset: 0 },
+    ];
+    return { kind: "error", errors, partial: {} };
+  }
+}
+
+function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean): DecodeResult {
+  const len = data.length;
+  const errors: SvDecodeError[] = [];
+  let off: number;
+  let etherType: number;
+  let dst: string | undefined;
+  let srcOff: number;
+  if (linkType === "sll") {
+    if (len < 16) {
+      err(errors, "truncated", 0, `frame of ${len} bytes is shorter than the 16-byte Linux cooked header`);
+      return { kind: "error", errors, partial: {} };
+    }
+    etherType = (data[14] << 8) | data[15];
+    off = 16;
+    srcOff = 6;
+  } else {
+    if (len < 14) {
+      err(errors, "truncated", 0, `frame of ${len} bytes is shorter than the 14-byte Ethernet header`);
+      return { kind: "error", errors, partial: {} };
+    }
+    etherType = (data[12] << 8) | data[13];
+    off = 14;
+    srcOff = 6;
+  }
+  let vlan: VlanTag | undefined;
+  if (etherType === VLAN_TPID) {
+    if (len < off + 4) {
+      err(errors, "truncated", off, "frame ends inside the 802.1Q tag");
+      return { kind: "error", errors, partial: {} };
+    }
+    const tci = (data[off] << 8) | data[off + 1];
+    vlan = { pcp: tci >>> 13, dei: (tci & 0x1000) !== 0, vid: tci & 0xfff };
+    etherType = (data[off + 2] << 8) | data[off + 3];
+    off += 4;
+  }
+  if (etherType !== SV_ETHERTYPE) return { kind: "not-sv", etherType };
+  if (linkType !== "sll") dst = macAt(data, 0);
+  const src = macAt(data, srcOff);
+  const partial: PartialSvFrame = { src };
+  if (dst !== undefined) partial.dst = dst;
+  if (vlan) partial.vlan = vlan;
+
+  // SV header
+  if (len < off + 8) {
+    err(
+      errors,
+      "truncated",
+      Math.min(off, len),
+      `frame ends inside the 8-byte SV header (${len - off} bytes)`,
+    );
+    return { kind: "error", errors, partial };
+  }
+  const appidOff = off;
+  const appid = (data[off] << 8) | data[off + 1];
+  const length = (data[off + 2] << 8) | data[off + 3];
+  const reserved1 = (data[off + 4] << 8) | data[off + 5];
+  const reserved2 = (data[off + 6] << 8) | data[off + 7];
+  const pduPartial: NonNullable<PartialSvFrame["pdu"]> = { appid, length, reserved1, reserved2, asdus: [] };
+  partial.pdu = pduPartial;
+  if (length < 8) {
+    err(errors, "bad-length", off + 2, `SV Length ${length} is below the 8-byte header`);
+    return { kind: "error", errors, partial };
+  }
+  let end = off + length;
+  if (end > len) {
+    err(
+      errors,
+      "truncated",
+      off + 2,
+      `SV Length ${length} runs ${end - len} byte(s) past the end of the captured frame`,
+    );
+    end = len;
+  }
+  const offsets: SvOffsets | undefined = wantOffsets
+    ? { appid: appidOff, noASDU: -1, seqASDU: -1, pduEnd: end, asdus: [] }
+    : undefined;
+
+  // savPdu
+  let p = off + 8;
+  if (p >= end) {
+    err(errors, "truncated", p, "no savPdu after the SV header");
+    return { kind: "error", errors, partial, offsets };
+  }
+  if (data[p] !== 0x60) {
+    err(errors, "bad-tag", p, `expected savPdu tag 0x60, found 0x${data[p].toString(16).padStart(2, "0")}`);
+    return { kind: "error", errors, partial, offsets };
+  }
+  let savEnd = readTlv(data, p, end, errors, "savPdu");
+  if (savEnd === -1) return { kind: "error", errors, partial, offsets };
+  if (savEnd < 0) savEnd = -savEnd - 1;
+  p = tlvValue;
+
+  let noASDU = -1;
+  let noAsduOff = off + 8;
+  let security: Uint8Array | undefined;
+  let seqFound = false;
+  const asdus: Asdu[] = pduPartial.asdus;
+  let fatal = false;
+  while (p < savEnd && !fatal) {
+    const tagPos = p;
+    let next = readTlv(data, p, savEnd, errors, "savPdu element");
+    if (next === -1) {
+      fatal = true;
+      break;
+    }
+    const clamped = next < 0;
+    if (clamped) next = -next - 1;
+    const tag = tlvTag;
+    const v = tlvValue;
+    const n = tlvLen;
+    if (tag === 0x80) {
+      if (clamped) {
+        fatal = true;
+        break;
+      }
+      if (n < 1 || n > 4) {
+        err(errors, "bad-value", tagPos, `noASDU must be 1..4 bytes, found ${n}`);
+        fatal = true;
+        break;
+      }
+      noASDU = readUnsigned(data, v, n);
+      noAsduOff = v;
+      pduPartial.noASDU = noASDU;
+      if (offsets) offsets.noASDU = v;
+    } else if (tag === 0x81) {
+      if (clamped) {
+        fatal = true;
+        break;
+      }
+      security = data.subarray(v, v + n);
+      pduPartial.security = security;
+      if (offsets) offsets.security = v;
+    } else if (tag === 0xa2) {
+      seqFound = true;
+      if (offsets) offsets.seqASDU = tagPos;
+      const seqEnd = v + n;
+      let q = v;
+      while (q < seqEnd) {
+        const asduPos = q;
+        if (data[q] !== 0x30) {
+          err(
+            errors,
+            "bad-tag",
+            q,
+            `expected ASDU tag 0x30, found 0x${data[q].toString(16).padStart(2, "0")}`,
+          );
+          fatal = true;
+          break;
+        }
+        let asduEnd = readTlv(data, q, seqEnd, errors, `ASDU ${asdus.length}`);
+        if (asduEnd === -1) {
+          fatal = true;
+          break;
+        }
+        const asduClamped = asduEnd < 0;
+        if (asduClamped) asduEnd = -asduEnd - 1;
+        const ao: AsduOffsets | undefined = offsets
+          ? { start: asduPos, svID: -1, smpCnt: -1, confRev: -1, seqData: -1 }
+          : undefined;
+        const a = decodeAsdu(data, asduPos, tlvValue, asduEnd, errors, ao);
+        if (a === undefined || asduClamped) {
+          // a broken ASDU (or one cut short): keep the ones before it
+          fatal = true;
+          break;
+        }
+        asdus.push(a);
+        if (offsets && ao) offsets.asdus.push(ao);
+        q = asduEnd;
+      }
+      if (clamped) fatal = true;
+    }
+    // unknown savPdu elements are skipped
+    p = next;
+  }
+  if (!fatal) {
+    if (noASDU < 0) err(errors, "missing-field", off + 8, "savPdu lacks noASDU");
+    if (!seqFound) err(errors, "missing-field", off + 8, "savPdu lacks seqASDU");
+  }
+  if (errors.length > 0) return { kind: "error", errors, partial, offsets };
+  if (noASDU !== asdus.length) {
+    err(
+      errors,
+      "noasdu-mismatch",
+      noAsduOff,
+      `noASDU is ${noASDU} but seqASDU holds ${asdus.length} ASDU(s)`,
+    );
+  }
+  const pdu: SvPdu = { appid, length, reserved1, reserved2, noASDU, asdus };
+  if (security) pdu.security = security;
+  const frame: SvFrame = dst === undefined ? { src, pdu } : { dst, src, pdu };
+  if (vlan) frame.vlan = vlan;
+  return { kind: "sv", frame, errors, offsets };
+}
