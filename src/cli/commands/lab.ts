@@ -1,0 +1,233 @@
+/**
+ * `svtrace lab up|down|status`: the one-machine virtual lab (publisher, hypervisor switch, VM namespaces).
+ * Thin CLI layer over src/lab/; the hidden `lab forwarder` is the tap mode's background vhost-like process.
+ */
+import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import {
+  type LabStatus,
+  labDown,
+  labStatus,
+  labUp,
+  runForwarder,
+  SWITCH_MODES,
+  type SwitchMode,
+} from "../../lab/index.js";
+import { fail } from "../errors.js";
+
+const TOPOLOGY = `Topology (namespace names come from SVTRACE_LAB_PREFIX, default "svt-"):
+  svt-pub: pub0 --veth-- svt-hyp: hyp-in -> SWITCH -> hyp-out --veth-- svt-vm: vm0
+  bridge  Linux bridge br0 (STP off, multicast snooping off, forward delay 0) with hyp-in and hyp-out
+  ovs     Open vSwitch br-sv, datapath_type=netdev (userspace), private ovsdb-server/ovs-vswitchd run from
+          /run/svtrace/lab-<prefix>/ovs inside svt-hyp; hyp-in = ofport 1, hyp-out = ofport 2, one flow
+          "in_port=1,dl_type=0x88ba,actions=output:2" (the default NORMAL flow is removed: only SV crosses)
+  tap     br0 with hyp-in and tap vnet0; a background forwarder thread "vhost-svt" (SCHED_FIFO 45 if allowed)
+          copies every frame from vnet0 into tap vm0 in svt-vm, like vhost-net (no hyp-out in this mode)
+IPv6 is disabled in every namespace and no address is configured, so nothing but the traffic you send crosses.
+State: /run/svtrace/lab-<prefix>.json records what up created and the PIDs (with start time) it started.`;
+
+function parsePriority(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 99)
+    throw new InvalidArgumentError("a priority is an integer 0..99 (0 = SCHED_OTHER)");
+  return n;
+}
+
+export function register(program: Command): void {
+  const lab = program
+    .command("lab")
+    .description("build, inspect and remove the one-machine virtual lab (network namespaces)")
+    .addHelpText(
+      "after",
+      `\n${TOPOLOGY}\n\nExamples:\n  svtrace lab up --switch tap\n  svtrace lab status\n  svtrace lab down\n`,
+    );
+
+  lab
+    .command("up")
+    .description("create the lab namespaces, links and switch (needs root)")
+    .addOption(
+      new Option("--switch <mode>", "switch between hyp-in and the VM")
+        .choices(SWITCH_MODES)
+        .default("bridge"),
+    )
+    .option(
+      "--forwarder-priority <n>",
+      "SCHED_FIFO priority of the tap forwarder (0 = SCHED_OTHER)",
+      parsePriority,
+      45,
+    )
+    .option(
+      "--json",
+      "print the lab status as JSON (same shape as `lab status --json`) plus setupMs/alreadyUp",
+    )
+    .addHelpText(
+      "after",
+      `\n${TOPOLOGY}\n
+If the same lab is already up (same prefix, same --switch) and healthy, up changes nothing and succeeds.
+A lab up with another --switch, a half-done up, or namespaces of the same names that svtrace did not create:
+one-line error, nothing touched. If a step fails, what up made so far is removed again.
+
+Examples:
+  sudo svtrace lab up                        # bridge mode, namespaces svt-pub, svt-hyp, svt-vm
+  sudo svtrace lab up --switch ovs --json
+  sudo SVTRACE_LAB_PREFIX=mine- svtrace lab up --switch tap   # namespaces mine-pub, mine-hyp, mine-vm
+`,
+    )
+    .action(async (o) => {
+      const r = await labUp({ mode: o.switch as SwitchMode, forwarderPriority: o.forwarderPriority });
+      if (o.json) {
+        process.stdout.write(
+          `${JSON.stringify({ ...r.status, setupMs: round(r.setupMs), alreadyUp: r.alreadyUp })}\n`,
+        );
+        return;
+      }
+      const n = r.names;
+      const sw =
+        r.mode === "bridge"
+          ? `${n.bridge} -> ${n.hypOut}`
+          : r.mode === "ovs"
+            ? `OVS ${n.ovsBridge} (netdev) -> ${n.hypOut}`
+            : `${n.bridge} -> ${n.tap} => ${n.forwarderThread}`;
+      process.stdout.write(
+        r.alreadyUp
+          ? `lab already up (--switch ${r.mode}): nothing changed\n`
+          : `lab up (--switch ${r.mode}) in ${round(r.setupMs)} ms\n`,
+      );
+      process.stdout.write(`  ${n.pub}/${n.pubIf} -> ${n.hyp}/${n.hypIn} -> ${sw} -> ${n.vm}/${n.vmIf}\n`);
+      if (r.mode === "tap" && r.status.forwarder)
+        process.stdout.write(`  forwarder: ${r.status.forwarder.scheduling}\n`);
+    });
+
+  lab
+    .command("down")
+    .description("remove what `lab up` created: stop its processes, delete its namespaces (idempotent)")
+    .option("--json", "print what was removed as JSON")
+    .addHelpText(
+      "after",
+      `
+Stops only the processes the lab started (PID and start time must still match), deletes only namespaces
+svtrace created, then removes /run/svtrace/lab-<prefix>[.json]. Safe to run twice, after a crash, or after an
+interrupted up. Namespaces with the lab's names that svtrace did not create are left alone (and named).
+
+Examples:
+  sudo svtrace lab down
+  sudo SVTRACE_LAB_PREFIX=mine- svtrace lab down --json
+`,
+    )
+    .action(async (o) => {
+      const r = await labDown();
+      if (o.json) {
+        const { names, ...rest } = r;
+        process.stdout.write(
+          `${JSON.stringify({ prefix: names.prefix, ...rest, teardownMs: round(r.teardownMs) })}\n`,
+        );
+        return;
+      }
+      if (!r.hadLab) process.stdout.write(`no lab (prefix "${r.names.prefix}"): nothing to remove\n`);
+      else
+        process.stdout.write(
+          `lab down in ${round(r.teardownMs)} ms: removed ${r.deletedNamespaces.join(", ") || "no namespace"}` +
+            `${r.stoppedProcesses.length ? `; stopped ${r.stoppedProcesses.map((p) => `${p.role} ${p.pid}`).join(", ")}` : ""}\n`,
+        );
+      if (r.foreignNamespaces.length)
+        process.stderr.write(
+          `svtrace: left alone: ${r.foreignNamespaces.join(", ")} (not created by svtrace)\n`,
+        );
+    });
+
+  lab
+    .command("status")
+    .description("show what the lab has: namespaces, interfaces, switch, processes (exit 1 if not up)")
+    .option("--json", "one JSON object (shape below)")
+    .addHelpText(
+      "after",
+      `
+Exit status 0 when the lab is completely up ("healthy": true), 1 otherwise (no lab, half-done, or broken).
+
+--json prints one object:
+  { "prefix": "svt-", "stateFile": "/run/svtrace/lab-svt-.json", "runDir": "/run/svtrace/lab-svt-",
+    "mode": "bridge"|"ovs"|"tap"|null, "phase": "up"|"creating"|null, "createdAt": ISO-time|null,
+    "healthy": true|false,
+    "namespaces": [ { "role": "pub"|"hyp"|"vm", "name", "exists", "createdBySvtrace" } ],
+    "interfaces": [ { "namespace", "name", "kind" ("veth"|"bridge"|"tun"|...), "operstate", "adminUp",
+                      "carrier", "master", "mtu", "rxPackets", "rxDropped", "txPackets", "txDropped" } ],
+    "ovs": null | { "bridge": "br-sv", "datapathType": "netdev", "ports": [ { "name", "ofport" } ], "flows": [..] },
+    "processes": [ { "role": "ovsdb-server"|"ovs-vswitchd"|"forwarder", "pid", "alive", "cmdline",
+                     "threads": [ { "tid", "name", "policy" (0 OTHER, 1 FIFO), "rtPriority" } ] } ],
+    "forwarder": null | { "frames", "bytes", "readErrors", "writeErrors", "scheduling", "updatedAt" },
+    "problems": [ "one line per problem" ] }
+
+Examples:
+  svtrace lab status
+  svtrace lab status --json | jq '.interfaces[] | {namespace, name, operstate}'
+`,
+    )
+    .action(async (o) => {
+      const s = await labStatus();
+      if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
+      else process.stdout.write(formatStatus(s));
+      if (!s.healthy) process.exitCode = 1;
+    });
+
+  lab
+    .command("forwarder", { hidden: true })
+    .description("internal: the tap mode's vhost-like forwarder (started by `lab up --switch tap`)")
+    .requiredOption("--hyp <ns>", "host namespace")
+    .requiredOption("--vm <ns>", "VM namespace")
+    .requiredOption("--from <tap>", "host tap to read")
+    .requiredOption("--to <tap>", "VM tap to write")
+    .requiredOption("--run-dir <dir>", "lab run directory (stats file)")
+    .option("--thread <name>", "forwarder thread name (must start with vhost-)", "vhost-svt")
+    .option("--priority <n>", "SCHED_FIFO priority, 0 = SCHED_OTHER", parsePriority, 45)
+    .action(async (o) => {
+      if (!o.thread.startsWith("vhost-")) fail(`forwarder thread name "${o.thread}" must start with vhost-`);
+      process.exitCode = await runForwarder({
+        hyp: o.hyp,
+        vm: o.vm,
+        from: o.from,
+        to: o.to,
+        thread: o.thread,
+        priority: o.priority,
+        runDir: o.runDir,
+      });
+    });
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+function formatStatus(s: LabStatus): string {
+  const lines: string[] = [];
+  if (s.phase === null) lines.push(`no lab (prefix "${s.prefix}")`);
+  else
+    lines.push(
+      `lab ${s.healthy ? "up" : s.phase === "up" ? "BROKEN" : "half-done"} (--switch ${s.mode}, prefix "${s.prefix}", since ${s.createdAt})`,
+    );
+  for (const ns of s.namespaces) {
+    if (!ns.exists) continue;
+    lines.push(`  ${ns.name}${ns.createdBySvtrace ? "" : " (not created by svtrace)"}`);
+    for (const l of s.interfaces.filter((i) => i.namespace === ns.name))
+      lines.push(
+        `    ${l.name.padEnd(8)} ${(l.kind || "-").padEnd(7)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ""}` +
+          `  rx ${l.rxPackets} (drop ${l.rxDropped})  tx ${l.txPackets} (drop ${l.txDropped})`,
+      );
+  }
+  if (s.ovs) {
+    lines.push(
+      `  OVS ${s.ovs.bridge} datapath ${s.ovs.datapathType}: ${s.ovs.ports.map((p) => `${p.name}=${p.ofport}`).join(" ")}`,
+    );
+    for (const f of s.ovs.flows) lines.push(`    flow ${f}`);
+  }
+  for (const p of s.processes) {
+    const t = p.threads
+      .map((x) => `${x.name}(${x.policy === 1 ? `FIFO ${x.rtPriority}` : "OTHER"})`)
+      .join(" ");
+    lines.push(`  ${p.role} pid ${p.pid} ${p.alive ? "running" : "NOT RUNNING"}${t ? ` thread ${t}` : ""}`);
+  }
+  if (s.forwarder)
+    lines.push(
+      `  forwarded ${s.forwarder.frames} frames, ${s.forwarder.writeErrors} write errors (${s.forwarder.scheduling})`,
+    );
+  for (const p of s.problems) if (s.phase !== null) lines.push(`  problem: ${p}`);
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,88 @@
+/**
+ * `svtrace lab` in bridge mode, for real: up, status (text and JSON), SV frames from pub0 arrive on vm0
+ * (untagged and VLAN-tagged), nothing else arrives, up again is idempotent, down removes everything.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { LabStatus } from "../src/lab/index.js";
+import { probeLab } from "../src/lab/index.js";
+import { assertRoot } from "./helpers.js";
+import { assertClean, downAndAssertClean, labCli } from "./lab-support.js";
+
+const PREFIX = "tlb-";
+
+before(() => {
+  assertRoot("lab tests");
+  labCli(PREFIX, ["down"]); // leftovers of an earlier crashed run
+});
+after(() => downAndAssertClean(PREFIX));
+
+test("lab up --switch bridge builds the topology and status reports it", () => {
+  const up = labCli(PREFIX, ["up", "--switch", "bridge", "--json"]);
+  assert.equal(up.code, 0, up.stderr);
+  const s = JSON.parse(up.stdout) as LabStatus & { setupMs: number; alreadyUp: boolean };
+  assert.equal(s.alreadyUp, false);
+  assert.equal(s.mode, "bridge");
+  assert.equal(s.healthy, true, s.problems.join("; "));
+  assert.deepEqual(
+    s.namespaces.map((n) => [n.name, n.exists, n.createdBySvtrace]),
+    [
+      ["tlb-pub", true, true],
+      ["tlb-hyp", true, true],
+      ["tlb-vm", true, true],
+    ],
+  );
+  const where = (name: string) => s.interfaces.find((i) => i.name === name);
+  assert.equal(where("pub0")?.namespace, "tlb-pub");
+  assert.equal(where("hyp-in")?.master, "br0");
+  assert.equal(where("hyp-out")?.master, "br0");
+  assert.equal(where("br0")?.kind, "bridge");
+  assert.equal(where("vm0")?.namespace, "tlb-vm");
+  assert.equal(where("vm0")?.kind, "veth");
+  assert.ok(
+    s.interfaces.every((i) => i.adminUp),
+    "every interface is up",
+  );
+  assert.deepEqual(s.processes, [], "bridge mode starts no process");
+  process.stdout.write(`# bridge setup ${s.setupMs} ms\n`);
+
+  const st = labCli(PREFIX, ["status"]);
+  assert.equal(st.code, 0, st.stderr);
+  assert.match(st.stdout, /lab up \(--switch bridge, prefix "tlb-"/);
+  assert.match(st.stdout, /hyp-out\s+veth\s+UP\s+master br0/);
+});
+
+test("SV frames sent on pub0 arrive on vm0, and nothing else does", async () => {
+  const r = await probeLab({ prefix: PREFIX, count: 400, intervalUs: 250 });
+  assert.deepEqual(r, { sent: 400, received: 400, duplicates: 0, otherFrames: 0 });
+  const tagged = await probeLab({ prefix: PREFIX, count: 50, vlan: 7 });
+  assert.equal(tagged.received, 50);
+  assert.equal(tagged.otherFrames, 0);
+});
+
+test("lab up again with the same switch changes nothing; another switch is refused", () => {
+  const again = labCli(PREFIX, ["up"]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stdout, /already up/);
+  const other = labCli(PREFIX, ["up", "--switch", "tap"]);
+  assert.equal(other.code, 1);
+  assert.equal(
+    other.stderr,
+    'svtrace: the lab (prefix "tlb-") is already up with --switch bridge: run svtrace lab down first\n',
+  );
+});
+
+test("lab down removes everything and is idempotent", () => {
+  const d = labCli(PREFIX, ["down", "--json"]);
+  assert.equal(d.code, 0, d.stderr);
+  const j = JSON.parse(d.stdout) as { deletedNamespaces: string[]; teardownMs: number };
+  assert.deepEqual(j.deletedNamespaces.sort(), ["tlb-hyp", "tlb-pub", "tlb-vm"]);
+  process.stdout.write(`# bridge teardown ${j.teardownMs} ms\n`);
+  assertClean(PREFIX);
+  const again = labCli(PREFIX, ["down"]);
+  assert.equal(again.code, 0);
+  assert.match(again.stdout, /nothing to remove/);
+  const st = labCli(PREFIX, ["status", "--json"]);
+  assert.equal(st.code, 1);
+  assert.equal((JSON.parse(st.stdout) as LabStatus).phase, null);
+});
