@@ -22,7 +22,9 @@ export type SvDecodeErrorCode =
   /** a mandatory element is absent (noASDU, seqASDU, svID, smpCnt, confRev, seqData) */
   | "missing-field"
   /** noASDU differs from the number of ASDUs present */
-  | "noasdu-mismatch";
+  | "noasdu-mismatch"
+  /** a bug in the decoder (caught so that it never throws); the fuzz test asserts this never happens */
+  | "internal";
 
 export interface SvDecodeError {
   code: SvDecodeErrorCode;
@@ -346,7 +348,7 @@ export function decodeFrame(data: Uint8Array, linkType: LinkType, opts?: DecodeO
   } catch (e) {
     // defensive: a bug must not escape as an exception
     const errors: SvDecodeError[] = [
-      { code: "bad-value", message: `internal decoder error: ${(e as Error).message}`, offset: 0 },
+      { code: "internal", message: `internal decoder error: ${(e as Error).message}`, offset: 0 },
     ];
     return { kind: "error", errors, partial: {} };
   }
