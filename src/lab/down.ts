@@ -3,12 +3,12 @@
  * namespaces svtrace created, remove the run directory and the state file. Idempotent; works after a crash
  * or a half-done `up` because `up` records each step before taking it.
  */
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, rmSync } from "node:fs";
+import { basename } from "node:path";
 import { type LabNames, labNames } from "./names.js";
 import { deleteNamespace, netnsExists } from "./netns.js";
 import { preflight } from "./preflight.js";
-import { identify, type LabProcess, type LabProcessRole, stopProcess } from "./processes.js";
+import { type LabProcess, type LabProcessRole, processIdentity, stopProcess } from "./processes.js";
 import { readState, removeState } from "./state.js";
 
 export interface LabDownResult {
@@ -38,13 +38,23 @@ export async function labDown(opts: { prefix?: string } = {}): Promise<LabDownRe
   const ours = new Set(state?.namespaces ?? []);
   result.foreignNamespaces = [names.pub, names.hyp, names.vm].filter((n) => !ours.has(n) && netnsExists(n));
 
-  // 1. processes: the recorded ones, plus any daemon whose pidfile sits in our run directory and whose
-  //    command line names that directory (covers a crash between starting a daemon and recording it).
-  const procs: LabProcess[] = [...(state?.processes ?? [])];
-  for (const p of pidfileProcesses(names.runDir)) if (!procs.some((q) => q.pid === p.pid)) procs.push(p);
-  for (const p of procs) {
-    const r = await stopProcess(p);
-    result.stoppedProcesses.push({ role: p.role, pid: p.pid, result: r });
+  // 1. processes: the recorded ones, plus any process whose command line names our run directory
+  //    (covers a crash between starting a daemon and recording it).
+  //    Twice: a daemon that was still forking (--detach) when `up` died shows up on the second pass.
+  const seen = new Set<string>();
+  for (let pass = 0; pass < 2; pass++) {
+    const procs: LabProcess[] = [
+      ...(pass === 0 ? (state?.processes ?? []) : []),
+      ...runDirProcesses(names.runDir),
+    ];
+    for (const p of procs) {
+      const key = `${p.pid}:${p.startTime}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const r = await stopProcess(p);
+      if (r !== "gone" && r !== "recycled")
+        result.stoppedProcesses.push({ role: p.role, pid: p.pid, result: r });
+    }
   }
 
   // 2. namespaces svtrace created (their veths, bridges, taps and OVS ports go with them)
@@ -61,30 +71,33 @@ export async function labDown(opts: { prefix?: string } = {}): Promise<LabDownRe
   return result;
 }
 
-const PIDFILE_ROLES: Record<string, LabProcessRole> = {
-  "ovsdb-server.pid": "ovsdb-server",
-  "ovs-vswitchd.pid": "ovs-vswitchd",
-  "forwarder.pid": "forwarder",
-};
-
-/** Processes named by pidfiles under the run directory whose command line mentions the run directory. */
-function pidfileProcesses(runDir: string): LabProcess[] {
+/**
+ * Processes this lab started, found by their command line: an OVS daemon (or the `ip netns exec` still
+ * starting one) with its files in our run directory, or our forwarder (`lab forwarder ... --run-dir DIR`).
+ * This finds what a crashed `up` started but had not recorded yet; nothing else is ever matched.
+ */
+function runDirProcesses(runDir: string): LabProcess[] {
   const out: LabProcess[] = [];
-  if (!existsSync(runDir)) return out;
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(dir, e.name));
-      else if (e.name in PIDFILE_ROLES) files.push(join(dir, e.name));
-    }
-  };
-  walk(runDir);
-  for (const f of files) {
-    const pid = Number.parseInt(readFileSync(f, "utf8").trim(), 10);
-    if (!Number.isInteger(pid) || pid <= 1) continue;
-    const role = PIDFILE_ROLES[f.slice(f.lastIndexOf("/") + 1)];
-    const p = role ? identify(role, pid) : undefined;
-    if (p?.cmdline.includes(runDir)) out.push(p);
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    const id = processIdentity(pid);
+    if (!id) continue;
+    const role = labRole(id.cmdline.split(" "), runDir);
+    if (role) out.push({ role, pid, ...id });
   }
   return out;
+}
+
+function labRole(argv: string[], runDir: string): LabProcessRole | undefined {
+  let args = argv;
+  if (basename(args[0] ?? "") === "ip" && args[1] === "netns" && args[2] === "exec") args = args.slice(4);
+  const prog = basename(args[0] ?? "");
+  const inRunDir = args.some((a) => a.includes(`${runDir}/`));
+  if ((prog === "ovsdb-server" || prog === "ovs-vswitchd") && inRunDir) return prog;
+  const i = args.indexOf("--run-dir");
+  if (i > 0 && args[i + 1] === runDir && args.includes("forwarder") && args.includes("lab"))
+    return "forwarder";
+  return undefined;
 }

@@ -31,6 +31,8 @@ export interface ProbeWorkerData {
   /** wait this long after the last frame for stragglers */
   settleMs: number;
   vlan: number | null;
+  /** EtherType of the probe frames (0x88BA for SV; another value checks that a switch drops non-SV) */
+  etherType: number;
   marker: string;
 }
 
@@ -66,7 +68,7 @@ function packetSocket(ns: string, ifname: string, proto: number): number {
 }
 
 /** A small, well-formed 9-2 frame: one ASDU whose svID is the marker and whose smpCnt numbers the probe. */
-export function probeFrame(marker: string, seq: number, vlan: number | null): Buffer {
+export function probeFrame(marker: string, seq: number, vlan: number | null, etherType = ETH_P_SV): Buffer {
   const svid = Buffer.from(marker, "ascii");
   const asduBody = Buffer.concat([
     Buffer.from([0x80, svid.length]),
@@ -86,7 +88,7 @@ export function probeFrame(marker: string, seq: number, vlan: number | null): Bu
   const macs = Buffer.from([0x01, 0x0c, 0xcd, 0x04, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
   const tag =
     vlan === null ? Buffer.alloc(0) : Buffer.from([0x81, 0x00, 0x80 | ((vlan >> 8) & 0x0f), vlan & 0xff]);
-  return Buffer.concat([macs, tag, Buffer.from([0x88, 0xba]), svHeader, pdu]);
+  return Buffer.concat([macs, tag, Buffer.from([etherType >> 8, etherType & 0xff]), svHeader, pdu]);
 }
 
 function busyWaitUntil(ns: bigint): void {
@@ -101,7 +103,7 @@ function busyWaitUntil(ns: bigint): void {
 function main(d: ProbeWorkerData): ProbeWorkerResult {
   const res: ProbeWorkerResult = { sent: 0, received: 0, duplicates: 0, otherFrames: 0 };
   const rx = packetSocket(d.vmNs, d.vmIf, ETH_P_ALL);
-  const tx = packetSocket(d.pubNs, d.pubIf, ETH_P_SV);
+  const tx = packetSocket(d.pubNs, d.pubIf, d.etherType);
   try {
     const marker = Buffer.from(d.marker, "ascii");
     const seen = new Set<number>();
@@ -125,7 +127,7 @@ function main(d: ProbeWorkerData): ProbeWorkerResult {
     const start = process.hrtime.bigint();
     for (let i = 0; i < d.count; i++) {
       busyWaitUntil(start + BigInt(i * d.intervalUs) * 1000n);
-      const f = probeFrame(d.marker, i, d.vlan);
+      const f = probeFrame(d.marker, i, d.vlan, d.etherType);
       if (send(tx, f, f.length, 0) === f.length) res.sent++;
       drain();
     }

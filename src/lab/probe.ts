@@ -17,6 +17,8 @@ export interface ProbeOptions {
   settleMs?: number;
   /** send 802.1Q-tagged frames with this VLAN id (priority 4) */
   vlan?: number;
+  /** EtherType of the probe frames (default 0x88BA, SV) */
+  etherType?: number;
 }
 
 export type ProbeResult = Omit<ProbeWorkerResult, "error">;
@@ -32,6 +34,7 @@ export async function probeLab(opts: ProbeOptions = {}): Promise<ProbeResult> {
     intervalUs: opts.intervalUs ?? 1000,
     settleMs: opts.settleMs ?? 1000,
     vlan: opts.vlan ?? null,
+    etherType: opts.etherType ?? 0x88ba,
     marker: "svtrace-lab-probe",
   };
   const r = await new Promise<ProbeWorkerResult>((resolve, reject) => {

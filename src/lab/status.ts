@@ -6,6 +6,7 @@
 import { type LabNames, labNames, type SwitchMode } from "./names.js";
 import { type LinkInfo, listLinks, netnsExists } from "./netns.js";
 import { type OvsInfo, ovsInfo } from "./ovs.js";
+import { requireRoot } from "./preflight.js";
 import { isAlive, type ThreadInfo, threadsNamed } from "./processes.js";
 import { readState } from "./state.js";
 import { type ForwarderStats, readForwarderStats } from "./tap.js";
@@ -50,6 +51,7 @@ function expectedLinks(names: LabNames, mode: SwitchMode): [string, string][] {
 
 export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStatus> {
   const names = labNames(opts.prefix);
+  requireRoot("svtrace lab status");
   const state = readState(names);
   const ours = new Set(state?.namespaces ?? []);
   const roles = [
