@@ -3,7 +3,7 @@
  * its output (`svtrace live`, `record`, Prometheus, `demo`). The core produces SvRows (one per SV, with a
  * timestamp per point, see ../record/schema.ts) and a counters snapshot about once a second.
  */
-import type { ClockName } from "../record/schema.js";
+import type { ClockName, RecordMeta, SvRow } from "../record/schema.js";
 
 export type { RecordMeta, SvRow } from "../record/schema.js";
 
@@ -58,4 +58,56 @@ export interface TraceOptions {
   /** user override of the pending-SV map size (svtrace.cfg SV_BUFFER_SIZE) */
   mapKeys?: number;
   clock?: ClockName;
+
+  // ---- added by the tracer core (all optional, compatible) ----
+  /** lab: namespace prefix (default SVTRACE_LAB_PREFIX or "svt-") */
+  labPrefix?: string;
+  /** hypervisor: the VM's tap (vnetN) for T2a */
+  tap?: string;
+  /** hypervisor: QEMU process whose vhost threads (by tid) are T2b */
+  qemuPid?: number;
+  /** vm: application thread name (T4) */
+  appComm?: string;
+  /** vm: application thread ids (T4) */
+  appTids?: number[];
+  /** the original svtrace's kprobe points (fails with a one-line error where the kernel has no kprobes) */
+  kprobes?: boolean;
+  /** bpftrace binary (default: SVTRACE_BPFTRACE or "bpftrace") */
+  bpftrace?: string;
+  /** how long to wait for every probe to attach (default 60 s) */
+  readyTimeoutMs?: number;
+  /** rows are delivered in batches at least this often (default 200 ms) */
+  batchMs?: number;
+}
+
+/** Why the trace ended and what it saw. Returned by stop(). */
+export interface TraceSummary {
+  stats: TraceStats;
+  /** rows delivered */
+  rows: number;
+  durationMs: number;
+  /** bpftrace exit status */
+  exitCode: number | null;
+  exitSignal: string | null;
+  warnings: TraceWarning[];
+}
+
+/** A running trace. Events: ready, rows, stats, warning, exit. */
+export interface TraceSession {
+  readonly meta: RecordMeta;
+  /** the generated bpftrace program (for --show-program and debugging) */
+  readonly program: string;
+  /** resolves when every probe is attached (bpftrace ran BEGIN); rejects with a one-line reason */
+  readonly ready: Promise<void>;
+  /** pid of bpftrace */
+  readonly pid: number | undefined;
+  on(event: "ready", fn: () => void): this;
+  on(event: "rows", fn: (rows: SvRow[]) => void): this;
+  on(event: "stats", fn: (s: TraceStats) => void): this;
+  on(event: "warning", fn: (w: TraceWarning) => void): this;
+  on(event: "exit", fn: (s: TraceSummary) => void): this;
+  /** the counters now */
+  stats(): TraceStats;
+  /** stop bpftrace cleanly (SIGINT, END runs), deliver every remaining row, resolve with the summary */
+  stop(): Promise<TraceSummary>;
 }

@@ -1,0 +1,349 @@
+/**
+ * The one bpftrace program generator: (points, streams, features) -> program text and environment.
+ *
+ * Every probe block is produced by the same template functions (bpftrace 0.17 has no macros), one block per
+ * attach point with the points that share it told apart by their filters. At each point the SV key is extracted
+ * from the frame: VLAN tag at +12 or already in skb->vlan_all, BER lengths short/long/non-minimal, optional
+ * security field, svID compared exactly (length and bytes), smpCnt and refrTm found by walking the ASDU TLVs.
+ * Matching happens in the kernel keyed by (stream, smpCnt): the first point stores its time, middle points
+ * theirs, the last point prints one line per SV and deletes the entries. When the first point finds a key still
+ * pending from one smpCnt period ago it prints it as incomplete and clears it, so no entry outlives one period.
+ *
+ * Output lines (all on stdout; the parser is ./output.ts):
+ *   READY <time>                                      BEGIN ran: every probe is attached
+ *   R <smpCnt> <appid> <refrTm> <t1> .. <tn> <stream> one SV reached the last point (0 = point not seen)
+ *   I <smpCnt> <appid> 0 <t1> .. <tn-1> 0 <stream>    an SV that never reached the last point (stale)
+ *   D <expected> <got> <stream>                       smpCnt discontinuity at the first point (gap or wrap)
+ *   U <point> <smpCnt> <stream>                       the same SV seen twice at a point (duplicate)
+ *   @in: <n>                                          SVs entered at the first point so far (every second)
+ *   END, then @p<k>[<stream>, <smpCnt>]: <time>       leftovers at exit
+ * <stream> is a 1-based index into the svID list when streams are given, else the svID itself (last field,
+ * may contain spaces). <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
+ * nanoseconds on CLOCK_MONOTONIC (`nsecs`), or CLOCK_TAI with `nsecs(tai)` when bpftrace has it.
+ */
+import { fail } from "../cli/errors.js";
+import { ATTACH_POINTS, type AttachName, describePoint, type ProbePoint } from "../probes/catalogue.js";
+import type { ClockName } from "../record/schema.js";
+import type { BpftraceFeatures } from "./features.js";
+
+/** bpftrace printf takes at most this many arguments in 0.17: bounds the number of points. */
+export const MAX_POINTS = 8;
+/** BPFTRACE_STRLEN default; svIDs longer than this minus one cannot be matched exactly. */
+export const MAX_SVID_LENGTH = 63;
+/** A second sighting of a pending key within this many ns is a duplicate; later, it is a stale entry. */
+export const DUPLICATE_WINDOW_NS = 200_000_000;
+
+export interface GenerateOptions {
+  points: ProbePoint[];
+  /** explicit svIDs (exact); undefined or empty: every stream, keyed by the svID string */
+  streams?: string[];
+  features: BpftraceFeatures;
+  clock: ClockName;
+  /** for the header comment */
+  profile?: string;
+}
+
+export interface GeneratedProgram {
+  text: string;
+  /** stream index i (1-based in the output) -> svID, when streams were given */
+  streams?: string[];
+  /** clock of the printed times: "monotonic" (convert with an offset) or "tai" (nsecs(tai)) */
+  timeSource: "monotonic" | "tai";
+  points: ProbePoint[];
+}
+
+/** Validate an svID for use as a bpftrace string literal. */
+export function checkSvid(svID: string): void {
+  if (svID.length === 0) fail("empty svID in the stream list");
+  if (svID.length > MAX_SVID_LENGTH)
+    fail(`svID "${svID.slice(0, 20)}..." is longer than ${MAX_SVID_LENGTH} bytes`);
+  if (!/^[\x20-\x7e]+$/.test(svID) || /["\\]/.test(svID))
+    fail(
+      `svID ${JSON.stringify(svID)} has characters svtrace cannot match in the kernel (use printable ASCII without " or \\)`,
+    );
+}
+
+const byte = (off: string) => `(uint64)*(uint8 *)($p + ${off})`;
+const be16 = (off: string) => `((${byte(off)} << 8) | ${byte(`${off} + 1`)})`;
+
+/** Read the BER length of the TLV at $q into $L (value) and $h (tag+length bytes): short, 0x81 and 0x82 forms. */
+function tlvLength(indent: string): string {
+  return [
+    `$b = ${byte("$q + 1")};`,
+    "$L = $b; $h = (uint64)2;",
+    `if ($b == 0x81) { $L = ${byte("$q + 2")}; $h = 3; }`,
+    `if ($b == 0x82) { $L = ${be16("$q + 2")}; $h = 4; }`,
+  ]
+    .map((l) => indent + l)
+    .join("\n");
+}
+
+/** The SV key extraction shared by every probe: sets $appid, $sv, $smp, $rt and $s (or returns). */
+function extractKey(streams: string[] | undefined, indent: string): string {
+  const i = indent;
+  const lines = [
+    `${i}// frame: MAC header, 802.1Q tag in the frame (before untagging) or already in skb->vlan_all`,
+    `${i}if ((uint64)$skb->mac_header == 0xffff) { return; }`,
+    `${i}$p = $skb->head + $skb->mac_header;`,
+    `${i}$e = (uint64)12;`,
+    `${i}$et = ${be16("12")};`,
+    `${i}if ($et == 0x8100) { $e = 16; $et = ${be16("16")}; }`,
+    `${i}if ($et != 0x88ba) { return; }`,
+    `${i}$appid = ${be16("$e + 2")};`,
+    `${i}// savPdu 60 L, noASDU 80 L, [security 81 L], seqASDU A2 L, ASDU 30 L, svID 80 L (any BER length form)`,
+    `${i}$q = $e + 10;`,
+    `${i}if (${byte("$q")} != 0x60) { return; }`,
+    tlvLength(i),
+    `${i}$q = $q + $h;`,
+    `${i}if (${byte("$q")} != 0x80) { return; }`,
+    tlvLength(i),
+    `${i}$q = $q + $h + $L;`,
+    `${i}if (${byte("$q")} == 0x81) {`,
+    tlvLength(`${i}  `),
+    `${i}  $q = $q + $h + $L;`,
+    `${i}}`,
+    `${i}if (${byte("$q")} != 0xa2) { return; }`,
+    tlvLength(i),
+    `${i}$q = $q + $h;`,
+    `${i}if (${byte("$q")} != 0x30) { return; }`,
+    tlvLength(i),
+    `${i}$q = $q + $h;`,
+    `${i}if (${byte("$q")} != 0x80) { return; }`,
+    tlvLength(i),
+    `${i}$vl = $L;`,
+    `${i}$sv = str($p + $q + $h, $vl);`,
+    `${i}$q = $q + $h + $L;`,
+    `${i}// walk the ASDU: [datSet 81], smpCnt 82, confRev 83, [refrTm 84]`,
+    `${i}$smp = (uint64)0x10000;`,
+    `${i}$rt = (uint64)0;`,
+    `${i}unroll(4) {`,
+    `${i}  $tg = ${byte("$q")};`,
+    tlvLength(`${i}  `),
+    `${i}  if ($tg == 0x82 && $L == 2) { $smp = ${be16("$q + $h")}; }`,
+    `${i}  if ($tg == 0x84 && $L == 8) { $rt = (${be16("$q + $h")} << 40) | (${be16("$q + $h + 2")} << 24) | (${be16("$q + $h + 4")} << 8) | ${byte("$q + $h + 6")}; }`,
+    `${i}  $q = $q + $h + $L;`,
+    `${i}}`,
+    `${i}if ($smp == 0x10000) { return; }`,
+  ];
+  if (streams && streams.length > 0) {
+    lines.push(`${i}// streams: exact svID (length and bytes) -> index`);
+    lines.push(`${i}$s = (uint64)0;`);
+    streams.forEach((id, k) => {
+      lines.push(
+        `${i}${k === 0 ? "" : "else "}if ($vl == ${id.length} && $sv == "${id}") { $s = ${k + 1}; }`,
+      );
+    });
+    lines.push(`${i}if ($s == 0) { return; }`);
+  } else {
+    lines.push(`${i}$s = $sv;`);
+  }
+  return lines.join("\n");
+}
+
+/** The condition that selects one point within its attach block. */
+function filterCondition(p: ProbePoint): string {
+  const a = ATTACH_POINTS[p.attach];
+  const f = p.filter;
+  const c: string[] = [];
+  if (f.dev !== undefined) c.push(`${a.hasDevName ? "$dn" : "$sd"} == "${f.dev}"`);
+  if (f.netns) {
+    c.push(
+      f.netns.via === "task"
+        ? `(uint64)curtask->nsproxy->net_ns->ns.inum == ${f.netns.inode}`
+        : `(uint64)$skb->dev->nd_net.net->ns.inum == ${f.netns.inode}`,
+    );
+  }
+  if (f.comm !== undefined) c.push(`comm == "${f.comm}"`);
+  if (f.commPrefix !== undefined) c.push(`strncmp(comm, "${f.commPrefix}", ${f.commPrefix.length}) == 0`);
+  if (f.tids && f.tids.length > 0) c.push(`(${f.tids.map((t) => `tid == ${t}`).join(" || ")})`);
+  return c.length > 0 ? c.join(" && ") : "1";
+}
+
+function checkFilterStrings(p: ProbePoint): void {
+  const f = p.filter;
+  for (const s of [f.dev, f.comm, f.commPrefix]) {
+    if (s !== undefined && (!/^[\x21-\x7e]{1,15}$/.test(s) || /["\\]/.test(s)))
+      fail(`point ${p.name}: bad device or thread name ${JSON.stringify(s)} (1-15 printable characters)`);
+  }
+}
+
+/** The action of point k (1-based) of n, at the end of its attach block. */
+function pointAction(k: number, n: number, streamFmt: string, now: string, indent: string): string {
+  const i = indent;
+  const key = "[$s, $smp]";
+  const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
+  const lines: string[] = [`${i}$now = ${now};`];
+  const dropAccounting = [
+    `${i}$nx = @nx[$s];`,
+    `${i}if ($nx != 0 && $nx != $smp + 1) { printf("D %llu %llu ${streamFmt}\\n", $nx - 1, $smp, $s); }`,
+    `${i}@nx[$s] = $smp + 2;`,
+  ];
+  if (n === 1) {
+    lines.push(...dropAccounting);
+    lines.push(`${i}@in = count();`);
+    lines.push(`${i}printf("R %llu %llu %llu %llu ${streamFmt}\\n", $smp, $appid, $rt, $now, $s);`);
+    return lines.join("\n");
+  }
+  if (k === 1) {
+    for (const j of earlier) lines.push(`${i}$a${j} = @p${j}${key};`);
+    lines.push(
+      `${i}if ($a1 != 0 && $now - $a1 < ${DUPLICATE_WINDOW_NS}) { printf("U 1 %llu ${streamFmt}\\n", $smp, $s); return; }`,
+    );
+    const sum = earlier.map((j) => `$a${j}`).join(" + ");
+    lines.push(`${i}if (${sum} != 0) {`);
+    lines.push(`${i}  // still pending from one smpCnt period ago: it never reached the last point`);
+    const fmt = earlier.map(() => "%llu").join(" ");
+    lines.push(
+      `${i}  printf("I %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $appid, ${earlier.map((j) => `$a${j}`).join(", ")}, $s);`,
+    );
+    for (const j of earlier.slice(1)) lines.push(`${i}  if ($a${j} != 0) { delete(@p${j}${key}); }`);
+    lines.push(`${i}}`);
+    lines.push(...dropAccounting);
+    lines.push(`${i}@p1${key} = $now;`);
+    lines.push(`${i}@in = count();`);
+    return lines.join("\n");
+  }
+  if (k < n) {
+    lines.push(`${i}$old = @p${k}${key};`);
+    lines.push(
+      `${i}if ($old != 0 && $now - $old < ${DUPLICATE_WINDOW_NS}) { printf("U ${k} %llu ${streamFmt}\\n", $smp, $s); return; }`,
+    );
+    lines.push(`${i}@p${k}${key} = $now;`);
+    return lines.join("\n");
+  }
+  for (const j of earlier) {
+    lines.push(`${i}$a${j} = @p${j}${key};`);
+    lines.push(`${i}if ($a${j} != 0) { delete(@p${j}${key}); }`);
+  }
+  const fmt = earlier.map(() => "%llu").join(" ");
+  lines.push(
+    `${i}printf("R %llu %llu %llu ${fmt} %llu ${streamFmt}\\n", $smp, $appid, $rt, ${earlier.map((j) => `$a${j}`).join(", ")}, $now, $s);`,
+  );
+  return lines.join("\n");
+}
+
+/** One probe block for every point sharing an attach point. */
+function probeBlock(
+  attach: AttachName,
+  members: { point: ProbePoint; k: number }[],
+  n: number,
+  streams: string[] | undefined,
+  now: string,
+): string {
+  const a = ATTACH_POINTS[attach];
+  const streamFmt = streams && streams.length > 0 ? "%llu" : "%s";
+  const lines: string[] = [];
+  lines.push(`// ${members.map((m) => `${m.point.label} [${describePoint(m.point)}]`).join("; ")}`);
+  lines.push(attach);
+  lines.push("{");
+  lines.push(`  $skb = (struct sk_buff *)${a.skbExpr};`);
+  lines.push("  $proto = (uint64)$skb->protocol;");
+  lines.push("  // 0x88BA or 0x8100 in network order read on a little-endian CPU");
+  lines.push("  if ($proto != 0xba88 && $proto != 0x0081) { return; }");
+  if (members.some((m) => m.point.filter.dev !== undefined)) {
+    lines.push(a.hasDevName ? "  $dn = str(args->name);" : "  $sd = $skb->dev->name;");
+  }
+  lines.push("  $pt = (uint64)0;");
+  members.forEach((m, idx) => {
+    lines.push(`  ${idx === 0 ? "" : "else "}if (${filterCondition(m.point)}) { $pt = ${m.k}; }`);
+  });
+  lines.push("  if ($pt == 0) { return; }");
+  lines.push(extractKey(streams, "  "));
+  members.forEach((m, idx) => {
+    lines.push(`  ${idx === 0 ? "" : "else "}if ($pt == ${m.k}) {`);
+    lines.push(`    // ${m.point.name}: point ${m.k} of ${n}`);
+    lines.push(pointAction(m.k, n, streamFmt, now, "    "));
+    lines.push("  }");
+  });
+  lines.push("}");
+  return lines.join("\n");
+}
+
+/** Generate the program for these points and streams. */
+export function generateProgram(opts: GenerateOptions): GeneratedProgram {
+  const points = opts.points;
+  if (points.length === 0) fail("no trace points to generate a program for");
+  if (points.length > MAX_POINTS)
+    fail(`at most ${MAX_POINTS} trace points (bpftrace printf limit), got ${points.length}`);
+  points.forEach(checkFilterStrings);
+  const streams = opts.streams && opts.streams.length > 0 ? [...opts.streams] : undefined;
+  if (streams) {
+    streams.forEach(checkSvid);
+    if (new Set(streams).size !== streams.length) fail("a svID is listed twice in the stream list");
+  }
+  const tai = opts.clock === "tai" && opts.features.nsecsTai;
+  const now = tai ? "nsecs(tai)" : "nsecs";
+  const n = points.length;
+
+  const groups = new Map<AttachName, { point: ProbePoint; k: number }[]>();
+  points.forEach((p, idx) => {
+    const g = groups.get(p.attach) ?? [];
+    g.push({ point: p, k: idx + 1 });
+    groups.set(p.attach, g);
+  });
+
+  const header = [
+    "/*",
+    ` * svtrace: latency of IEC 61850-9-2 Sampled Values (EtherType 0x88BA) between ${n} kernel point${n > 1 ? "s" : ""},`,
+    " * one line per SV, matched in the kernel by (stream, smpCnt).",
+    ...points.map((p, i) => ` *   point ${i + 1}: ${p.label}  <- ${describePoint(p)}`),
+    ` * Streams: ${streams ? streams.map((s, i) => `${i + 1}=${s}`).join(" ") : "all (keyed by the svID string)"}`,
+    ` * Profile: ${opts.profile ?? "-"}; clock: ${tai ? "nsecs(tai)" : "nsecs (CLOCK_MONOTONIC, converted by svtrace)"}; bpftrace ${opts.features.version}.`,
+    " * Lines: READY, R (SV at the last point), I (incomplete), D (smpCnt gap), U (duplicate), @in (entered).",
+    " * Generated by svtrace (src/bpftrace/generate.ts); run it with svtrace, which sets the map sizes.",
+    " */",
+  ];
+  const mapNames = [...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `@p${j + 1}`), "@nx", "@in"];
+  const text = [
+    ...header,
+    "",
+    `BEGIN { printf("READY %llu\\n", ${now}); }`,
+    "",
+    ...[...groups.entries()].map(([attach, members]) => `${probeBlock(attach, members, n, streams, now)}\n`),
+    "interval:s:1 { print(@in); }",
+    "",
+    "END",
+    "{",
+    '  printf("END\\n");',
+    ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `  print(@p${j + 1});`),
+    "  print(@in);",
+    ...mapNames.map((m) => `  clear(${m});`),
+    "}",
+    "",
+  ].join("\n");
+  return { text, streams, timeSource: tai ? "tai" : "monotonic", points };
+}
+
+export interface Sizing {
+  mapKeys: number;
+  perfPages: number;
+  env: Record<string, string>;
+}
+
+function nextPow2(v: number): number {
+  let p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
+/**
+ * Map and ring-buffer sizes from the expected total SV rate: the pending maps hold at most one smpCnt period
+ * (about one second) of SVs that never reach the last point, so 2 x rate keys; 1024 perf pages per CPU at
+ * 32 k SV/s was measured loss-free (KERNEL-TRACING.md §5). Both map-size variable names are set.
+ */
+export function sizeFor(expectedRate: number | undefined, mapKeys?: number): Sizing {
+  const rate = expectedRate && expectedRate > 0 ? expectedRate : 8 * 4800;
+  const keys =
+    mapKeys && mapKeys > 0 ? Math.ceil(mapKeys) : Math.max(4096, Math.ceil((2 * rate) / 4096) * 4096);
+  const pages = Math.min(1024, Math.max(64, nextPow2(Math.ceil(rate / 32))));
+  return {
+    mapKeys: keys,
+    perfPages: pages,
+    env: {
+      BPFTRACE_MAP_KEYS_MAX: String(keys),
+      BPFTRACE_MAX_MAP_KEYS: String(keys),
+      BPFTRACE_PERF_RB_PAGES: String(pages),
+      BPFTRACE_STRLEN: "64",
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Parser for the lines the generated program prints (format documented in ./generate.ts) and for what
+ * bpftrace itself prints on stdout ("Attaching N probes...", "Lost N events", map dumps).
+ * Pure: one line in, one typed event out.
+ */
+
+export type OutputEvent =
+  | { kind: "ready"; time: bigint }
+  | {
+      kind: "row";
+      /** false for an I line: the SV never reached the last point */
+      complete: boolean;
+      smpCnt: number;
+      appid: number;
+      /** raw refrTm (seconds << 24 | fraction), 0n when absent */
+      refrTm: bigint;
+      /** per point, 0n = not seen */
+      times: bigint[];
+      stream: string;
+    }
+  | { kind: "gap"; expected: number; got: number; stream: string }
+  | { kind: "duplicate"; point: number; smpCnt: number; stream: string }
+  | { kind: "entered"; count: number }
+  | { kind: "end" }
+  | { kind: "pending"; point: number; stream: string; smpCnt: number; time: bigint }
+  | { kind: "lost"; count: number }
+  | { kind: "attaching"; probes: number }
+  | { kind: "blank" }
+  | { kind: "other"; text: string };
+
+function splitFields(rest: string, count: number): { fields: string[]; tail: string } | undefined {
+  const fields: string[] = [];
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    const sp = rest.indexOf(" ", pos);
+    if (sp < 0) return undefined;
+    fields.push(rest.slice(pos, sp));
+    pos = sp + 1;
+  }
+  return { fields, tail: rest.slice(pos) };
+}
+
+const isUint = (s: string) => /^\d+$/.test(s);
+
+/** Parse one stdout line of a generated program with `pointCount` points. */
+export function parseLine(line: string, pointCount: number): OutputEvent {
+  if (line.trim() === "") return { kind: "blank" };
+  const tag = line.slice(0, 2);
+  if (tag === "R " || tag === "I ") {
+    const f = splitFields(line.slice(2), 3 + pointCount);
+    if (f?.fields.every(isUint)) {
+      const [smp, appid, rt, ...times] = f.fields;
+      return {
+        kind: "row",
+        complete: tag === "R ",
+        smpCnt: Number(smp),
+        appid: Number(appid),
+        refrTm: BigInt(rt),
+        times: times.map((t) => BigInt(t)),
+        stream: f.tail,
+      };
+    }
+  } else if (tag === "D ") {
+    const f = splitFields(line.slice(2), 2);
+    if (f?.fields.every(isUint))
+      return { kind: "gap", expected: Number(f.fields[0]), got: Number(f.fields[1]), stream: f.tail };
+  } else if (tag === "U ") {
+    const f = splitFields(line.slice(2), 2);
+    if (f?.fields.every(isUint))
+      return { kind: "duplicate", point: Number(f.fields[0]), smpCnt: Number(f.fields[1]), stream: f.tail };
+  }
+  if (line.startsWith("READY ")) {
+    const t = line.slice(6).trim();
+    if (isUint(t)) return { kind: "ready", time: BigInt(t) };
+  }
+  if (line === "END") return { kind: "end" };
+  let m = /^@in: (\d+)$/.exec(line);
+  if (m) return { kind: "entered", count: Number(m[1]) };
+  m = /^@p(\d+)\[(.*), (\d+)\]: (\d+)$/.exec(line);
+  if (m)
+    return { kind: "pending", point: Number(m[1]), stream: m[2], smpCnt: Number(m[3]), time: BigInt(m[4]) };
+  m = /^Lost (\d+) events/.exec(line);
+  if (m) return { kind: "lost", count: Number(m[1]) };
+  m = /^Attaching (\d+) probes?/.exec(line);
+  if (m) return { kind: "attaching", probes: Number(m[1]) };
+  return { kind: "other", text: line };
+}
+
+/** refrTm as printed (seconds << 24 | fraction of 2^-24 s) -> ns since 1970 on the publisher's clock. */
+export function refrTmToNs(raw: bigint): bigint | null {
+  if (raw === 0n) return null;
+  const seconds = raw >> 24n;
+  const fraction = raw & 0xffffffn;
+  return seconds * 1_000_000_000n + (fraction * 1_000_000_000n + 0x800000n) / 0x1000000n;
+}

@@ -1,0 +1,264 @@
+/**
+ * Profiles: which trace points to use on a hypervisor, inside a VM, or in the one-machine lab
+ * (bridge, ovs or tap switch), built from the catalogue and from what this machine offers.
+ * `points` overrides the default selection by name (T1, T2, T2a, T2b, T3, T4...). Kprobe points (the original
+ * svtrace's tpacket_rcv -> consume_skb) are offered only where the kernel has kprobes.
+ */
+import { fail } from "../cli/errors.js";
+import { labNames, type SwitchMode } from "../lab/names.js";
+import { needsKprobes, type ProbePoint } from "./catalogue.js";
+import { kprobesAvailable, netnsExists, netnsInode, threadsNamed, vhostThreads } from "./discovery.js";
+
+export type ProfileName = "lab" | "hypervisor" | "vm";
+export const PROFILE_NAMES: readonly ProfileName[] = ["lab", "hypervisor", "vm"];
+
+/** The thread name of the lab subscriber (`svtrace subscribe`): T4 in the lab is its read. */
+export const LAB_SUBSCRIBER_THREAD = "svt-sub";
+
+export interface ProfileOptions {
+  profile: ProfileName;
+  /** lab: switch variant (default bridge) */
+  labSwitch?: SwitchMode;
+  /** lab: namespace prefix (default: SVTRACE_LAB_PREFIX or "svt-") */
+  labPrefix?: string;
+  /** hypervisor: the host NIC the SVs arrive on (T1); vm: the guest NIC (T3) */
+  iface?: string;
+  /** hypervisor: the VM's tap device (vnetN) for T2a */
+  tap?: string;
+  /** hypervisor: the QEMU process whose vhost threads copy into the guest (T2b filters on their tids) */
+  qemuPid?: number;
+  /** vm: the application's thread name (T4), exact */
+  appComm?: string;
+  /** vm: the application's thread ids (T4) */
+  appTids?: number[];
+  /** use the original svtrace's kprobe points (only where the kernel has kprobes) */
+  kprobes?: boolean;
+  /** select points by name, in this order */
+  points?: string[];
+}
+
+export interface ResolvedProfile {
+  profile: ProfileName;
+  /** every point this profile offers here */
+  available: ProbePoint[];
+  /** the points to trace, in path order */
+  points: ProbePoint[];
+  /** what the profile decided and why (shown with --verbose / in metadata) */
+  notes: string[];
+}
+
+function selfNetns(): { inode: number; via: "dev"; name: string } {
+  return { inode: netnsInode("self"), via: "dev", name: "host" };
+}
+
+function labPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; defaults: string[] } {
+  const n = labNames(opts.labPrefix);
+  const sw = opts.labSwitch ?? "bridge";
+  for (const ns of [n.hyp, n.vm]) {
+    if (!netnsExists(ns))
+      fail(`lab namespace ${ns} not found: start the lab first (svtrace lab up --switch ${sw})`);
+  }
+  const hyp = { inode: netnsInode(n.hyp), via: "dev" as const, name: n.hyp };
+  const vmDev = { inode: netnsInode(n.vm), via: "dev" as const, name: n.vm };
+  const vmTask = { inode: vmDev.inode, via: "task" as const, name: n.vm };
+  const t1: ProbePoint = {
+    name: "T1",
+    label: `T1 ${n.hypIn} receive`,
+    attach: "tracepoint:net:netif_receive_skb",
+    filter: { dev: n.hypIn, netns: hyp },
+  };
+  const t3: ProbePoint = {
+    name: "T3",
+    label: `T3 ${n.vmIf} receive`,
+    attach: "tracepoint:net:netif_receive_skb",
+    filter: { dev: n.vmIf, netns: vmDev },
+  };
+  const t4: ProbePoint = {
+    name: "T4",
+    label: `T4 ${LAB_SUBSCRIBER_THREAD} read`,
+    attach: "tracepoint:skb:skb_copy_datagram_iovec",
+    filter: { comm: LAB_SUBSCRIBER_THREAD, netns: vmTask },
+  };
+  if (sw === "tap") {
+    const t2: ProbePoint = {
+      name: "T2",
+      label: `T2 ${n.tap} transmit`,
+      attach: "tracepoint:net:net_dev_start_xmit",
+      filter: { dev: n.tap, netns: hyp },
+    };
+    const t2b: ProbePoint = {
+      name: "T2b",
+      label: `T2b ${n.forwarderThread} copy from ${n.tap}`,
+      attach: "tracepoint:skb:skb_copy_datagram_iovec",
+      filter: { dev: n.tap, commPrefix: "vhost-", netns: hyp },
+    };
+    notes.push(
+      `lab tap: T2 is ${n.tap} transmit; T2b (the vhost-style copy) on request (--points T1,T2,T2b,T3,T4)`,
+    );
+    return { all: [t1, t2, t2b, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
+  }
+  const t2: ProbePoint = {
+    name: "T2",
+    label: `T2 ${n.hypOut} transmit`,
+    attach: "tracepoint:net:net_dev_start_xmit",
+    filter: { dev: n.hypOut, netns: hyp },
+  };
+  if (sw === "ovs") notes.push("lab ovs: T2 runs in the ovs-vswitchd main thread (userspace datapath)");
+  return { all: [t1, t2, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
+}
+
+function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; defaults: string[] } {
+  const iface = opts.iface;
+  if (iface === undefined)
+    fail("the hypervisor profile needs the SV interface: --iface IF (or SV_INTERFACE in svtrace.cfg)");
+  const host = selfNetns();
+  let vhostTids: number[] | undefined;
+  if (opts.qemuPid !== undefined) {
+    vhostTids = vhostThreads(opts.qemuPid).map((t) => t.tid);
+    if (vhostTids.length === 0)
+      fail(
+        `no vhost threads in process ${opts.qemuPid} (/proc/${opts.qemuPid}/task/*/comm "vhost-*"): is it a QEMU with vhost-net?`,
+      );
+    notes.push(`vhost threads of QEMU ${opts.qemuPid}: ${vhostTids.join(",")}`);
+  } else {
+    const found = threadsNamed("vhost-");
+    notes.push(
+      found.length > 0
+        ? `T2b: any thread named vhost-* (${found.length} now: ${found.map((t) => `${t.comm}/${t.tid}`).join(" ")}); give --qemu-pid to narrow it`
+        : "T2b: no vhost-* thread runs now; T2b will see nothing until one does",
+    );
+  }
+  const all: ProbePoint[] = [
+    {
+      name: "T1",
+      label: `T1 ${iface} receive`,
+      attach: "tracepoint:net:netif_receive_skb",
+      filter: { dev: iface, netns: host },
+    },
+  ];
+  if (opts.tap !== undefined) {
+    all.push({
+      name: "T2a",
+      label: `T2a ${opts.tap} transmit to the VM`,
+      attach: "tracepoint:net:net_dev_start_xmit",
+      filter: { dev: opts.tap, netns: host },
+    });
+  }
+  all.push({
+    name: "T2b",
+    label: "T2b vhost copy into the guest",
+    attach: "tracepoint:skb:skb_copy_datagram_iovec",
+    filter: vhostTids ? { tids: vhostTids } : { commPrefix: "vhost-" },
+  });
+  if (kprobesAvailable()) {
+    all.push(
+      {
+        name: "K1",
+        label: `K1 tpacket_rcv (original svtrace T1)`,
+        attach: "kprobe:tpacket_rcv",
+        filter: { dev: iface },
+      },
+      {
+        name: "K2",
+        label: "K2 consume_skb in vhost (original svtrace T2)",
+        attach: "kprobe:consume_skb",
+        filter: vhostTids ? { tids: vhostTids } : { commPrefix: "vhost-" },
+      },
+    );
+  }
+  const defaults = opts.kprobes
+    ? ["K1", "K2"]
+    : all.filter((p) => !p.name.startsWith("K")).map((p) => p.name);
+  return { all, defaults };
+}
+
+function vmPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; defaults: string[] } {
+  const iface = opts.iface;
+  if (iface === undefined)
+    fail("the vm profile needs the guest SV interface: --iface IF (or SV_INTERFACE in svtrace.cfg)");
+  const self = selfNetns();
+  const appFilter =
+    opts.appTids && opts.appTids.length > 0
+      ? { tids: opts.appTids }
+      : opts.appComm !== undefined
+        ? { comm: opts.appComm }
+        : { netns: { inode: self.inode, via: "task" as const, name: "host" } };
+  if (!opts.appTids && opts.appComm === undefined)
+    notes.push(
+      "T4: any task of this namespace reading an SV (give the application's thread name or tids to narrow it)",
+    );
+  const all: ProbePoint[] = [
+    {
+      name: "T3",
+      label: `T3 ${iface} receive`,
+      attach: "tracepoint:net:netif_receive_skb",
+      filter: { dev: iface, netns: self },
+    },
+    {
+      name: "T4",
+      label: "T4 application read",
+      attach: "tracepoint:skb:skb_copy_datagram_iovec",
+      filter: appFilter,
+    },
+  ];
+  if (kprobesAvailable()) {
+    all.push(
+      {
+        name: "K1",
+        label: "K1 tpacket_rcv (original svtrace T1)",
+        attach: "kprobe:tpacket_rcv",
+        filter: { dev: iface },
+      },
+      {
+        name: "K2",
+        label: "K2 consume_skb (original svtrace T2)",
+        attach: "kprobe:consume_skb",
+        filter: appFilter,
+      },
+    );
+  }
+  return { all, defaults: opts.kprobes ? ["K1", "K2"] : ["T3", "T4"] };
+}
+
+/** Build the points of a profile for this machine; throws a UserError naming what is missing. */
+export function resolveProfile(opts: ProfileOptions): ResolvedProfile {
+  const notes: string[] = [];
+  if (opts.kprobes && !kprobesAvailable())
+    fail(
+      "kprobe points requested but this kernel has no kprobes (no /sys/kernel/tracing/kprobe_events, CONFIG_KPROBES off); use the tracepoint points (drop --kprobes)",
+    );
+  let r: { all: ProbePoint[]; defaults: string[] };
+  switch (opts.profile) {
+    case "lab":
+      r = labPoints(opts, notes);
+      break;
+    case "hypervisor":
+      r = hypervisorPoints(opts, notes);
+      break;
+    case "vm":
+      r = vmPoints(opts, notes);
+      break;
+    default:
+      fail(`unknown profile "${String(opts.profile)}": use lab, hypervisor or vm`);
+  }
+  const wanted = opts.points && opts.points.length > 0 ? opts.points : r.defaults;
+  const points: ProbePoint[] = [];
+  for (const w of wanted) {
+    const p = r.all.find((x) => x.name.toLowerCase() === w.toLowerCase());
+    if (!p) {
+      if (/^K\d/i.test(w) && !kprobesAvailable())
+        fail(
+          `point ${w} is a kprobe point and this kernel has no kprobes (no kprobe_events); use ${r.defaults.join(",")}`,
+        );
+      fail(
+        `unknown point "${w}" for the ${opts.profile} profile: choose from ${r.all.map((x) => x.name).join(", ")}`,
+      );
+    }
+    if (points.includes(p)) fail(`point ${w} given twice`);
+    points.push(p);
+  }
+  if (points.length === 0) fail("no trace points selected");
+  if (points.some(needsKprobes) && !kprobesAvailable())
+    fail("kprobe points selected but this kernel has no kprobes (no kprobe_events)");
+  return { profile: opts.profile, available: r.all, points, notes };
+}

@@ -1,0 +1,335 @@
+/**
+ * A trace session: preflight, profile -> points, program generation, bpftrace run, and the stream of rows
+ * (one SvRow per SV, times on the stated clock), counters about once a second, warnings (lost events, map
+ * nearly full, attach failures, bpftrace messages) and the exit summary. The contract is ./session-types.ts.
+ *
+ * Row times: `t[0]` is refrTm (publisher send time when the publisher stamped it), then one entry per point
+ * in path order, matching `meta.points`.
+ */
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
+import { hostname, release } from "node:os";
+import { type GeneratedProgram, generateProgram, sizeFor } from "../bpftrace/generate.js";
+import { type OutputEvent, refrTmToNs } from "../bpftrace/output.js";
+import { fail } from "../cli/errors.js";
+import { describePoint } from "../probes/catalogue.js";
+import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
+import type { ClockName, PointMeta, RecordMeta, SvRow } from "../record/schema.js";
+import { ClockConverter, measureClockOffset } from "./clock.js";
+import {
+  checkBpftrace,
+  checkBtf,
+  checkInterface,
+  checkRoot,
+  checkTracefs,
+  checkTracepoints,
+} from "./preflight.js";
+import { BpftraceRunner, type StderrKind } from "./runner.js";
+import type { TraceOptions, TraceSession, TraceStats, TraceSummary, TraceWarning } from "./session-types.js";
+import { StreamState } from "./stream-state.js";
+
+function svtraceVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/** Column metadata: t0 = refrTm, then one per point ("T2b" -> "t2b"). */
+export function pointMetas(program: GeneratedProgram): PointMeta[] {
+  return [
+    { name: "t0", label: "T0 publisher send (refrTm)", probe: "refrTm (publisher --t0)" },
+    ...program.points.map((p) => ({ name: p.name.toLowerCase(), label: p.label, probe: describePoint(p) })),
+  ];
+}
+
+class Session extends EventEmitter implements TraceSession {
+  meta!: RecordMeta;
+  program!: string;
+  ready!: Promise<void>;
+  private runner!: BpftraceRunner;
+  private gen!: GeneratedProgram;
+  private conv!: ClockConverter;
+  private readonly streams = new Map<string, StreamState>();
+  private batch: SvRow[] = [];
+  private rowsDelivered = 0;
+  private entered = 0;
+  private resolvedAtFirst = 0;
+  private lostEvents = 0;
+  private lostSinceWarn = 0;
+  private mapCapacity = 0;
+  private lastMapWarn = 0;
+  private readonly warnings: TraceWarning[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private startMs = Date.now();
+  private stopping = false;
+  private done!: Promise<TraceSummary>;
+
+  get pid(): number | undefined {
+    return this.runner.pid;
+  }
+
+  start(opts: TraceOptions): void {
+    checkRoot();
+    const features = checkBpftrace(opts.bpftrace);
+    checkBtf();
+    checkTracefs();
+    const profile = opts.profile as ProfileName;
+    if (!PROFILE_NAMES.includes(profile))
+      fail(`unknown profile "${opts.profile}": use lab, hypervisor or vm`);
+    if (opts.iface !== undefined && profile !== "lab") checkInterface(opts.iface);
+    const resolved = resolveProfile({
+      profile,
+      labSwitch: opts.labSwitch,
+      labPrefix: opts.labPrefix,
+      iface: opts.iface,
+      tap: opts.tap,
+      qemuPid: opts.qemuPid,
+      appComm: opts.appComm,
+      appTids: opts.appTids,
+      kprobes: opts.kprobes,
+      points: opts.points,
+    });
+    checkTracepoints(resolved.points);
+    const clock: ClockName = opts.clock ?? "realtime";
+    this.gen = generateProgram({ points: resolved.points, streams: opts.streams, features, clock, profile });
+    this.program = this.gen.text;
+    const sizing = sizeFor(opts.expectedRate, opts.mapKeys);
+    this.mapCapacity = sizing.mapKeys;
+    const offset = measureClockOffset(clock);
+    this.conv = new ClockConverter(clock, this.gen.timeSource === "tai" ? 0n : offset.offsetNs);
+    this.startMs = Date.now();
+    this.meta = {
+      svtraceVersion: svtraceVersion(),
+      host: hostname(),
+      kernel: release(),
+      bpftrace: features.version,
+      profile: profile === "lab" ? `lab-${opts.labSwitch ?? "bridge"}` : profile,
+      points: pointMetas(this.gen),
+      clock,
+      iface: opts.iface ?? (profile === "lab" ? "hyp-in" : undefined),
+      start: new Date(this.startMs).toISOString(),
+    };
+    for (const id of this.gen.streams ?? []) this.streams.set(id, new StreamState(id));
+
+    const n = this.gen.points.length;
+    this.runner = new BpftraceRunner({
+      binary: features.binary,
+      program: this.program,
+      env: sizing.env,
+      pointCount: n,
+      onEvent: (ev) => this.onEvent(ev),
+      onStderr: (line, kind) => this.onStderr(line, kind),
+    });
+    const readyTimeout = opts.readyTimeoutMs ?? 60_000;
+    this.ready = new Promise<void>((res, rej) => {
+      const t = setTimeout(() => {
+        rej(new Error(`bpftrace did not attach its probes within ${readyTimeout / 1000} s`));
+        void this.runner.stop(2000);
+      }, readyTimeout);
+      this.runner.ready.then(
+        () => {
+          clearTimeout(t);
+          this.emit("ready");
+          res();
+        },
+        (e: Error) => {
+          clearTimeout(t);
+          rej(new Error(`bpftrace failed to start: ${e.message}`));
+        },
+      );
+    });
+    this.ready.catch(() => {});
+    this.timers.push(setInterval(() => this.flush(), opts.batchMs ?? 200));
+    this.timers.push(setInterval(() => this.emit("stats", this.stats()), 1000));
+    for (const t of this.timers) t.unref();
+    this.done = this.runner.closed.then((x) => {
+      for (const t of this.timers) clearInterval(t);
+      this.flushPending();
+      this.flush();
+      const summary = this.summary(x.code, x.signal);
+      if (!this.stopping && x.code !== 0) {
+        this.warn("stderr", `bpftrace ended unexpectedly (${x.code ?? x.signal}): ${x.stderr.join(" | ")}`);
+      }
+      this.emit("exit", summary);
+      return summary;
+    });
+  }
+
+  private state(stream: string): StreamState {
+    let id = stream;
+    if (this.gen.streams) {
+      const i = Number(stream);
+      id = this.gen.streams[i - 1] ?? stream;
+    }
+    let s = this.streams.get(id);
+    if (!s) {
+      s = new StreamState(id);
+      this.streams.set(id, s);
+    }
+    return s;
+  }
+
+  private pushRow(
+    st: StreamState,
+    smp: number,
+    appid: number,
+    refrTm: bigint,
+    times: bigint[],
+    complete: boolean,
+  ): void {
+    const iteration = st.row(smp, appid, times, complete);
+    if (times[0] !== 0n) this.resolvedAtFirst += 1;
+    if (iteration === undefined) return;
+    const t: (bigint | null)[] = [refrTmToNs(refrTm), ...times.map((x) => this.conv.convert(x))];
+    this.batch.push({
+      svID: st.counters.svID,
+      appid: appid || (st.counters.appid ?? 0),
+      iteration,
+      smpCnt: smp,
+      t,
+    });
+    if (this.batch.length >= 8192) this.flush();
+  }
+
+  private pendingAtEnd = new Map<string, bigint[]>();
+
+  private onEvent(ev: OutputEvent): void {
+    switch (ev.kind) {
+      case "row":
+        this.pushRow(this.state(ev.stream), ev.smpCnt, ev.appid, ev.refrTm, ev.times, ev.complete);
+        break;
+      case "gap":
+        this.state(ev.stream).gap(ev.expected, ev.got);
+        break;
+      case "duplicate":
+        this.state(ev.stream).duplicate();
+        break;
+      case "entered":
+        this.entered = Math.max(this.entered, ev.count);
+        this.checkMapFill();
+        break;
+      case "lost":
+        this.lostEvents += ev.count;
+        this.lostSinceWarn += ev.count;
+        break;
+      case "pending": {
+        const key = `${ev.smpCnt} ${ev.stream}`;
+        const times = this.pendingAtEnd.get(key) ?? new Array<bigint>(this.gen.points.length).fill(0n);
+        times[ev.point - 1] = ev.time;
+        this.pendingAtEnd.set(key, times);
+        break;
+      }
+      case "end":
+      case "ready":
+      case "attaching":
+      case "blank":
+        break;
+      case "other":
+        this.warn("stderr", `bpftrace: ${ev.text}`);
+        break;
+    }
+  }
+
+  /** Entries still in the kernel maps at exit: SVs that never reached the last point. */
+  private flushPending(): void {
+    for (const [key, times] of this.pendingAtEnd) {
+      const sp = key.indexOf(" ");
+      const smp = Number(key.slice(0, sp));
+      const st = this.state(key.slice(sp + 1));
+      const iteration = st.pending(smp, times);
+      if (times[0] !== 0n) this.resolvedAtFirst += 1;
+      this.batch.push({
+        svID: st.counters.svID,
+        appid: st.counters.appid ?? 0,
+        iteration,
+        smpCnt: smp,
+        t: [null, ...times.map((x) => this.conv.convert(x))],
+      });
+    }
+    this.pendingAtEnd.clear();
+  }
+
+  private onStderr(line: string, kind: StderrKind): void {
+    if (kind === "ignored") return;
+    if (kind === "attach-failed") this.warn("attach-failed", line);
+    else this.warn("stderr", `bpftrace: ${line}`);
+  }
+
+  private warn(kind: TraceWarning["kind"], message: string): void {
+    const w = { kind, message };
+    this.warnings.push(w);
+    if (this.warnings.length > 1000) this.warnings.splice(0, this.warnings.length - 1000);
+    this.emit("warning", w);
+  }
+
+  private mapEntries(): number {
+    return Math.max(0, this.entered - this.resolvedAtFirst);
+  }
+
+  private checkMapFill(): void {
+    const e = this.mapEntries();
+    const now = Date.now();
+    if (e >= this.mapCapacity * 0.9 && now - this.lastMapWarn > 10_000) {
+      this.lastMapWarn = now;
+      this.warn(
+        "map-full",
+        `in-kernel SV map ${e}/${this.mapCapacity} entries: new SVs are lost silently when it is full; raise --map-keys (SV_BUFFER_SIZE) or --rate`,
+      );
+    }
+  }
+
+  private flush(): void {
+    if (this.lostSinceWarn > 0) {
+      this.warn("lost-events", `bpftrace lost ${this.lostSinceWarn} events (total ${this.lostEvents})`);
+      this.lostSinceWarn = 0;
+    }
+    if (this.batch.length === 0) return;
+    const rows = this.batch;
+    this.batch = [];
+    this.rowsDelivered += rows.length;
+    this.emit("rows", rows);
+  }
+
+  stats(): TraceStats {
+    const atNs = BigInt(Date.now()) * 1_000_000n;
+    return {
+      atNs,
+      streams: [...this.streams.values()].map((s) => ({ ...s.counters })),
+      lostEvents: this.lostEvents,
+      mapEntries: this.mapEntries(),
+      mapCapacity: this.mapCapacity,
+    };
+  }
+
+  private summary(code: number | null, signal: string | null): TraceSummary {
+    return {
+      stats: this.stats(),
+      rows: this.rowsDelivered,
+      durationMs: Date.now() - this.startMs,
+      exitCode: code,
+      exitSignal: signal,
+      warnings: [...this.warnings],
+    };
+  }
+
+  async stop(): Promise<TraceSummary> {
+    this.stopping = true;
+    await this.runner.stop();
+    return this.done;
+  }
+}
+
+/**
+ * Start tracing. Throws a UserError (one line) when a preflight check fails. The returned session emits
+ * `ready` once every probe is attached (also `await session.ready`), then `rows`, `stats`, `warning`, `exit`.
+ */
+export async function startTrace(opts: TraceOptions): Promise<TraceSession> {
+  const s = new Session();
+  s.start(opts);
+  return s;
+}
