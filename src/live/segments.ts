@@ -15,9 +15,9 @@ export interface SegmentDef {
   to: number;
 }
 
-/** "t1" -> "T1" */
+/** "t1" -> "T1", "t2a" -> "T2a" */
 export function pointTitle(point: Pick<PointMeta, "name">): string {
-  return point.name.toUpperCase();
+  return point.name.charAt(0).toUpperCase() + point.name.slice(1);
 }
 
 /** Consecutive pairs, then "total" (first present point -> last point) when there are 3 or more points. */

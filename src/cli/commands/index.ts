@@ -3,6 +3,7 @@
  * A command module exports `register(program)`; the CLI stays a thin layer over the library modules.
  */
 import type { Command } from "@commander-js/extra-typings";
+import { register as detect } from "./detect.js";
 import { register as lab } from "./lab.js";
 import { register as pcap } from "./pcap.js";
 import { register as publish } from "./publish.js";
@@ -10,4 +11,4 @@ import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [lab, pcap, publish, subscribe];
+export const commands: Register[] = [detect, lab, pcap, publish, subscribe];
