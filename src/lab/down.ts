@@ -5,6 +5,7 @@
  */
 import { readdirSync, rmSync } from "node:fs";
 import { basename } from "node:path";
+import { sleep } from "./exec.js";
 import { type LabNames, labNames } from "./names.js";
 import { deleteNamespace, netnsExists } from "./netns.js";
 import { preflight } from "./preflight.js";
@@ -37,6 +38,10 @@ export async function labDown(opts: { prefix?: string } = {}): Promise<LabDownRe
   };
   const ours = new Set(state?.namespaces ?? []);
   result.foreignNamespaces = [names.pub, names.hyp, names.vm].filter((n) => !ours.has(n) && netnsExists(n));
+
+  // 0. an interrupted `up` may have left an `ip` command running (e.g. `ip netns add`): let it finish first,
+  //    so that nothing appears after we have cleaned up.
+  await waitForIpCommands([names.pub, names.hyp, names.vm], names.runDir);
 
   // 1. processes: the recorded ones, plus any process whose command line names our run directory
   //    (covers a crash between starting a daemon and recording it).
@@ -88,6 +93,22 @@ function runDirProcesses(runDir: string): LabProcess[] {
     if (role) out.push({ role, pid, ...id });
   }
   return out;
+}
+
+/** Wait (up to 5 s) until no short-lived `ip` command that names one of our namespaces is running. */
+async function waitForIpCommands(namespaces: string[], runDir: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    let busy = false;
+    for (const e of readdirSync("/proc")) {
+      if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+      const argv = processIdentity(Number(e))?.cmdline.split(" ") ?? [];
+      if (basename(argv[0] ?? "") !== "ip" || labRole(argv, runDir)) continue;
+      if (argv.some((a) => namespaces.includes(a))) busy = true;
+    }
+    if (!busy) return;
+    await sleep(20);
+  }
 }
 
 function labRole(argv: string[], runDir: string): LabProcessRole | undefined {
