@@ -37,135 +37,139 @@ function resolution(tsresol: number): Pick<Iface, "mul" | "div" | "shift"> {
 }
 
 export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Generator<CapturedPacket> {
-  let le = true;
-  let ifaces: Iface[] = [];
-  let index = 0;
-  let lastTs = 0n;
-  let sawSection = false;
-  for (;;) {
-    if (!src.need(12)) {
-      if (src.available > 0)
-        opts.onWarning?.(
-          `the file ends inside a block header at offset ${src.offset}; ignored the last bytes`,
-        );
-      return;
-    }
-    let v = src.view;
-    let p = src.pos;
-    const type = v.getUint32(p, le);
-    if (type === PCAPNG_SHB || v.getUint32(p, !le) === PCAPNG_SHB) {
-      const bom = v.getUint32(p + 8, true);
-      if (bom === PCAPNG_BYTE_ORDER_MAGIC) le = true;
-      else if (v.getUint32(p + 8, false) === PCAPNG_BYTE_ORDER_MAGIC) le = false;
-      else
+  try {
+    let le = true;
+    let ifaces: Iface[] = [];
+    let index = 0;
+    let lastTs = 0n;
+    let sawSection = false;
+    for (;;) {
+      if (!src.need(12)) {
+        if (src.available > 0)
+          opts.onWarning?.(
+            `the file ends inside a block header at offset ${src.offset}; ignored the last bytes`,
+          );
+        return;
+      }
+      let v = src.view;
+      let p = src.pos;
+      const type = v.getUint32(p, le);
+      if (type === PCAPNG_SHB || v.getUint32(p, !le) === PCAPNG_SHB) {
+        const bom = v.getUint32(p + 8, true);
+        if (bom === PCAPNG_BYTE_ORDER_MAGIC) le = true;
+        else if (v.getUint32(p + 8, false) === PCAPNG_BYTE_ORDER_MAGIC) le = false;
+        else
+          throw new CaptureError(
+            src.path,
+            `bad pcapng byte-order magic at offset ${src.offset}: the file is corrupt`,
+          );
+        ifaces = [];
+        sawSection = true;
+      } else if (!sawSection) {
+        throw new CaptureError(src.path, "not a pcapng file (no Section Header Block)");
+      }
+      const total = v.getUint32(p + 4, le);
+      if (total < 12 || total % 4 !== 0)
         throw new CaptureError(
           src.path,
-          `bad pcapng byte-order magic at offset ${src.offset}: the file is corrupt`,
+          `bad pcapng block length ${total} at offset ${src.offset}: the file is corrupt`,
         );
-      ifaces = [];
-      sawSection = true;
-    } else if (!sawSection) {
-      throw new CaptureError(src.path, "not a pcapng file (no Section Header Block)");
-    }
-    const total = v.getUint32(p + 4, le);
-    if (total < 12 || total % 4 !== 0)
-      throw new CaptureError(
-        src.path,
-        `bad pcapng block length ${total} at offset ${src.offset}: the file is corrupt`,
-      );
-    if (!src.need(total)) {
-      opts.onWarning?.(`the file ends inside a block at offset ${src.offset} (${total} bytes); ignored it`);
-      return;
-    }
-    v = src.view;
-    p = src.pos;
-    const blockType =
-      type === PCAPNG_SHB || v.getUint32(p, !le) === PCAPNG_SHB ? PCAPNG_SHB : v.getUint32(p, le);
-    const bodyStart = p + 8;
-    const bodyEnd = p + total - 4;
-    src.pos = p + total;
+      if (!src.need(total)) {
+        opts.onWarning?.(`the file ends inside a block at offset ${src.offset} (${total} bytes); ignored it`);
+        return;
+      }
+      v = src.view;
+      p = src.pos;
+      const blockType =
+        type === PCAPNG_SHB || v.getUint32(p, !le) === PCAPNG_SHB ? PCAPNG_SHB : v.getUint32(p, le);
+      const bodyStart = p + 8;
+      const bodyEnd = p + total - 4;
+      src.pos = p + total;
 
-    switch (blockType) {
-      case PCAPNG_IDB: {
-        const code = v.getUint16(bodyStart, le);
-        const snaplen = v.getUint32(bodyStart + 4, le);
-        let tsresol = 6;
-        let offsetNs = 0n;
-        let o = bodyStart + 8;
-        while (o + 4 <= bodyEnd) {
-          const oc = v.getUint16(o, le);
-          const ol = v.getUint16(o + 2, le);
-          if (oc === OPT_ENDOFOPT) break;
-          if (oc === OPT_IF_TSRESOL && ol >= 1) tsresol = v.getUint8(o + 4);
-          if (oc === OPT_IF_TSOFFSET && ol >= 8) offsetNs = v.getBigInt64(o + 4, le) * 1_000_000_000n;
-          o += 4 + ((ol + 3) & ~3);
+      switch (blockType) {
+        case PCAPNG_IDB: {
+          const code = v.getUint16(bodyStart, le);
+          const snaplen = v.getUint32(bodyStart + 4, le);
+          let tsresol = 6;
+          let offsetNs = 0n;
+          let o = bodyStart + 8;
+          while (o + 4 <= bodyEnd) {
+            const oc = v.getUint16(o, le);
+            const ol = v.getUint16(o + 2, le);
+            if (oc === OPT_ENDOFOPT) break;
+            if (oc === OPT_IF_TSRESOL && ol >= 1) tsresol = v.getUint8(o + 4);
+            if (oc === OPT_IF_TSOFFSET && ol >= 8) offsetNs = v.getBigInt64(o + 4, le) * 1_000_000_000n;
+            o += 4 + ((ol + 3) & ~3);
+          }
+          const linkType = linkTypeName(code);
+          if (linkType === "other")
+            opts.onWarning?.(
+              `interface ${ifaces.length}: link type ${code} is neither Ethernet (1) nor Linux SLL (113)`,
+            );
+          ifaces.push({ code, linkType, snaplen, offsetNs, ...resolution(tsresol) });
+          break;
         }
-        const linkType = linkTypeName(code);
-        if (linkType === "other")
-          opts.onWarning?.(
-            `interface ${ifaces.length}: link type ${code} is neither Ethernet (1) nor Linux SLL (113)`,
-          );
-        ifaces.push({ code, linkType, snaplen, offsetNs, ...resolution(tsresol) });
-        break;
+        case PCAPNG_EPB:
+        case PCAPNG_PB: {
+          const epb = blockType === PCAPNG_EPB;
+          const ifIndex = epb ? v.getUint32(bodyStart, le) : v.getUint16(bodyStart, le);
+          const iface = ifaces[ifIndex];
+          if (!iface)
+            throw new CaptureError(
+              src.path,
+              `packet block refers to undefined interface ${ifIndex}: the file is corrupt`,
+            );
+          const hi = v.getUint32(bodyStart + 4, le);
+          const lo = v.getUint32(bodyStart + 8, le);
+          const capLen = v.getUint32(bodyStart + 12, le);
+          const origLen = v.getUint32(bodyStart + 16, le);
+          const dataStart = bodyStart + 20;
+          if (dataStart + capLen > bodyEnd)
+            throw new CaptureError(
+              src.path,
+              `packet ${index + 1}: captured length ${capLen} exceeds its block`,
+            );
+          const units = (BigInt(hi) << 32n) | BigInt(lo);
+          let ns = iface.shift > 0n ? (units * iface.mul) >> iface.shift : units * iface.mul;
+          if (iface.div !== 1n) ns /= iface.div;
+          lastTs = ns + iface.offsetNs;
+          index++;
+          yield {
+            index,
+            linkType: iface.linkType,
+            linkTypeCode: iface.code,
+            tsNs: lastTs,
+            data: new Uint8Array(src.buf.buffer, src.buf.byteOffset + dataStart, capLen),
+            origLen,
+            ifIndex,
+          };
+          break;
+        }
+        case PCAPNG_SPB: {
+          const iface = ifaces[0];
+          if (!iface)
+            throw new CaptureError(src.path, "simple packet block before any interface: the file is corrupt");
+          const origLen = v.getUint32(bodyStart, le);
+          const room = bodyEnd - (bodyStart + 4);
+          let capLen = Math.min(origLen, room);
+          if (iface.snaplen > 0) capLen = Math.min(capLen, iface.snaplen);
+          index++;
+          yield {
+            index,
+            linkType: iface.linkType,
+            linkTypeCode: iface.code,
+            tsNs: lastTs,
+            data: new Uint8Array(src.buf.buffer, src.buf.byteOffset + bodyStart + 4, capLen),
+            origLen,
+            ifIndex: 0,
+          };
+          break;
+        }
+        default:
+          break; // SHB handled above; NRB, ISB, DSB, custom blocks: skipped
       }
-      case PCAPNG_EPB:
-      case PCAPNG_PB: {
-        const epb = blockType === PCAPNG_EPB;
-        const ifIndex = epb ? v.getUint32(bodyStart, le) : v.getUint16(bodyStart, le);
-        const iface = ifaces[ifIndex];
-        if (!iface)
-          throw new CaptureError(
-            src.path,
-            `packet block refers to undefined interface ${ifIndex}: the file is corrupt`,
-          );
-        const hi = v.getUint32(bodyStart + 4, le);
-        const lo = v.getUint32(bodyStart + 8, le);
-        const capLen = v.getUint32(bodyStart + 12, le);
-        const origLen = v.getUint32(bodyStart + 16, le);
-        const dataStart = bodyStart + 20;
-        if (dataStart + capLen > bodyEnd)
-          throw new CaptureError(
-            src.path,
-            `packet ${index + 1}: captured length ${capLen} exceeds its block`,
-          );
-        const units = (BigInt(hi) << 32n) | BigInt(lo);
-        let ns = iface.shift > 0n ? (units * iface.mul) >> iface.shift : units * iface.mul;
-        if (iface.div !== 1n) ns /= iface.div;
-        lastTs = ns + iface.offsetNs;
-        index++;
-        yield {
-          index,
-          linkType: iface.linkType,
-          linkTypeCode: iface.code,
-          tsNs: lastTs,
-          data: new Uint8Array(src.buf.buffer, src.buf.byteOffset + dataStart, capLen),
-          origLen,
-          ifIndex,
-        };
-        break;
-      }
-      case PCAPNG_SPB: {
-        const iface = ifaces[0];
-        if (!iface)
-          throw new CaptureError(src.path, "simple packet block before any interface: the file is corrupt");
-        const origLen = v.getUint32(bodyStart, le);
-        const room = bodyEnd - (bodyStart + 4);
-        let capLen = Math.min(origLen, room);
-        if (iface.snaplen > 0) capLen = Math.min(capLen, iface.snaplen);
-        index++;
-        yield {
-          index,
-          linkType: iface.linkType,
-          linkTypeCode: iface.code,
-          tsNs: lastTs,
-          data: new Uint8Array(src.buf.buffer, src.buf.byteOffset + bodyStart + 4, capLen),
-          origLen,
-          ifIndex: 0,
-        };
-        break;
-      }
-      default:
-        break; // SHB handled above; NRB, ISB, DSB, custom blocks: skipped
     }
+  } finally {
+    src.close();
   }
 }

@@ -38,19 +38,23 @@ export function detectFormat(path: string, head: Uint8Array): CaptureFormat {
 }
 
 /**
- * Every packet of a pcap or pcapng file, in file order. A sync generator: break out of the loop early and the
- * file is closed. `data` of each packet is a view into a reused buffer: copy it to keep it.
+ * Every packet of a pcap or pcapng file, in file order, as a sync generator. The file is opened and its format
+ * checked right away (errors throw here, not at the first iteration); it is closed when the iteration ends,
+ * also by `break` or `.return()`. Iterate what you get: an untouched generator keeps the file open.
+ * `data` of each packet is a view into a reused buffer: copy it to keep it.
  */
-export function* readPackets(path: string, opts: ReadOptions = {}): Generator<CapturedPacket> {
+export function readPackets(path: string, opts: ReadOptions = {}): Generator<CapturedPacket> {
   const src = new ByteSource(path, opts.bufferSize ?? DEFAULT_BUFFER);
+  let format: CaptureFormat;
   try {
     src.need(4);
-    const format = detectFormat(path, src.buf.subarray(0, Math.min(4, src.end)));
-    if (format === "pcapng") yield* readPcapngPackets(src, opts);
-    else yield* readPcapPackets(src, opts);
-  } finally {
+    format = detectFormat(path, src.buf.subarray(0, Math.min(4, src.end)));
+  } catch (err) {
     src.close();
+    throw err;
   }
+  // no yield* wrapper: delegation costs ~50 ns per packet; the readers close `src` themselves
+  return format === "pcapng" ? readPcapngPackets(src, opts) : readPcapPackets(src, opts);
 }
 
 /** The format of a capture file (reads only its first bytes). */
