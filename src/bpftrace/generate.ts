@@ -41,6 +41,8 @@ export interface GenerateOptions {
   clock: ClockName;
   /** for the header comment */
   profile?: string;
+  /** exit right after READY: checks that every probe compiles and attaches (tests, --check) */
+  exitInBegin?: boolean;
 }
 
 export interface GeneratedProgram {
@@ -297,7 +299,7 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
   const text = [
     ...header,
     "",
-    `BEGIN { printf("READY %llu\\n", ${now}); }`,
+    `BEGIN { printf("READY %llu\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
     "",
     ...[...groups.entries()].map(([attach, members]) => `${probeBlock(attach, members, n, streams, now)}\n`),
     "interval:s:1 { print(@in); }",
