@@ -34,7 +34,8 @@ export function parseStartTime(text: string): bigint | undefined {
   if (text === "now") return BigInt(Date.now()) * 1_000_000n;
   const m = /^(.*?)(?:\.(\d{1,9}))?(Z|[+-]\d\d:?\d\d)?$/.exec(text.trim());
   if (!m) return undefined;
-  const base = Date.parse(`${m[1]}${m[3] ?? "Z"}`);
+  let base = Date.parse(`${m[1]}${m[3] ?? "Z"}`);
+  if (!Number.isFinite(base) && !m[2] && !m[3]) base = Date.parse(m[1]); // date only: UTC midnight
   if (!Number.isFinite(base)) return undefined;
   const frac = m[2] ? BigInt(m[2].padEnd(9, "0")) : 0n;
   return BigInt(base) * 1_000_000n + frac;

@@ -63,6 +63,12 @@ export interface PacketSocketOptions {
   recvTimeoutMs?: number;
   /** largest frame to receive; default 2048 */
   maxFrame?: number;
+  /**
+   * With protocol ETH_P_ALL: attach a classic BPF filter that keeps only SV frames (EtherType 0x88BA, also
+   * behind an in-band 802.1Q tag). Receivers that need the VLAN must bind ETH_P_ALL: for a socket bound to
+   * 0x88BA the kernel clears a stripped tag (no VLAN device for it) before delivery, so auxdata loses it.
+   */
+  svFilter?: boolean;
 }
 
 /** One received frame. `data` is a view into a reused buffer: valid until the next `recv()`. */
@@ -88,6 +94,29 @@ const MSGHDR_SIZE = 56;
 const IOVEC_SIZE = 16;
 const SOCKADDR_LL_SIZE = 20;
 const CONTROL_SIZE = 256;
+
+const SO_ATTACH_FILTER = 26;
+
+/** Classic BPF: accept EtherType 0x88BA at [12], or 0x8100 at [12] with 0x88BA at [16]; drop the rest. */
+function svFilterProgram(): Buffer {
+  const ins: [number, number, number, number][] = [
+    [0x28, 0, 0, 12], // ldh [12]
+    [0x15, 3, 0, 0x88ba], // jeq #0x88ba -> accept
+    [0x15, 0, 3, 0x8100], // jeq #0x8100 ? next : drop
+    [0x28, 0, 0, 16], // ldh [16]
+    [0x15, 0, 1, 0x88ba], // jeq #0x88ba ? accept : drop
+    [0x06, 0, 0, 0x40000], // ret #262144 (accept)
+    [0x06, 0, 0, 0], // ret #0 (drop)
+  ];
+  const b = fixedBuffer(ins.length * 8);
+  ins.forEach(([code, jt, jf, k], i) => {
+    b.writeUInt16LE(code, i * 8);
+    b[i * 8 + 2] = jt;
+    b[i * 8 + 3] = jf;
+    b.writeUInt32LE(k, i * 8 + 4);
+  });
+  return b;
+}
 
 /** Look up an interface index in the current network namespace; 0 if it does not exist. */
 export function interfaceIndex(iface: string): number {
@@ -152,6 +181,17 @@ export class PacketSocket {
       const err = lastError();
       close(fd);
       throw new PacketSocketError(`cannot bind to ${opts.iface}: ${err}`);
+    }
+    if (opts.svFilter) {
+      const prog = svFilterProgram();
+      const fprog = Buffer.alloc(16); // struct sock_fprog { u16 len; struct sock_filter *filter; }
+      fprog.writeUInt16LE(prog.length / 8, 0);
+      fprog.writeBigUInt64LE(koffi.address(prog), 8);
+      if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, 16) < 0) {
+        const err = lastError();
+        close(fd);
+        throw new PacketSocketError(`cannot attach the SV socket filter on ${opts.iface}: ${err}`);
+      }
     }
     const rcvbuf = opts.rcvbuf ?? 32 * 1024 * 1024;
     if (setInt(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf) < 0) setInt(fd, SOL_SOCKET, SO_RCVBUF, rcvbuf);

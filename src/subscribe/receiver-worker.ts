@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { PacketSocket, type ReceivedFrame } from "../net/afpacket.js";
+import { ETH_P_ALL, PacketSocket, type ReceivedFrame } from "../net/afpacket.js";
 import { CLOCK_REALTIME, CLOCK_TAI, clockNs, setThreadName } from "../net/libc.js";
 import { decodeFrame } from "../sv/decode.js";
 import { StreamStats } from "./stream-stats.js";
@@ -33,7 +33,14 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
   const cfg = input.config;
   const stop = new Int32Array(input.stop);
   setThreadName("svt-sub");
-  const sock = new PacketSocket({ iface: cfg.iface, netns: cfg.netns, recvTimeoutMs: 50 });
+  // ETH_P_ALL + an SV filter: a socket bound to 0x88BA would lose a stripped VLAN tag (see afpacket.ts)
+  const sock = new PacketSocket({
+    iface: cfg.iface,
+    netns: cfg.netns,
+    protocol: ETH_P_ALL,
+    svFilter: true,
+    recvTimeoutMs: 50,
+  });
   const logFd = cfg.logFile ? openSync(cfg.logFile, "w") : -1;
   let logBuf = "";
   let logLines = 0;

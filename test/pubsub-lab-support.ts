@@ -1,0 +1,93 @@
+/**
+ * Shared plumbing for the publish/subscribe tests: a private network namespace with only `lo` (so SV sent
+ * there reaches nobody else), and a subscriber started through the CLI that is awaited until it is listening.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import type { PublishSummary } from "../src/publish/types.js";
+import type { SubscribeSummary } from "../src/subscribe/types.js";
+import { type CliResult, runCli, runCliAsync } from "./helpers.js";
+
+function ip(args: string[]): void {
+  const r = spawnSync("ip", args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`ip ${args.join(" ")} failed: ${r.stderr.trim()}`);
+}
+
+/** Create namespace `h4t-TAG-PID` with lo up; returns its name. */
+export function makeNetns(tag: string): string {
+  const name = `h4t-${tag}-${process.pid}`;
+  ip(["netns", "add", name]);
+  try {
+    ip(["-n", name, "link", "set", "lo", "up"]);
+  } catch (e) {
+    ip(["netns", "del", name]);
+    throw e;
+  }
+  return name;
+}
+
+export function deleteNetns(name: string): void {
+  spawnSync("ip", ["netns", "del", name]);
+}
+
+export interface RunningSubscriber {
+  pid: number;
+  stop(signal?: NodeJS.Signals): void;
+  done: Promise<CliResult>;
+}
+
+/** Start `svtrace subscribe ARGS` and resolve once it printed "listening" (rejects if it exits first). */
+export async function startSubscriber(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningSubscriber> {
+  let resolveListening: () => void = () => {};
+  const listening = new Promise<void>((res) => {
+    resolveListening = res;
+  });
+  let err = "";
+  const { child, done } = runCliAsync(["subscribe", ...args], {
+    env,
+    onStderr: (c) => {
+      err += c;
+      if (err.includes("listening")) resolveListening();
+    },
+  });
+  const first = await Promise.race([listening.then(() => "listening"), done.then(() => "exited")]);
+  if (first !== "listening") {
+    const r = await done;
+    throw new Error(`subscriber exited before listening (code ${r.code}): ${r.stderr}`);
+  }
+  return {
+    pid: child.pid ?? -1,
+    stop: (signal = "SIGINT") => {
+      child.kill(signal);
+    },
+    done,
+  };
+}
+
+export function parseSubscribe(r: CliResult): SubscribeSummary {
+  assert.equal(r.code, 0, `subscribe failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as SubscribeSummary;
+}
+
+export function publish(args: string[], env: NodeJS.ProcessEnv = {}): PublishSummary {
+  const r = runCli(["publish", ...args, "--json"], { env, timeoutMs: 120_000 });
+  assert.equal(r.code, 0, `publish failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as PublishSummary;
+}
+
+/** Thread names (comm) of a process. */
+export function threadNames(pid: number): string[] {
+  const out: string[] = [];
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      out.push(readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim());
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
+}

@@ -1,0 +1,191 @@
+/**
+ * Publisher -> subscriber on `lo` of a private namespace: exact counts, --skip-smpcnt gives exactly those gaps
+ * (also across the wrap), VLAN tags survive (reinserted from PACKET_AUXDATA), refrTm latency with --t0,
+ * sv_timestamp_logger lines, thread names svt-pub / svt-sub, stop by SIGTERM with the summary.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { assertRoot, runCli, runCliAsync } from "./helpers.js";
+import {
+  deleteNetns,
+  makeNetns,
+  parseSubscribe,
+  publish,
+  startSubscriber,
+  threadNames,
+} from "./pubsub-lab-support.js";
+
+describe("publish -> subscribe on loopback", () => {
+  let ns = "";
+  const dir = mkdtempSync(join(tmpdir(), "svtrace-sub-"));
+  before(() => {
+    assertRoot("subscribe tests (AF_PACKET, network namespaces)");
+    ns = makeNetns("sub");
+  });
+  after(() => {
+    if (ns) deleteNetns(ns);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("--skip-smpcnt gives exactly those gaps; counts equal; log lines parse", async () => {
+    const log = join(dir, "ts.txt");
+    const sub = await startSubscriber(["--iface", "lo", "--netns", ns, "--json", "--log", log]);
+    let pubRes: ReturnType<typeof publish>;
+    try {
+      pubRes = publish([
+        "--iface",
+        "lo",
+        "--netns",
+        ns,
+        "--streams",
+        "2",
+        "--count",
+        "4010",
+        "--skip-smpcnt",
+        "5,100,3999",
+      ]);
+    } finally {
+      await new Promise((r) => setTimeout(r, 300));
+      sub.stop("SIGTERM");
+    }
+    const s = parseSubscribe(await sub.done);
+    // skipped every second: 5, 100, 3999 in the first, 5 again among the 10 frames of the next
+    assert.equal(pubRes.sent, 2 * (4010 - 4));
+    assert.equal(pubRes.skipped, 8);
+    assert.equal(s.received, pubRes.sent, "every sent frame received");
+    assert.equal(s.missing, 8, "4 per stream");
+    assert.equal(s.duplicates, 0);
+    assert.equal(s.out_of_order, 0);
+    assert.equal(s.stopped_by, "signal");
+    for (const st of s.streams) {
+      const sent = pubRes.streams.find((p) => p.svID === st.svID);
+      assert.ok(sent, `stream ${st.svID} was published`);
+      assert.equal(st.received, sent.sent);
+      assert.equal(st.missing, 4);
+      assert.equal(st.gaps, 4);
+      assert.equal(st.wraps, 1);
+      assert.equal(st.modulus, 4000);
+      // timing statistics are computed (no thresholds: the machine is shared)
+      assert.equal(st.interarrival.count, st.received - 1);
+      assert.ok((st.interarrival.p50_us ?? 0) > 0);
+      assert.ok(st.gap_error.count > 0 && st.gap_error.p99_us !== null);
+      assert.equal(st.gap_error.period_us, 250);
+      assert.equal(st.latency, null, "no refrTm without --t0");
+    }
+    // sv_timestamp_logger format iteration:svID:smpCnt:timestamp_us
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    assert.equal(lines.length, s.samples);
+    assert.equal(s.log_lines, lines.length);
+    const seen = new Map<string, number[]>();
+    for (const l of lines) {
+      const m = /^(\d+):(svID000[01]):(\d+):(\d{16})$/.exec(l);
+      assert.ok(m, `log line ${l}`);
+      const ts = Number(m[4]);
+      assert.ok(Math.abs(ts / 1000 - Date.now()) < 60_000, "µs since the epoch, now");
+      const cnt = Number(m[3]);
+      const it = Number(m[1]);
+      assert.equal(it, seen.get(m[2])?.includes(3998) && cnt < 3998 ? 1 : 0, `iteration of ${l}`);
+      seen.set(m[2], [...(seen.get(m[2]) ?? []), cnt]);
+    }
+    for (const cnts of seen.values()) {
+      assert.equal(cnts.length, 4006);
+      for (const skipped of [5, 100, 3999]) assert.ok(!cnts.includes(skipped));
+    }
+  });
+
+  test("VLAN tag, --t0 latency, --only-cnt0 log, thread names", async () => {
+    const log = join(dir, "cnt0.txt");
+    const sub = await startSubscriber([
+      "--iface",
+      "lo",
+      "--netns",
+      ns,
+      "--json",
+      "--log",
+      log,
+      "--only-cnt0",
+      "--duration",
+      "8",
+    ]);
+    const names = threadNames(sub.pid);
+    assert.ok(names.includes("svt-sub"), `subscriber threads: ${names.join(",")}`);
+    const pub = runCliAsync([
+      "publish",
+      "--iface",
+      "lo",
+      "--netns",
+      ns,
+      "--svids",
+      "MU01,MU02,MU03",
+      "--vlan",
+      "7",
+      "--prio",
+      "5",
+      "--t0",
+      "--align",
+      "--count",
+      "8000",
+      "--json",
+    ]);
+    // watch the publisher's threads while it runs (node starts slowly on a loaded machine)
+    let pubNames: string[] = [];
+    let finished = false;
+    pub.done.then(() => {
+      finished = true;
+    });
+    while (!finished && !pubNames.includes("svt-pub")) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        pubNames = threadNames(pub.child.pid ?? -1);
+      } catch {
+        // exited
+      }
+    }
+    const pr = await pub.done;
+    assert.equal(pr.code, 0, pr.stderr);
+    assert.ok(pubNames.includes("svt-pub"), `publisher threads: ${pubNames.join(",")}`);
+    const p = JSON.parse(pr.stdout);
+    assert.equal(p.sent, 24000);
+    assert.equal(p.t0_clock, "realtime");
+    assert.equal(typeof p.tai_minus_realtime_ns, "number");
+    assert.equal(p.aligned, true);
+    const s = parseSubscribe(await sub.done);
+    assert.equal(s.stopped_by, "duration");
+    assert.equal(s.received, 24000);
+    assert.equal(s.missing, 0);
+    assert.deepEqual(
+      s.streams.map((x) => x.svID),
+      ["MU01", "MU02", "MU03"],
+    );
+    for (const st of s.streams) {
+      assert.deepEqual(st.vlan, { vid: 7, pcp: 5 }, "tag reinserted from auxdata");
+      assert.ok(st.latency, "latency from refrTm");
+      assert.equal(st.latency.count, 8000);
+      assert.match(st.latency.clock, /CLOCK_REALTIME/);
+      assert.ok((st.latency.p50_us ?? -1) >= 0, "refrTm is taken before the kernel receives the frame");
+      // --align: counters are aligned to the wall-clock second, so the first one is where the second was
+      assert.equal(st.first_smpCnt, s.streams[0].first_smpCnt);
+    }
+    const lines = readFileSync(log, "utf8").trim().split("\n");
+    assert.equal(lines.length, 3 * 2, "2 s aligned: smpCnt 0 twice per stream");
+    for (const l of lines) assert.match(l, /^\d+:MU0[123]:0:\d{16}$/);
+  });
+
+  test("subscribe alone: unknown interface and bad options are one-line errors", () => {
+    const bad: [string[], RegExp][] = [
+      [["--iface", "nosuch0", "--netns", ns, "--duration", "1"], /unknown interface nosuch0/],
+      [["--iface", "lo", "--netns", ns, "--duration", "x"], /--duration must be a number/],
+      [["--iface", "lo", "--netns", ns, "--only-cnt0"], /--only-cnt0 needs --log/],
+      [["--iface", "lo", "--netns", ns, "--log", "/nonexistent/dir/x.txt"], /cannot write --log/],
+    ];
+    for (const [args, re] of bad) {
+      const r = runCli(["subscribe", ...args]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+});
