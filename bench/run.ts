@@ -13,6 +13,7 @@ export interface Bench {
 
 const loaders: Record<string, () => Promise<{ bench: Bench }>> = {
   // name: () => import("./file.js"),
+  decode: () => import("./decode.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

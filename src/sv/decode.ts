@@ -84,19 +84,21 @@ export interface DecodeOptions {
 // ---------------------------------------------------------------------------------------------------
 // caches (bounded) for the strings that repeat frame after frame
 
-const MAC_CACHE_MAX = 4096;
-const macCache = new Map<number, string>();
+const MAC_SLOTS = 1024;
+const macHi = new Int32Array(MAC_SLOTS).fill(-1);
+const macLo = new Int32Array(MAC_SLOTS).fill(-1);
+const macStr: string[] = new Array(MAC_SLOTS).fill("");
 
+/** formatMac through a direct-mapped cache keyed by the two 24-bit halves of the address */
 function macAt(data: Uint8Array, off: number): string {
-  const key =
-    (data[off] * 0x10000 + ((data[off + 1] << 8) | data[off + 2])) * 0x1000000 +
-    ((data[off + 3] << 16) | (data[off + 4] << 8) | data[off + 5]);
-  let s = macCache.get(key);
-  if (s === undefined) {
-    s = formatMac(data, off);
-    if (macCache.size >= MAC_CACHE_MAX) macCache.clear();
-    macCache.set(key, s);
-  }
+  const hi = (data[off] << 16) | (data[off + 1] << 8) | data[off + 2];
+  const lo = (data[off + 3] << 16) | (data[off + 4] << 8) | data[off + 5];
+  const slot = (lo ^ (lo >>> 10) ^ (hi * 7)) & (MAC_SLOTS - 1);
+  if (macHi[slot] === hi && macLo[slot] === lo) return macStr[slot];
+  const s = formatMac(data, off);
+  macHi[slot] = hi;
+  macLo[slot] = lo;
+  macStr[slot] = s;
   return s;
 }
 
@@ -152,6 +154,27 @@ function err(errors: SvDecodeError[], code: SvDecodeErrorCode, offset: number, m
  * so constructed TLVs can still be walked). Returns -1 on an unrecoverable problem (already reported).
  */
 function readTlv(data: Uint8Array, pos: number, end: number, errors: SvDecodeError[], what: string): number {
+  if (pos + 1 < end) {
+    // fast path: one-byte tag, short-form length, value inside the container
+    const t = data[pos];
+    const l = data[pos + 1];
+    if ((t & 0x1f) !== 0x1f && l < 0x80 && pos + 2 + l <= end) {
+      tlvTag = t;
+      tlvValue = pos + 2;
+      tlvLen = l;
+      return pos + 2 + l;
+    }
+  }
+  return readTlvSlow(data, pos, end, errors, what);
+}
+
+function readTlvSlow(
+  data: Uint8Array,
+  pos: number,
+  end: number,
+  errors: SvDecodeError[],
+  what: string,
+): number {
   if (pos >= end) {
     err(errors, "truncated", pos, `${what}: no bytes left for the tag`);
     return -1;
@@ -210,6 +233,11 @@ function readTlv(data: Uint8Array, pos: number, end: number, errors: SvDecodeErr
     return -end - 1;
   }
   return p + len;
+}
+
+/** data[off, off+len) as a view (cheaper than subarray, which looks up the species constructor) */
+function view(data: Uint8Array, off: number, len: number): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset + off, len);
 }
 
 function readUnsigned(data: Uint8Array, off: number, len: number): number {
@@ -331,13 +359,13 @@ function decodeAsdu(
     err(errors, "missing-field", tagOff, `ASDU lacks ${missing}`);
     return undefined;
   }
-  const a: Asdu = { svID, smpCnt, confRev, seqData: data.subarray(seqOff, seqOff + seqLen) };
+  const a: Asdu = { svID, smpCnt, confRev, seqData: view(data, seqOff, seqLen) };
   if (datSet !== undefined) a.datSet = datSet;
   if (refrOff >= 0) a.refrTm = readUtcTime(data, refrOff);
   if (smpSynch >= 0) a.smpSynch = smpSynch;
   if (smpRate >= 0) a.smpRate = smpRate;
   if (smpMod >= 0) a.smpMod = smpMod;
-  if (gmOff >= 0) a.gmIdentity = data.subarray(gmOff, gmOff + 8);
+  if (gmOff >= 0) a.gmIdentity = view(data, gmOff, 8);
   return a;
 }
 
@@ -347,6 +375,7 @@ export function decodeFrame(data: Uint8Array, linkType: LinkType, opts?: DecodeO
     return decodeUnsafe(data, linkType, opts?.offsets === true);
   } catch (e) {
     // defensive: a bug must not escape as an exception
+    scratchErrors.length = 0;
     const errors: SvDecodeError[] = [
       { code: "internal", message: `internal decoder error: ${(e as Error).message}`, offset: 0 },
     ];
@@ -354,47 +383,78 @@ export function decodeFrame(data: Uint8Array, linkType: LinkType, opts?: DecodeO
   }
 }
 
+/** errors of the frame being decoded (decodeFrame is synchronous, so one scratch list serves every call) */
+const scratchErrors: SvDecodeError[] = [];
+/** the `errors` of every clean decode: one shared, frozen, empty list (no allocation per frame) */
+const NO_ERRORS: SvDecodeError[] = Object.freeze([]) as unknown as SvDecodeError[];
+
+function takeErrors(): SvDecodeError[] {
+  return scratchErrors.length === 0 ? NO_ERRORS : scratchErrors.splice(0);
+}
+
+/** 802.1Q tags are few: one frozen VlanTag per TCI value, made on first use */
+const vlanCache: (VlanTag | undefined)[] = new Array(0x10000);
+
+function vlanOf(tci: number): VlanTag {
+  let v = vlanCache[tci];
+  if (v === undefined) {
+    v = Object.freeze({ pcp: tci >>> 13, dei: (tci & 0x1000) !== 0, vid: tci & 0xfff });
+    vlanCache[tci] = v;
+  }
+  return v;
+}
+
+function errorResult(
+  src: string | undefined,
+  dst: string | undefined,
+  vlan: VlanTag | undefined,
+  pdu: PartialSvFrame["pdu"],
+  offsets: SvOffsets | undefined,
+): DecodeResult {
+  const partial: PartialSvFrame = {};
+  if (dst !== undefined) partial.dst = dst;
+  if (src !== undefined) partial.src = src;
+  if (vlan) partial.vlan = vlan;
+  if (pdu) partial.pdu = pdu;
+  return offsets
+    ? { kind: "error", errors: takeErrors(), partial, offsets }
+    : { kind: "error", errors: takeErrors(), partial };
+}
+
 function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean): DecodeResult {
   const len = data.length;
-  const errors: SvDecodeError[] = [];
+  const errors = scratchErrors;
+  if (errors.length !== 0) errors.length = 0;
   let off: number;
   let etherType: number;
-  let dst: string | undefined;
-  let srcOff: number;
   if (linkType === "sll") {
     if (len < 16) {
       err(errors, "truncated", 0, `frame of ${len} bytes is shorter than the 16-byte Linux cooked header`);
-      return { kind: "error", errors, partial: {} };
+      return errorResult(undefined, undefined, undefined, undefined, undefined);
     }
     etherType = (data[14] << 8) | data[15];
     off = 16;
-    srcOff = 6;
   } else {
     if (len < 14) {
       err(errors, "truncated", 0, `frame of ${len} bytes is shorter than the 14-byte Ethernet header`);
-      return { kind: "error", errors, partial: {} };
+      return errorResult(undefined, undefined, undefined, undefined, undefined);
     }
     etherType = (data[12] << 8) | data[13];
     off = 14;
-    srcOff = 6;
   }
   let vlan: VlanTag | undefined;
   if (etherType === VLAN_TPID) {
     if (len < off + 4) {
       err(errors, "truncated", off, "frame ends inside the 802.1Q tag");
-      return { kind: "error", errors, partial: {} };
+      return errorResult(undefined, undefined, undefined, undefined, undefined);
     }
-    const tci = (data[off] << 8) | data[off + 1];
-    vlan = { pcp: tci >>> 13, dei: (tci & 0x1000) !== 0, vid: tci & 0xfff };
+    vlan = vlanOf((data[off] << 8) | data[off + 1]);
     etherType = (data[off + 2] << 8) | data[off + 3];
     off += 4;
   }
   if (etherType !== SV_ETHERTYPE) return { kind: "not-sv", etherType };
-  if (linkType !== "sll") dst = macAt(data, 0);
-  const src = macAt(data, srcOff);
-  const partial: PartialSvFrame = { src };
-  if (dst !== undefined) partial.dst = dst;
-  if (vlan) partial.vlan = vlan;
+  const dst = linkType === "sll" ? undefined : macAt(data, 0);
+  const src = macAt(data, 6);
 
   // SV header
   if (len < off + 8) {
@@ -404,18 +464,17 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
       Math.min(off, len),
       `frame ends inside the 8-byte SV header (${len - off} bytes)`,
     );
-    return { kind: "error", errors, partial };
+    return errorResult(src, dst, vlan, undefined, undefined);
   }
   const appidOff = off;
   const appid = (data[off] << 8) | data[off + 1];
   const length = (data[off + 2] << 8) | data[off + 3];
   const reserved1 = (data[off + 4] << 8) | data[off + 5];
   const reserved2 = (data[off + 6] << 8) | data[off + 7];
-  const pduPartial: NonNullable<PartialSvFrame["pdu"]> = { appid, length, reserved1, reserved2, asdus: [] };
-  partial.pdu = pduPartial;
+  const asdus: Asdu[] = [];
   if (length < 8) {
     err(errors, "bad-length", off + 2, `SV Length ${length} is below the 8-byte header`);
-    return { kind: "error", errors, partial };
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, undefined);
   }
   let end = off + length;
   if (end > len) {
@@ -435,14 +494,15 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   let p = off + 8;
   if (p >= end) {
     err(errors, "truncated", p, "no savPdu after the SV header");
-    return { kind: "error", errors, partial, offsets };
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, offsets);
   }
   if (data[p] !== 0x60) {
     err(errors, "bad-tag", p, `expected savPdu tag 0x60, found 0x${data[p].toString(16).padStart(2, "0")}`);
-    return { kind: "error", errors, partial, offsets };
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, offsets);
   }
   let savEnd = readTlv(data, p, end, errors, "savPdu");
-  if (savEnd === -1) return { kind: "error", errors, partial, offsets };
+  if (savEnd === -1)
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, offsets);
   if (savEnd < 0) savEnd = -savEnd - 1;
   p = tlvValue;
 
@@ -450,7 +510,6 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   let noAsduOff = off + 8;
   let security: Uint8Array | undefined;
   let seqFound = false;
-  const asdus: Asdu[] = pduPartial.asdus;
   let fatal = false;
   while (p < savEnd && !fatal) {
     const tagPos = p;
@@ -476,15 +535,13 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
       }
       noASDU = readUnsigned(data, v, n);
       noAsduOff = v;
-      pduPartial.noASDU = noASDU;
       if (offsets) offsets.noASDU = v;
     } else if (tag === 0x81) {
       if (clamped) {
         fatal = true;
         break;
       }
-      security = data.subarray(v, v + n);
-      pduPartial.security = security;
+      security = view(data, v, n);
       if (offsets) offsets.security = v;
     } else if (tag === 0xa2) {
       seqFound = true;
@@ -503,7 +560,7 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
           fatal = true;
           break;
         }
-        let asduEnd = readTlv(data, q, seqEnd, errors, `ASDU ${asdus.length}`);
+        let asduEnd = readTlv(data, q, seqEnd, errors, "ASDU");
         if (asduEnd === -1) {
           fatal = true;
           break;
@@ -532,7 +589,12 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     if (noASDU < 0) err(errors, "missing-field", off + 8, "savPdu lacks noASDU");
     if (!seqFound) err(errors, "missing-field", off + 8, "savPdu lacks seqASDU");
   }
-  if (errors.length > 0) return { kind: "error", errors, partial, offsets };
+  if (errors.length > 0) {
+    const pp: NonNullable<PartialSvFrame["pdu"]> = { appid, length, reserved1, reserved2, asdus };
+    if (noASDU >= 0) pp.noASDU = noASDU;
+    if (security) pp.security = security;
+    return errorResult(src, dst, vlan, pp, offsets);
+  }
   if (noASDU !== asdus.length) {
     err(
       errors,
@@ -545,5 +607,7 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   if (security) pdu.security = security;
   const frame: SvFrame = dst === undefined ? { src, pdu } : { dst, src, pdu };
   if (vlan) frame.vlan = vlan;
-  return { kind: "sv", frame, errors, offsets };
+  return offsets
+    ? { kind: "sv", frame, errors: takeErrors(), offsets }
+    : { kind: "sv", frame, errors: takeErrors() };
 }

@@ -1,0 +1,160 @@
+/**
+ * Decode benchmark: generates a pcap of >= 1 000 000 SV frames (8 streams, 9-2LE, VLAN-tagged) with the SV
+ * encoder and the pcap writer, then times svtrace's read + full decodeFrame (svID and smpCnt of every frame)
+ * against `tshark -r FILE -T fields -e sv.svID -e sv.smpCnt` on the same file, and prints frames/s and the ratio.
+ * Options: --frames=N (default 1000000), --keep (keep the generated file and print its path).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PcapWriter } from "../src/capture/pcap-writer.js";
+import { readPackets } from "../src/capture/reader.js";
+import { encodeDataset } from "../src/sv/dataset.js";
+import { decodeFrame } from "../src/sv/decode.js";
+import { encodeFrameWithLayout } from "../src/sv/encode.js";
+import type { Bench } from "./run.js";
+
+const STREAMS = 8;
+
+function generate(path: string, frames: number): void {
+  const templates = [];
+  for (let s = 0; s < STREAMS; s++) {
+    const values = [1000 + s, -500, -500, 0, 6_350_000, -3_175_000, -3_175_000, 0];
+    templates.push(
+      encodeFrameWithLayout({
+        dst: `01:0c:cd:04:00:${(s + 1).toString(16).padStart(2, "0")}`,
+        src: `02:00:00:00:00:${(s + 1).toString(16).padStart(2, "0")}`,
+        vlan: { pcp: 4, dei: false, vid: 100 },
+        pdu: {
+          appid: 0x4000 + s,
+          length: 0,
+          reserved1: 0,
+          reserved2: 0,
+          noASDU: 1,
+          asdus: [
+            {
+              svID: `BENCH_MU${String(s + 1).padStart(2, "0")}`,
+              smpCnt: 0,
+              confRev: 1,
+              smpSynch: 2,
+              seqData: encodeDataset(values, [0, 0, 0, 0x2000, 0, 0, 0, 0x2000]),
+            },
+          ],
+        },
+      }),
+    );
+  }
+  const w = new PcapWriter(path);
+  try {
+    let ts = 1_764_000_000_000_000_000n;
+    for (let i = 0; i < frames; i++) {
+      const s = i % STREAMS;
+      const t = templates[s];
+      const smpCnt = Math.floor(i / STREAMS) % 4800;
+      t.bytes[t.asdus[0].smpCnt] = smpCnt >>> 8;
+      t.bytes[t.asdus[0].smpCnt + 1] = smpCnt & 0xff;
+      w.write(ts, t.bytes);
+      if (s === STREAMS - 1) ts += 208_333n;
+    }
+  } finally {
+    w.close();
+  }
+}
+
+/** read only: the floor under any decoder that reads this file */
+function readOnly(path: string): { n: number; s: number } {
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  let bytes = 0;
+  for (const p of readPackets(path)) {
+    n++;
+    bytes += p.data.length;
+  }
+  if (bytes === 0) n = -1;
+  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9 };
+}
+
+function ours(path: string): { n: number; s: number; check: number } {
+  const t0 = process.hrtime.bigint();
+  let n = 0;
+  let check = 0;
+  for (const p of readPackets(path)) {
+    if (p.linkType === "other") continue;
+    const r = decodeFrame(p.data, p.linkType);
+    if (r.kind !== "sv") continue;
+    const a = r.frame.pdu.asdus[0];
+    if (a === undefined) continue;
+    n++;
+    check += a.smpCnt + a.svID.length;
+  }
+  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, check };
+}
+
+function tshark(path: string): Promise<{ n: number; s: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn("tshark", ["-r", path, "-T", "fields", "-e", "sv.svID", "-e", "sv.smpCnt"], {
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let lines = 0;
+    child.stdout.on("data", (chunk: Buffer) => {
+      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    });
+    child.on("error", (e) => reject(new Error(`cannot run tshark: ${e.message}`)));
+    child.on("close", (code) => {
+      if (code !== 0) reject(new Error(`tshark exited with ${code}`));
+      else resolve({ n: lines, s: Number(process.hrtime.bigint() - t0) / 1e9 });
+    });
+  });
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+
+export const bench: Bench = {
+  name: "decode",
+  title: "SV decode rate (read + decodeFrame) against tshark -T fields -e sv.svID -e sv.smpCnt",
+  async run(args) {
+    const framesArg = args.find((a) => a.startsWith("--frames="));
+    const frames = framesArg ? Number(framesArg.slice("--frames=".length)) : 1_000_000;
+    if (!Number.isInteger(frames) || frames < 1)
+      throw new Error(`--frames must be a positive integer: ${framesArg}`);
+    const keep = args.includes("--keep");
+    const dir = mkdtempSync(join(tmpdir(), "svtrace-bench-decode-"));
+    const file = join(dir, "sv-bench.pcap");
+    try {
+      const g0 = process.hrtime.bigint();
+      generate(file, frames);
+      const gs = Number(process.hrtime.bigint() - g0) / 1e9;
+      const size = statSync(file).size;
+      process.stdout.write(
+        `generated ${fmt(frames)} frames, ${STREAMS} streams, ${(size / 1e6).toFixed(1)} MB in ${gs.toFixed(2)} s (${fmt(frames / gs)} frames/s)\n`,
+      );
+      ours(file); // warm-up (JIT, page cache)
+      const ro = readOnly(file);
+      const runs = [ours(file), ours(file), ours(file)];
+      const best = runs.reduce((a, b) => (b.s < a.s ? b : a));
+      const ts = await tshark(file);
+      process.stdout.write(
+        `read only (pcap reader):      ${fmt(ro.n / ro.s)} frames/s (${ro.s.toFixed(3)} s)\n`,
+      );
+      process.stdout.write(
+        `svtrace read + decodeFrame:   ${fmt(best.n / best.s)} frames/s (best of 3: ${runs.map((r) => r.s.toFixed(3)).join(" / ")} s)\n`,
+      );
+      process.stdout.write(
+        `tshark -T fields:             ${fmt(ts.n / ts.s)} frames/s (${ts.s.toFixed(2)} s)\n`,
+      );
+      process.stdout.write(
+        `ratio svtrace / tshark:       ${(best.n / best.s / (ts.n / ts.s)).toFixed(1)}x (target >= 50x)\n`,
+      );
+      const same = best.n === ts.n && best.n === frames;
+      process.stdout.write(
+        `SV frames seen: svtrace ${fmt(best.n)}, tshark ${fmt(ts.n)}, generated ${fmt(frames)}: ${same ? "same" : "DIFFERENT"}\n`,
+      );
+      if (!same) process.exitCode = 1;
+      if (keep) process.stdout.write(`kept ${file}\n`);
+    } finally {
+      if (!keep) rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
