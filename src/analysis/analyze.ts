@@ -1,0 +1,402 @@
+/**
+ * Computes a report summary from a record input in one streaming pass: per stream and per segment the exact
+ * count/min/max/sum, mean and stddev, percentiles from the log-linear histogram (within 0.05 %), exact counts
+ * over each threshold, negative latencies, smpCnt continuity (drops, duplicates, out-of-order, wraps), the
+ * per-second max/p99 series and the top-N spikes. Timestamps are read as 32-bit halves so no BigInt
+ * arithmetic runs per row.
+ */
+import type { RecordColumns } from "../record/columns.js";
+import type { RecordInput } from "../record/input.js";
+import type { JoinedRecords } from "../record/join.js";
+import { SmpCntTracker } from "../streams/continuity.js";
+import { LatencyHistogram } from "./histogram.js";
+import { PerSecondSeries } from "./per-second.js";
+import { type SegmentSpec, segmentSpecs } from "./segments.js";
+import { type Spike, TopSpikes } from "./spikes.js";
+import { PERCENTILES, type ReportSummary, type SegmentStats, type StreamSummary } from "./summary.js";
+
+export const DEFAULT_THRESHOLDS_US = [100, 200, 250];
+const TWO32 = 4294967296;
+
+export interface AnalyzeOptions {
+  /** thresholds in µs for the over-threshold counts (default 100, 200, 250) */
+  thresholdsUs?: number[];
+  /** how many spikes to keep (default 10) */
+  top?: number;
+  /** smpCnt modulus when known (otherwise inferred per stream) */
+  modulus?: number;
+  /** called after each batch */
+  onProgress?: (bytesRead: number, size: number, rows: number) => void;
+  svtraceVersion?: string;
+}
+
+/** The summary plus the histograms behind it (for plots and comparisons). */
+export interface Analysis {
+  summary: ReportSummary;
+  /** every stream together, by segment name */
+  histograms: Record<string, LatencyHistogram>;
+}
+
+interface SegAcc {
+  hist: LatencyHistogram;
+  over: Float64Array;
+}
+
+interface StreamAcc {
+  svID: string;
+  appid: number;
+  rows: number;
+  complete: number;
+  missed: number;
+  lostInPath: number;
+  tracker: SmpCntTracker;
+  segs: SegAcc[];
+}
+
+export function thresholdKey(us: number): string {
+  return String(us);
+}
+
+function newSegs(specs: SegmentSpec[], nThresholds: number, shareTotal: boolean): SegAcc[] {
+  const segs: SegAcc[] = [];
+  for (let j = 0; j < specs.length; j++) {
+    if (shareTotal && specs[j]?.name === "total") segs.push(segs[0] as SegAcc);
+    else segs.push({ hist: new LatencyHistogram(), over: new Float64Array(nThresholds) });
+  }
+  return segs;
+}
+
+function segStats(
+  spec: SegmentSpec,
+  pointNames: string[],
+  acc: SegAcc,
+  thresholdsUs: number[],
+): SegmentStats {
+  const h = acc.hist;
+  const empty = h.count === 0;
+  const r = (v: number): number | null => (empty ? null : Math.round(v));
+  const s: SegmentStats = {
+    name: spec.name,
+    alias: spec.alias ?? null,
+    from: spec.from < 0 ? "first" : (pointNames[spec.from] as string),
+    to: pointNames[spec.to] as string,
+    count: h.count,
+    min: r(h.min),
+    mean: empty ? null : Math.round(h.mean * 10) / 10,
+    stddev: empty ? null : Math.round(h.stddev * 10) / 10,
+    p50: null,
+    p90: null,
+    p99: null,
+    "p99.9": null,
+    "p99.99": null,
+    "p99.999": null,
+    max: r(h.max),
+    over_us: {},
+    negative: h.negatives,
+  };
+  for (const [k, q] of PERCENTILES) s[k] = r(h.quantile(q));
+  thresholdsUs.forEach((us, i) => {
+    s.over_us[thresholdKey(us)] = acc.over[i] as number;
+  });
+  return s;
+}
+
+function keyed(list: SegmentStats[]): Record<string, SegmentStats> {
+  const out: Record<string, SegmentStats> = {};
+  for (const s of list) {
+    out[s.name] = s;
+    if (s.alias && !(s.alias in out)) out[s.alias] = s;
+  }
+  return out;
+}
+
+function isoOfNs(ns: number): string {
+  return new Date(Math.floor(ns / 1e6)).toISOString();
+}
+
+export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): Analysis {
+  const points = input.meta.points;
+  const np = points.length;
+  if (np < 2)
+    throw new Error(`${input.path}: a record needs two points or more to measure a latency (it has ${np})`);
+  const thresholdsUs = [...new Set(opts.thresholdsUs ?? DEFAULT_THRESHOLDS_US)].sort((a, b) => a - b);
+  const thNs = Float64Array.from(thresholdsUs, (us) => us * 1000);
+  const nT = thNs.length;
+  const specs = segmentSpecs(points);
+  const nSeg = specs.length;
+  const shareTotal = np === 2;
+  const totalIdx = nSeg - 1;
+  const identity = input.identity;
+  const streams: StreamAcc[] = [];
+  const series = specs.map(() => new PerSecondSeries());
+  const spikes = new TopSpikes(opts.top ?? 10);
+  const present = new Uint8Array(np);
+  const lat = new Float64Array(nSeg);
+  const has = new Uint8Array(nSeg);
+  let rows = 0;
+  let firstNs = Number.POSITIVE_INFINITY;
+  let lastNs = Number.NEGATIVE_INFINITY;
+
+  const record = (acc: SegAcc, d: number): void => {
+    acc.hist.record(d);
+    const over = acc.over;
+    for (let k = 0; k < nT && d > (thNs[k] as number); k++) over[k] = (over[k] as number) + 1;
+  };
+
+  const newStream = (c: RecordColumns, s: number, r: number): StreamAcc => {
+    const acc: StreamAcc = {
+      svID: c.names[s] as string,
+      appid: c.appid[r] as number,
+      rows: 0,
+      complete: 0,
+      missed: 0,
+      lostInPath: 0,
+      tracker: new SmpCntTracker(opts.modulus),
+      segs: newSegs(specs, nT, shareTotal),
+    };
+    streams[s] = acc;
+    return acc;
+  };
+
+  /** The common case: every point saw every SV of the batch. */
+  const denseBatch = (c: RecordColumns): void => {
+    const n = c.length;
+    const hi = c.t.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length * 2));
+    const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
+    const hi0 = hi[0] as Int32Array;
+    const lo0 = lo[0] as Uint32Array;
+    const hiL = hi[np - 1] as Int32Array;
+    const loL = lo[np - 1] as Uint32Array;
+    const stream = c.stream;
+    const smpCnt = c.smpCnt;
+    const nPairs = np - 1;
+    const seriesOn = identity;
+    let lastS = -1;
+    let acc = streams[0] as StreamAcc;
+    for (let r = 0; r < n; r++) {
+      const s = stream[r] as number;
+      if (s !== lastS) {
+        acc = streams[s] ?? newStream(c, s, r);
+        lastS = s;
+      }
+      acc.rows++;
+      acc.complete++;
+      if (identity) acc.tracker.push(smpCnt[r] as number);
+      const r2 = r * 2;
+      const h0 = hi0[r2 + 1] as number;
+      const l0 = lo0[r2] as number;
+      const tNs = h0 * TWO32 + l0;
+      const sec = Math.floor(tNs / 1e9);
+      let hp = h0;
+      let lp = l0;
+      for (let j = 0; j < nPairs; j++) {
+        const hn = (hi[j + 1] as Int32Array)[r2 + 1] as number;
+        const ln = (lo[j + 1] as Uint32Array)[r2] as number;
+        const d = (hn - hp) * TWO32 + (ln - lp);
+        hp = hn;
+        lp = ln;
+        lat[j] = d;
+        record(acc.segs[j] as SegAcc, d);
+        if (seriesOn) (series[j] as PerSecondSeries).add(sec, d);
+      }
+      let total: number;
+      if (shareTotal) total = lat[0] as number;
+      else {
+        total = ((hiL[r2 + 1] as number) - h0) * TWO32 + ((loL[r2] as number) - l0);
+        lat[totalIdx] = total;
+        record(acc.segs[totalIdx] as SegAcc, total);
+        if (seriesOn) (series[totalIdx] as PerSecondSeries).add(sec, total);
+      }
+      if (seriesOn) {
+        if (tNs < firstNs) firstNs = tNs;
+        if (tNs > lastNs) lastNs = tNs;
+      }
+      if (spikes.wants(total)) {
+        has.fill(1);
+        lat[totalIdx] = total;
+        spikes.add(makeSpike(c, r, identity ? 0 : null));
+      }
+    }
+    rows += n;
+  };
+
+  const batch = (c: RecordColumns): void => {
+    const n = c.length;
+    const hi = c.t.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length * 2));
+    const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
+    const valid = c.valid;
+    for (let r = 0; r < n; r++) {
+      const s = c.stream[r] as number;
+      const acc = streams[s] ?? newStream(c, s, r);
+      acc.rows++;
+      if (identity) acc.tracker.push(c.smpCnt[r] as number);
+      // which points saw this SV
+      let first = -1;
+      let seenAll = true;
+      let gapBeforeSeen = false;
+      let hole = false;
+      for (let p = 0; p < np; p++) {
+        const v = valid[p];
+        const ok = v?.[r] === 0 ? 0 : 1;
+        present[p] = ok;
+        if (ok) {
+          if (first < 0) first = p;
+          if (hole) gapBeforeSeen = true;
+        } else {
+          seenAll = false;
+          hole = true;
+        }
+      }
+      if (seenAll) acc.complete++;
+      else {
+        if (gapBeforeSeen) acc.missed++;
+        if (!present[np - 1]) acc.lostInPath++;
+      }
+      const r2 = r * 2;
+      // consecutive segments
+      for (let j = 0; j < nSeg; j++) has[j] = 0;
+      for (let j = 0; j < np - 1; j++) {
+        if (present[j] && present[j + 1]) {
+          const d =
+            ((hi[j + 1] as Int32Array)[r2 + 1]! - (hi[j] as Int32Array)[r2 + 1]!) * TWO32 +
+            ((lo[j + 1] as Uint32Array)[r2]! - (lo[j] as Uint32Array)[r2]!);
+          lat[j] = d;
+          has[j] = 1;
+          record(acc.segs[j] as SegAcc, d);
+        }
+      }
+      if (!shareTotal && first >= 0 && first < np - 1 && present[np - 1]) {
+        const d =
+          ((hi[np - 1] as Int32Array)[r2 + 1]! - (hi[first] as Int32Array)[r2 + 1]!) * TWO32 +
+          ((lo[np - 1] as Uint32Array)[r2]! - (lo[first] as Uint32Array)[r2]!);
+        lat[totalIdx] = d;
+        has[totalIdx] = 1;
+        record(acc.segs[totalIdx] as SegAcc, d);
+      } else if (shareTotal && has[0]) {
+        lat[totalIdx] = lat[0] as number;
+        has[totalIdx] = 1;
+      }
+      if (!identity || first < 0) {
+        if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, null));
+        continue;
+      }
+      const tNs = (hi[first] as Int32Array)[r2 + 1]! * TWO32 + (lo[first] as Uint32Array)[r2]!;
+      if (tNs < firstNs) firstNs = tNs;
+      if (tNs > lastNs) lastNs = tNs;
+      const sec = Math.floor(tNs / 1e9);
+      for (let j = 0; j < nSeg; j++)
+        if (has[j] && !(shareTotal && j === totalIdx))
+          (series[j] as PerSecondSeries).add(sec, lat[j] as number);
+      if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, first));
+    }
+    rows += n;
+  };
+
+  const makeSpike = (c: RecordColumns, r: number, first: number | null): Spike => {
+    const segs: Record<string, number | null> = {};
+    specs.forEach((sp, j) => {
+      segs[sp.name] = has[j] ? (lat[j] as number) : null;
+    });
+    const t = first === null ? null : (c.t[first] as BigInt64Array)[r];
+    return {
+      value: lat[totalIdx] as number,
+      t_ns: t === null || t === undefined ? null : t.toString(),
+      time: t === null || t === undefined ? null : isoOfNs(Number(t)),
+      svID: c.names[c.stream[r] as number] as string,
+      iteration: c.iteration[r] as number,
+      smpCnt: c.smpCnt[r] as number,
+      segments: segs,
+    };
+  };
+
+  for (const c of input.batches()) {
+    if (c.valid.every((v) => v === null)) denseBatch(c);
+    else batch(c);
+    opts.onProgress?.(input.bytesRead, input.size, rows);
+  }
+
+  // summaries
+  const pointNames = points.map((p) => p.name);
+  const streamList = streams.filter((s): s is StreamAcc => s !== undefined);
+  const allSegs = newSegs(specs, nT, shareTotal);
+  for (const s of streamList) {
+    s.segs.forEach((seg, j) => {
+      if (shareTotal && j === totalIdx) return;
+      const into = allSegs[j] as SegAcc;
+      into.hist.merge(seg.hist);
+      for (let k = 0; k < nT; k++) into.over[k] = (into.over[k] as number) + (seg.over[k] as number);
+    });
+  }
+  const warnings = [...input.warnings];
+  const streamSummaries: StreamSummary[] = streamList.map((s) => {
+    const t = s.tracker;
+    const segList = specs.map((sp, j) => segStats(sp, pointNames, s.segs[j] as SegAcc, thresholdsUs));
+    for (const sg of segList)
+      if (sg.negative > 0 && sg.name !== "total")
+        warnings.push(
+          `clock problem: ${sg.negative} negative latencies in ${sg.name} of ${s.svID} (min ${sg.min} ns): the clocks at ${sg.from} and ${sg.to} disagree (check PTP, TAI vs UTC)`,
+        );
+    return {
+      svID: s.svID,
+      appid: s.appid,
+      rows: s.rows,
+      complete: s.complete,
+      missed: s.missed,
+      lostInPath: s.lostInPath,
+      drops: identity ? t.missing : null,
+      duplicates: identity ? t.duplicates : null,
+      outOfOrder: identity ? t.outOfOrder : null,
+      wraps: identity ? t.wraps : null,
+      modulus: identity ? (t.modulus ?? t.likelyModulus ?? null) : null,
+      segments: keyed(segList),
+    };
+  });
+  const join = input as Partial<JoinedRecords>;
+  if (input.kind === "join" && join.stats)
+    for (const st of join.stats)
+      if (st.duplicates > 0 || st.missing > 0)
+        warnings.push(
+          `${st.path}: ${st.missing} SVs other inputs have are missing here, ${st.duplicates} duplicated`,
+        );
+  const histograms: Record<string, LatencyHistogram> = {};
+  specs.forEach((sp, j) => {
+    histograms[sp.name] = (allSegs[j] as SegAcc).hist;
+  });
+  const seriesOut: Record<string, ReturnType<PerSecondSeries["finish"]>> = {};
+  if (identity)
+    specs.forEach((sp, j) => {
+      seriesOut[sp.name] = (series[j] as PerSecondSeries).finish();
+    });
+  if (identity && shareTotal) seriesOut.total = seriesOut[specs[0]?.name as string] ?? [];
+  const hasTime = identity && Number.isFinite(firstNs);
+  const summary: ReportSummary = {
+    tool: "svtrace report",
+    svtraceVersion: opts.svtraceVersion ?? "unknown",
+    inputs: inputInfo(input),
+    meta: input.meta,
+    points,
+    segmentNames: specs.map((s) => s.name),
+    thresholds_us: thresholdsUs,
+    rows,
+    start: hasTime ? isoOfNs(firstNs) : null,
+    end: hasTime ? isoOfNs(lastNs) : null,
+    duration_s: hasTime ? Math.round((lastNs - firstNs) / 1e6) / 1e3 : null,
+    streams: streamSummaries,
+    all: {
+      segments: keyed(specs.map((sp, j) => segStats(sp, pointNames, allSegs[j] as SegAcc, thresholdsUs))),
+    },
+    series: seriesOut,
+    spikes: spikes.sorted(),
+    warnings,
+  };
+  return { summary, histograms };
+}
+
+function inputInfo(input: RecordInput): { path: string; kind: string; rows: number }[] {
+  const parts = (input as { inputs?: RecordInput[] }).inputs;
+  if (parts && Array.isArray(parts)) {
+    const join = input as Partial<JoinedRecords>;
+    return parts.map((p, i) => ({ path: p.path, kind: p.kind, rows: join.stats?.[i]?.rows ?? p.rows }));
+  }
+  return [{ path: input.path, kind: input.kind, rows: input.rows }];
+}

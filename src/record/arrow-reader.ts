@@ -1,0 +1,358 @@
+/**
+ * Streaming reader for svtrace records in the Apache Arrow IPC stream format. apache-arrow's own reader
+ * decodes the flatbuffer message headers; the body buffers (the columns) are sliced straight out of the file
+ * chunk, one batch at a time, which keeps 48M-row records fast and memory flat. A file cut mid-batch (a killed
+ * recording) yields every complete batch and then a warning naming the incomplete one.
+ */
+import { DataType, type Field, Message, MessageHeader, type Schema } from "apache-arrow";
+import { ChunkedFile } from "./chunked-file.js";
+import type { RecordColumns } from "./columns.js";
+import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js";
+import type { PointMeta, RecordMeta } from "./schema.js";
+
+const CONTINUATION = 0xffffffff;
+const POINT_COLUMN = /^(t\d+)_ns$/;
+
+interface BodyRegion {
+  offset: number;
+  length: number;
+}
+
+interface RecordBatchHeader {
+  length: number;
+  nodes: { length: number; nullCount: number }[];
+  buffers: BodyRegion[];
+  compression: unknown;
+}
+
+/** Where each wanted column's buffers sit among a batch's buffers. */
+interface ColumnPlan {
+  svID: number;
+  appid: number;
+  iteration: number;
+  smpCnt: number;
+  points: number[];
+  /** index of the first buffer (validity) of each field */
+  firstBuffer: number[];
+  fields: Field[];
+}
+
+function buffersOf(field: Field, path: string): number {
+  const t = field.type;
+  if (DataType.isUtf8(t) || DataType.isBinary(t)) return 3;
+  if (DataType.isInt(t) || DataType.isFloat(t) || DataType.isTimestamp(t) || DataType.isBool(t)) return 2;
+  return badInput(path, "schema", `column ${field.name} has type ${t}, which svtrace records do not use`);
+}
+
+function planColumns(schema: Schema, path: string): ColumnPlan {
+  const fields = schema.fields;
+  const firstBuffer: number[] = [];
+  let b = 0;
+  for (const f of fields) {
+    if (DataType.isStruct(f.type) || DataType.isList(f.type) || DataType.isDictionary(f.type))
+      badInput(path, "schema", `column ${f.name} is ${f.type}; svtrace records have flat columns`);
+    firstBuffer.push(b);
+    b += buffersOf(f, path);
+  }
+  const find = (name: string): number => {
+    const i = fields.findIndex((f) => f.name === name);
+    if (i < 0)
+      badInput(
+        path,
+        "schema",
+        `no ${name} column (columns: ${fields.map((f) => f.name).join(", ")}); not an svtrace record`,
+      );
+    return i;
+  };
+  const plan: ColumnPlan = {
+    svID: find("svID"),
+    appid: find("appid"),
+    iteration: find("iteration"),
+    smpCnt: find("smpCnt"),
+    points: [],
+    firstBuffer,
+    fields,
+  };
+  if (!DataType.isUtf8(fields[plan.svID]?.type)) badInput(path, "schema", "column svID is not utf8");
+  for (const name of ["appid", "iteration", "smpCnt"] as const) {
+    const t = fields[plan[name]]?.type;
+    if (!DataType.isInt(t) || t.bitWidth > 32)
+      badInput(path, "schema", `column ${name} is ${t}, expected an integer of 32 bits or less`);
+  }
+  fields.forEach((f, i) => {
+    if (!POINT_COLUMN.test(f.name)) return;
+    const t = f.type;
+    if (!((DataType.isInt(t) && t.bitWidth === 64) || DataType.isTimestamp(t)))
+      badInput(path, "schema", `column ${f.name} is ${t}, expected int64 nanoseconds`);
+    plan.points.push(i);
+  });
+  if (plan.points.length === 0) badInput(path, "schema", "no tN_ns timestamp column; not an svtrace record");
+  return plan;
+}
+
+function parseMeta(schema: Schema, plan: ColumnPlan, path: string): { meta: RecordMeta; hasMeta: boolean } {
+  const names = plan.points.map(
+    (i) => (POINT_COLUMN.exec(plan.fields[i]?.name ?? "") as RegExpExecArray)[1] as string,
+  );
+  const raw = schema.metadata.get("svtrace");
+  if (raw === undefined) return { meta: inferredMeta(names, "unknown"), hasMeta: false };
+  let meta: RecordMeta;
+  try {
+    meta = JSON.parse(raw) as RecordMeta;
+  } catch {
+    return badInput(path, "schema metadata", "the svtrace metadata is not valid JSON");
+  }
+  if (!meta || typeof meta !== "object" || !Array.isArray(meta.points))
+    badInput(path, "schema metadata", "the svtrace metadata has no points list");
+  // the columns are the truth: keep metadata labels for points that have a column
+  const byName = new Map(meta.points.map((p) => [p.name, p] as const));
+  const points: PointMeta[] = names.map(
+    (n) => byName.get(n) ?? { name: n, label: n.toUpperCase(), probe: "unknown" },
+  );
+  return { meta: { ...meta, points }, hasMeta: true };
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** Integer column of any width <= 32 bits into the wanted unsigned array type. */
+function intColumn<T extends Uint16Array | Uint32Array>(
+  field: Field,
+  bytes: Uint8Array,
+  n: number,
+  make: (n: number) => T,
+): T {
+  const t = field.type as { bitWidth: number; isSigned: boolean };
+  const out = make(n);
+  const src =
+    t.bitWidth === 8
+      ? t.isSigned
+        ? new Int8Array(bytes.buffer, bytes.byteOffset, n)
+        : new Uint8Array(bytes.buffer, bytes.byteOffset, n)
+      : t.bitWidth === 16
+        ? t.isSigned
+          ? new Int16Array(bytes.buffer, bytes.byteOffset, n)
+          : new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+        : t.isSigned
+          ? new Int32Array(bytes.buffer, bytes.byteOffset, n)
+          : new Uint32Array(bytes.buffer, bytes.byteOffset, n);
+  out.set(src as never);
+  return out;
+}
+
+function unpackValidity(bitmap: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let r = 0; r < n; r++) out[r] = ((bitmap[r >> 3] as number) >> (r & 7)) & 1;
+  return out;
+}
+
+export class ArrowRecordReader implements RecordInput {
+  readonly kind = "arrow" as const;
+  readonly identity = true;
+  readonly meta: RecordMeta;
+  readonly hasMeta: boolean;
+  readonly warnings: string[] = [];
+  private readonly file: ChunkedFile;
+  private readonly plan: ColumnPlan;
+  private readonly table = new NameTable();
+  private nRows = 0;
+  private batchNo = 0;
+
+  constructor(readonly path: string) {
+    this.file = new ChunkedFile(path);
+    try {
+      const first = this.nextMessage();
+      if (!first || first.message.headerType !== MessageHeader.Schema)
+        badInput(path, "start", "not an Arrow IPC stream (no schema message); is it an Arrow *file* or CSV?");
+      const schema = first.message.header() as Schema;
+      this.plan = planColumns(schema, path);
+      const m = parseMeta(schema, this.plan, path);
+      this.meta = m.meta;
+      this.hasMeta = m.hasMeta;
+    } catch (e) {
+      this.file.close();
+      throw e;
+    }
+  }
+
+  get size(): number {
+    return this.file.size;
+  }
+  get bytesRead(): number {
+    return this.file.position;
+  }
+  get rows(): number {
+    return this.nRows;
+  }
+
+  /** The next message: header and body; null at a clean end. Records truncation as a warning. */
+  private nextMessage(): { message: Message; body: Uint8Array } | null {
+    const f = this.file;
+    const at = f.position;
+    const got = f.ensure(8);
+    if (got === 0) {
+      if (at > 0)
+        this.warnings.push(
+          `${this.path}: no end-of-stream marker after batch ${this.batchNo} (the recording was stopped abruptly); all ${this.nRows} rows before it were read`,
+        );
+      return null;
+    }
+    if (got < 4) return this.truncated(at, "message header");
+    const head = f.take(4);
+    let len = head[0]! | (head[1]! << 8) | (head[2]! << 16) | (head[3]! << 24);
+    if (len >>> 0 === CONTINUATION) {
+      if (f.ensure(4) < 4) return this.truncated(at, "message length");
+      const l = f.take(4);
+      len = l[0]! | (l[1]! << 8) | (l[2]! << 16) | (l[3]! << 24);
+    }
+    if (len === 0) return null; // end-of-stream marker
+    if (len < 0 || len > 1 << 30)
+      badInput(
+        this.path,
+        `byte ${at}`,
+        `bad Arrow message length ${len}; the file is corrupt or not an Arrow IPC stream`,
+      );
+    if (f.ensure(len) < len) return this.truncated(at, "message header");
+    let message: Message;
+    try {
+      message = Message.decode(f.take(len).slice());
+    } catch (e) {
+      return badInput(this.path, `byte ${at}`, `unreadable Arrow message (${(e as Error).message})`);
+    }
+    const bodyLength = Number(message.bodyLength);
+    if (f.ensure(bodyLength) < bodyLength) return this.truncated(at, "batch body");
+    return { message, body: f.take(bodyLength) };
+  }
+
+  private truncated(at: number, what: string): null {
+    this.warnings.push(
+      `${this.path}: truncated in batch ${this.batchNo + 1} (${what} at byte ${at} of ${this.file.size}); read the ${this.batchNo} complete batches (${this.nRows} rows) before it`,
+    );
+    return null;
+  }
+
+  *batches(): Generator<RecordColumns> {
+    for (;;) {
+      const msg = this.nextMessage();
+      if (!msg) return;
+      const type = msg.message.headerType;
+      if (type === MessageHeader.DictionaryBatch)
+        badInput(
+          this.path,
+          `batch ${this.batchNo + 1}`,
+          "dictionary-encoded columns are not supported in svtrace records",
+        );
+      if (type !== MessageHeader.RecordBatch) continue;
+      const header = msg.message.header() as unknown as RecordBatchHeader;
+      this.batchNo++;
+      yield this.decodeBatch(header, msg.body);
+    }
+  }
+
+  private decodeBatch(h: RecordBatchHeader, body: Uint8Array): RecordColumns {
+    const where = `batch ${this.batchNo}`;
+    if (h.compression)
+      badInput(
+        this.path,
+        where,
+        "compressed Arrow batches are not supported; write the record without compression",
+      );
+    const n = Number(h.length);
+    const plan = this.plan;
+    const region = (field: number, k: number): Uint8Array => {
+      const b = h.buffers[(plan.firstBuffer[field] as number) + k];
+      if (!b) return badInput(this.path, where, `missing buffer ${k} of column ${plan.fields[field]?.name}`);
+      const off = Number(b.offset);
+      const len = Number(b.length);
+      if (off < 0 || off + len > body.byteLength)
+        badInput(this.path, where, `column ${plan.fields[field]?.name} lies outside the batch body`);
+      return body.subarray(off, off + len);
+    };
+    const need = (field: number, k: number, bytes: number): Uint8Array => {
+      const r = region(field, k);
+      if (r.byteLength < bytes)
+        badInput(this.path, where, `column ${plan.fields[field]?.name} is shorter than its ${n} rows`);
+      if (r.byteOffset & 7) return r.slice(); // realign (never for files svtrace writes)
+      return r;
+    };
+    const node = (field: number) => h.nodes[field] ?? badInput(this.path, where, "missing field node");
+    if (Number(node(plan.svID).length) !== n) badInput(this.path, where, "column lengths disagree");
+
+    // svID: compare each row's bytes with the previous row's, decode only when they differ
+    const offBytes = need(plan.svID, 1, (n + 1) * 4);
+    const offsets = new Int32Array(offBytes.buffer, offBytes.byteOffset, n + 1);
+    const chars = region(plan.svID, 2);
+    const stream = new Uint32Array(n);
+    const charsLen = chars.byteLength;
+    if (this.decodeUniform(offsets, chars, n, stream)) {
+      // every row has the same svID (one stream, the common case)
+    } else {
+      this.decodeRows(offsets, chars, n, stream, charsLen, where);
+    }
+    const f = plan.fields;
+    const ints = <T extends Uint16Array | Uint32Array>(col: number, make: (k: number) => T): T => {
+      const field = f[col] as Field;
+      const width = (field.type as { bitWidth: number }).bitWidth / 8;
+      return intColumn(field, need(col, 1, n * width), n, make);
+    };
+    const appid = ints(plan.appid, (k) => new Uint16Array(k));
+    const iteration = ints(plan.iteration, (k) => new Uint32Array(k));
+    const smpCnt = ints(plan.smpCnt, (k) => new Uint32Array(k));
+    const t: BigInt64Array[] = [];
+    const valid: (Uint8Array | null)[] = [];
+    for (const p of plan.points) {
+      const bytes = need(p, 1, n * 8);
+      t.push(new BigInt64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 8)));
+      const nulls = Number(node(p).nullCount);
+      if (nulls > 0) {
+        const bm = region(p, 0);
+        if (bm.byteLength < (n + 7) >> 3)
+          badInput(this.path, where, `column ${f[p]?.name} has a short validity bitmap`);
+        valid.push(unpackValidity(bm, n));
+      } else valid.push(null);
+    }
+    this.nRows += n;
+    return { length: n, names: this.table.names, stream, appid, iteration, smpCnt, t, valid };
+  }
+
+  /** All rows share one svID when the offsets have a constant stride and the bytes repeat with it (memcmp). */
+  private decodeUniform(offsets: Int32Array, chars: Uint8Array, n: number, stream: Uint32Array): boolean {
+    if (n === 0) return true;
+    const len = (offsets[1] as number) - (offsets[0] as number);
+    if (offsets[0] !== 0 || len <= 0 || offsets[n] !== n * len || chars.byteLength < n * len) return false;
+    for (let r = 1; r <= n; r++) if (offsets[r] !== r * len) return false;
+    const buf = Buffer.from(chars.buffer, chars.byteOffset, n * len);
+    if (n > 1 && Buffer.compare(buf.subarray(len), buf.subarray(0, (n - 1) * len)) !== 0) return false;
+    stream.fill(this.table.indexOf(decoder.decode(chars.subarray(0, len))));
+    return true;
+  }
+
+  /** svIDs row by row: compare each row's bytes with the previous row's, decode only when they differ. */
+  private decodeRows(
+    offsets: Int32Array,
+    chars: Uint8Array,
+    n: number,
+    stream: Uint32Array,
+    charsLen: number,
+    where: string,
+  ): void {
+    let prevStart = -1;
+    let prevLen = -1;
+    let prevIndex = 0;
+    for (let r = 0; r < n; r++) {
+      const s = offsets[r] as number;
+      const e = offsets[r + 1] as number;
+      const len = e - s;
+      if (s < 0 || len < 0 || e > charsLen) badInput(this.path, where, `bad svID offsets at row ${r}`);
+      let k = 0;
+      if (len === prevLen) while (k < len && chars[s + k] === chars[prevStart + k]) k++;
+      if (len !== prevLen || k < len) prevIndex = this.table.indexOf(decoder.decode(chars.subarray(s, e)));
+      stream[r] = prevIndex;
+      prevStart = s;
+      prevLen = len;
+    }
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}
