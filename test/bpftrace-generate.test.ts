@@ -1,0 +1,252 @@
+/**
+ * The bpftrace program generator: the text it produces (exact svID comparison, TLV walk, one block per
+ * attach point, stale bound, clock choice) and, on the real kernel, that bpftrace compiles and attaches the
+ * program of every profile and variant (the program exits in BEGIN right after its READY line).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { detectBpftrace, featuresForVersion, parseBpftraceVersion } from "../src/bpftrace/features.js";
+import { generateProgram, MAX_POINTS, sizeFor } from "../src/bpftrace/generate.js";
+import type { ProbePoint } from "../src/probes/catalogue.js";
+import { resolveProfile } from "../src/probes/profiles.js";
+import { assertRoot } from "./helpers.js";
+
+const v017 = featuresForVersion("bpftrace", "0.17.0", 0, 17);
+const v021 = featuresForVersion("bpftrace", "0.21.2", 0, 21);
+const pt = (name: string, attach: ProbePoint["attach"], dev: string): ProbePoint => ({
+  name,
+  label: `${name} ${dev}`,
+  attach,
+  filter: { dev, netns: { inode: 4026531840, via: "dev" } },
+});
+const FOUR: ProbePoint[] = [
+  pt("T1", "tracepoint:net:netif_receive_skb", "hyp-in"),
+  pt("T2", "tracepoint:net:net_dev_start_xmit", "hyp-out"),
+  pt("T3", "tracepoint:net:netif_receive_skb", "vm0"),
+  {
+    name: "T4",
+    label: "T4 read",
+    attach: "tracepoint:skb:skb_copy_datagram_iovec",
+    filter: { comm: "svt-sub", netns: { inode: 4026531840, via: "task" } },
+  },
+];
+
+describe("generator text", () => {
+  it("compares svIDs exactly (length and bytes), never by byte sum", () => {
+    const g = generateProgram({
+      points: FOUR,
+      streams: ["svID0001", "svID0010", "svID0100"],
+      features: v017,
+      clock: "realtime",
+    });
+    assert.match(g.text, /if \(\$vl == 8 && \$sv == "svID0001"\) \{ \$s = 1; \}/);
+    assert.match(g.text, /else if \(\$vl == 8 && \$sv == "svID0010"\) \{ \$s = 2; \}/);
+    assert.match(g.text, /else if \(\$vl == 8 && \$sv == "svID0100"\) \{ \$s = 3; \}/);
+    assert.doesNotMatch(g.text, /sum_sv|\+= \*\(uint8/);
+    assert.deepEqual(g.streams, ["svID0001", "svID0010", "svID0100"]);
+  });
+
+  it("emits one probe block per attach point, with the points that share it told apart", () => {
+    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
+    const blocks = g.text.split("\n").filter((l) => /^(tracepoint|kprobe):/.test(l));
+    assert.deepEqual(blocks, [
+      "tracepoint:net:netif_receive_skb",
+      "tracepoint:net:net_dev_start_xmit",
+      "tracepoint:skb:skb_copy_datagram_iovec",
+    ]);
+    assert.match(g.text, /if \(\$dn == "hyp-in" && .*\) \{ \$pt = 1; \}/);
+    assert.match(g.text, /else if \(\$dn == "vm0" && .*\) \{ \$pt = 3; \}/);
+    // the extraction template appears once per block: never pasted per point
+    assert.equal(g.text.match(/walk the ASDU/g)?.length, 3);
+    // with no stream list the key is the svID string
+    assert.match(g.text, /\$s = \$sv;/);
+  });
+
+  it("walks the TLVs with long and non-minimal BER lengths, reads refrTm, handles the VLAN tag", () => {
+    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
+    assert.match(g.text, /if \(\$b == 0x81\)/);
+    assert.match(g.text, /if \(\$b == 0x82\)/);
+    assert.match(g.text, /unroll\(4\)/);
+    assert.match(g.text, /\$tg == 0x84 && \$L == 8/);
+    assert.match(g.text, /if \(\$et == 0x8100\) \{ \$e = 16;/);
+  });
+
+  it("bounds stale entries: the first point prints a pending key as incomplete and clears it", () => {
+    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
+    assert.match(g.text, /printf\("I %llu %llu 0 %llu %llu %llu 0 %s\\n"/);
+    assert.match(g.text, /delete\(@p2\[\$s, \$smp\]\)/);
+    assert.match(g.text, /printf\("R %llu %llu %llu %llu %llu %llu %llu %s\\n"/);
+    assert.match(g.text, /^END$/m);
+    assert.match(g.text, /clear\(@p1\);/);
+  });
+
+  it("opens with a comment saying what it measures", () => {
+    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime", profile: "lab" });
+    assert.match(g.text, /^\/\*\n \* svtrace: latency of IEC 61850-9-2 Sampled Values/);
+    assert.match(g.text, /point 4: T4 read/);
+  });
+
+  it("uses nsecs(tai) only when bpftrace has it and TAI is asked for", () => {
+    assert.equal(generateProgram({ points: FOUR, features: v017, clock: "tai" }).timeSource, "monotonic");
+    assert.doesNotMatch(generateProgram({ points: FOUR, features: v017, clock: "tai" }).text, /nsecs\(tai\)/);
+    const g = generateProgram({ points: FOUR, features: v021, clock: "tai" });
+    assert.equal(g.timeSource, "tai");
+    assert.match(g.text, /\$now = nsecs\(tai\);/);
+    assert.equal(
+      generateProgram({ points: FOUR, features: v021, clock: "realtime" }).timeSource,
+      "monotonic",
+    );
+  });
+
+  it("rejects what it cannot match exactly", () => {
+    assert.throws(
+      () => generateProgram({ points: FOUR, streams: ['a"b'], features: v017, clock: "realtime" }),
+      /cannot match/,
+    );
+    assert.throws(
+      () => generateProgram({ points: FOUR, streams: ["x".repeat(64)], features: v017, clock: "realtime" }),
+      /longer than 63/,
+    );
+    assert.throws(
+      () => generateProgram({ points: FOUR, streams: ["a", "a"], features: v017, clock: "realtime" }),
+      /twice/,
+    );
+    const many = Array.from({ length: MAX_POINTS + 1 }, (_, i) =>
+      pt(`T${i}`, "tracepoint:net:netif_rx", `d${i}`),
+    );
+    assert.throws(() => generateProgram({ points: many, features: v017, clock: "realtime" }), /at most/);
+  });
+
+  it("sizes maps and perf buffers from the rate, honouring an override", () => {
+    const s = sizeFor(32_000);
+    assert.equal(s.mapKeys, 65_536);
+    assert.equal(s.perfPages, 1024);
+    assert.equal(s.env.BPFTRACE_MAP_KEYS_MAX, "65536");
+    assert.equal(s.env.BPFTRACE_MAX_MAP_KEYS, "65536");
+    assert.equal(sizeFor(4000).perfPages, 128);
+    assert.equal(sizeFor(4000).mapKeys, 8192);
+    assert.equal(sizeFor(4000, 100_000).mapKeys, 100_000);
+  });
+
+  it("parses bpftrace versions", () => {
+    assert.deepEqual(parseBpftraceVersion("bpftrace v0.17.0\n"), { version: "0.17.0", major: 0, minor: 17 });
+    assert.deepEqual(parseBpftraceVersion("bpftrace v0.21.2-12-gabc"), {
+      version: "0.21.2",
+      major: 0,
+      minor: 21,
+    });
+    assert.equal(parseBpftraceVersion("nope"), undefined);
+  });
+});
+
+/** Run a generated program that exits in BEGIN; returns what bpftrace said and how long it took. */
+function attachAndExit(
+  text: string,
+  env: Record<string, string>,
+): { code: number | null; out: string; err: string; ms: number } {
+  const dir = mkdtempSync(join(tmpdir(), "h5-bt-"));
+  try {
+    const f = join(dir, "p.bt");
+    writeFileSync(f, text);
+    const t = Date.now();
+    const r = spawnSync("bpftrace", [f], {
+      encoding: "utf8",
+      env: { ...process.env, ...env },
+      timeout: 60_000,
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr, ms: Date.now() - t };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("bpftrace accepts the program of every profile and variant", { timeout: 300_000 }, () => {
+  const prefix = "h5g-";
+  const made: string[] = [];
+  before(() => {
+    assertRoot("attaching bpftrace programs");
+    for (const ns of [`${prefix}hyp`, `${prefix}vm`]) {
+      spawnSync("ip", ["netns", "del", ns]);
+      const r = spawnSync("ip", ["netns", "add", ns], { encoding: "utf8" });
+      assert.equal(r.status, 0, r.stderr);
+      made.push(ns);
+    }
+  });
+  after(() => {
+    for (const ns of made) spawnSync("ip", ["netns", "del", ns]);
+  });
+
+  const features = () => detectBpftrace();
+  const variants: { what: string; build: () => ProbePoint[]; streams?: string[] }[] = [
+    {
+      what: "lab bridge T1..T4, explicit streams",
+      build: () => resolveProfile({ profile: "lab", labSwitch: "bridge", labPrefix: prefix }).points,
+      streams: ["svID0001", "svID0010"],
+    },
+    {
+      what: "lab bridge T1..T4, all streams",
+      build: () => resolveProfile({ profile: "lab", labSwitch: "bridge", labPrefix: prefix }).points,
+    },
+    {
+      what: "lab ovs",
+      build: () => resolveProfile({ profile: "lab", labSwitch: "ovs", labPrefix: prefix }).points,
+      streams: ["a"],
+    },
+    {
+      what: "lab tap with T2b",
+      build: () =>
+        resolveProfile({
+          profile: "lab",
+          labSwitch: "tap",
+          labPrefix: prefix,
+          points: ["T1", "T2", "T2b", "T3", "T4"],
+        }).points,
+      streams: ["a", "bb"],
+    },
+    {
+      what: "hypervisor T1, T2a, T2b (vhost- prefix)",
+      build: () => resolveProfile({ profile: "hypervisor", iface: "lo", tap: "vnet7" }).points,
+    },
+    {
+      what: "hypervisor with vhost tids",
+      build: () => [
+        ...resolveProfile({ profile: "hypervisor", iface: "lo" }).points.slice(0, 1),
+        {
+          name: "T2b",
+          label: "T2b",
+          attach: "tracepoint:skb:skb_copy_datagram_iovec",
+          filter: { tids: [1, 2] },
+        },
+      ],
+    },
+    {
+      what: "vm T3, T4 by thread name",
+      build: () => resolveProfile({ profile: "vm", iface: "lo", appComm: "svt-sub" }).points,
+      streams: ["x"],
+    },
+    {
+      what: "single point",
+      build: () => resolveProfile({ profile: "vm", iface: "lo", points: ["T3"] }).points,
+    },
+  ];
+  for (const v of variants) {
+    it(v.what, (t) => {
+      const g = generateProgram({
+        points: v.build(),
+        streams: v.streams,
+        features: features(),
+        clock: "realtime",
+        exitInBegin: true,
+      });
+      const r = attachAndExit(g.text, sizeFor(8000).env);
+      assert.equal(r.code, 0, `bpftrace rejected it: ${r.err}\n${g.text}`);
+      assert.match(r.out, /^READY \d+$/m);
+      assert.match(r.out, /Attaching \d+ probes/);
+      t.diagnostic(`bpftrace start to exit: ${r.ms} ms`);
+    });
+  }
+});
