@@ -131,3 +131,35 @@ export function resolveSelection(flags: SelectionFlags, labSwitch?: SwitchMode |
   if (flags.clock) trace.clock = flags.clock as ClockName;
   return { trace, confPath: flags.conf, title };
 }
+
+function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) fail(`bad ${name} "${v}": give a number > 0`);
+    return n;
+  };
+}
+
+/** The options every traced run has (live, record): threshold, duration, Prometheus. */
+export function runOptions() {
+  return [
+    new Option("--threshold-us <us>", "count SVs above this latency (µs)")
+      .argParser(positiveNumber("--threshold-us"))
+      .default(200),
+    new Option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)").argParser(
+      positiveNumber("--duration"),
+    ),
+    new Option(
+      "--prometheus <[host:]port>",
+      "serve /metrics for Prometheus (127.0.0.1 unless a host is given)",
+    ),
+  ] as const;
+}
+
+/** Every flag of a traced run, as commander parses them. */
+export interface RunFlags extends SelectionFlags {
+  thresholdUs: number;
+  duration?: number;
+  prometheus?: string;
+  json?: boolean;
+}

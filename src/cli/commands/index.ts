@@ -3,12 +3,16 @@
  * A command module exports `register(program)`; the CLI stays a thin layer over the library modules.
  */
 import type { Command } from "@commander-js/extra-typings";
+import { register as demo } from "./demo.js";
 import { register as detect } from "./detect.js";
+import { register as export_ } from "./export.js";
 import { register as lab } from "./lab.js";
+import { register as live } from "./live.js";
 import { register as pcap } from "./pcap.js";
 import { register as publish } from "./publish.js";
+import { register as record } from "./record.js";
 import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [detect, lab, pcap, publish, subscribe];
+export const commands: Register[] = [demo, detect, lab, live, record, export_, pcap, publish, subscribe];

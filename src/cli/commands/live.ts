@@ -1,0 +1,72 @@
+/**
+ * `svtrace live`: trace SVs in the kernel and show, every second, per stream the counters and per segment the
+ * latency statistics and a log2 histogram (screen on a TTY, plain lines on a pipe, JSON with --json).
+ * Thin layer over src/live/trace-run.ts.
+ */
+import type { Command } from "@commander-js/extra-typings";
+import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
+import { labStatus } from "../../lab/index.js";
+import { displayModeFor } from "../../live/display.js";
+import { formatSummary } from "../../live/summary.js";
+import { runTrace } from "../../live/trace-run.js";
+
+export const SNAPSHOT_HELP = `
+JSON snapshot (--json: one object per line, every second, and a last one after the trace stopped):
+  {"time": ISO, "elapsed_s", "profile", "clock", "points": [{"name","label"}], "threshold_us",
+   "lost_events", "map": {"entries","capacity","fill"}, "rate": SV/s,
+   "streams": [{"svID", "appid", "rows" (SVs delivered = rows in a record of the same run), "complete_rows",
+                "received", "complete", "missed", "lost_in_path", "dropped", "duplicates",
+                "segments": {"T1-T2": {"alias": "Thyp", "count", "min", "mean", "p50", "p99", "p99.9", "max",
+                                       "over_threshold", "non_positive"}, ..., "total": {...}}}],
+   "all": {same segments, every stream together},
+   "histogram": {"segment": "total", "bins": [[lo_us, hi_us|null, count], ...]}}
+  Latencies are nanoseconds (null when count is 0); counters are cumulative since the start. Segments are the
+  consecutive point pairs (T0-T1 when the publisher stamped refrTm with --t0) and "total" = first point that
+  saw the SV to the last point.`;
+
+export const SELECTION_HELP = `
+What to trace:
+  --lab                      the svtrace lab (svtrace lab up): T1 hyp-in receive, T2 hyp-out transmit (tap: vnet0),
+                             T3 vm0 receive, T4 the svt-sub subscriber's read; t0 = refrTm when the publisher used --t0
+  --machine hypervisor|VM    a real host: T1 on --iface (or SV_INTERFACE from --conf svtrace.cfg) ...; vm: T3, T4
+  --stream SVID              only these streams (exact svID; svID0001/svID0010/svID0100 are three streams)
+Flags override --conf; --buffer-size overrides SV_BUFFER_SIZE.`;
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("live")
+    .description("trace SVs in the kernel and show latencies per stream and segment, refreshed every second");
+  for (const o of selectionOptions()) cmd.addOption(o);
+  for (const o of runOptions()) cmd.addOption(o);
+  cmd
+    .option("--json", "print one JSON snapshot per second instead of the screen")
+    .addHelpText(
+      "after",
+      `${SELECTION_HELP}\n${SNAPSHOT_HELP}\n\nExamples:\n` +
+        "  svtrace live --lab\n" +
+        "  svtrace live --lab --switch tap --stream svID0001 --threshold-us 100\n" +
+        "  svtrace live --machine hypervisor --iface enp7s0 --prometheus 9184\n" +
+        "  svtrace live --machine VM --conf /etc/svtrace.cfg\n" +
+        "  svtrace live --lab --json --duration 10 > snapshots.jsonl\n",
+    )
+    .action(async (_o, c) => {
+      const f = c.opts() as unknown as RunFlags;
+      const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
+      const sel = resolveSelection(f, lab?.mode);
+      const display = displayModeFor(Boolean(f.json));
+      const r = await runTrace({
+        trace: sel.trace,
+        title: sel.title,
+        thresholdUs: f.thresholdUs,
+        durationS: f.duration,
+        display,
+        prometheus: f.prometheus,
+        onReady: (_s, m) => {
+          process.stderr.write(
+            `svtrace: tracing ${sel.title}${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
+          );
+        },
+      });
+      process.stderr.write(`${formatSummary(r)}\n`);
+    });
+}

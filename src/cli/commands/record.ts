@@ -1,0 +1,68 @@
+/**
+ * `svtrace record`: trace SVs in the kernel and write one row per SV (svID, appid, iteration, smpCnt, one ns
+ * timestamp per point) to an Arrow IPC stream (default), CSV or the original `results` file. Prints a line
+ * with "recording" on stderr once every probe is attached; SIGINT/SIGTERM/--duration end it with a summary.
+ */
+import { type Command, Option } from "@commander-js/extra-typings";
+import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
+import { labStatus } from "../../lab/index.js";
+import { formatSummary } from "../../live/summary.js";
+import { runTrace } from "../../live/trace-run.js";
+import type { RecordFormat } from "../../record/schema.js";
+import { RECORD_FORMATS } from "../../record/writer.js";
+import { fail } from "../errors.js";
+import { SELECTION_HELP } from "./live.js";
+
+const HELP = `
+Record file (one row per SV): svID, appid, iteration (smpCnt wraps so far), smpCnt, then t0_ns (refrTm: the
+publisher's send time when it used --t0) and one nanosecond timestamp column per trace point (t1_ns, ...), empty
+(null) where a point did not see the SV. With --lab the CSV header is exactly
+  svID,appid,iteration,smpCnt,t0_ns,t1_ns,t2_ns,t3_ns,t4_ns
+  arrow   Apache Arrow IPC stream (default), batches of at most one second: a killed run keeps all but the last
+          batch; schema metadata "svtrace" holds host, kernel, bpftrace version, profile, points, clock, start
+  csv     the same columns, header = the column names
+  legacy  the original svtrace "results" file: one latency (first to last point) in whole µs per line
+Scripts can wait for the line containing "recording" on stderr. Read it with svtrace report FILE, or
+svtrace export FILE --csv.`;
+
+export function register(program: Command): void {
+  const cmd = program
+    .command("record")
+    .description("trace SVs in the kernel and write one row per SV with a timestamp per point");
+  for (const o of selectionOptions()) cmd.addOption(o);
+  for (const o of runOptions()) cmd.addOption(o);
+  cmd
+    .requiredOption("--out <file>", "record file to write")
+    .addOption(new Option("--format <format>", "record format").choices(RECORD_FORMATS).default("arrow"))
+    .option("--live", "also draw the live screen (TTY) while recording")
+    .addHelpText(
+      "after",
+      `${HELP}\n${SELECTION_HELP}\n\nExamples:\n` +
+        "  svtrace record --lab --out run.arrow --duration 30\n" +
+        "  svtrace record --lab --switch tap --format csv --out run.csv\n" +
+        "  svtrace record --machine hypervisor --conf /etc/svtrace.cfg --out /tmp/hyp.arrow --prometheus 9184\n" +
+        "  svtrace record --machine VM --iface eth1 --format legacy --out /tmp/results\n",
+    )
+    .action(async (_o, c) => {
+      const f = c.opts() as unknown as RunFlags & { out: string; format: RecordFormat; live?: boolean };
+      if (f.out === "") fail("--out needs a file name");
+      const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
+      const sel = resolveSelection(f, lab?.mode);
+      const r = await runTrace({
+        trace: sel.trace,
+        title: sel.title,
+        thresholdUs: f.thresholdUs,
+        durationS: f.duration,
+        display: f.live && process.stdout.isTTY ? "screen" : "none",
+        prometheus: f.prometheus,
+        record: { path: f.out, format: f.format },
+        onReady: (s, m) => {
+          process.stderr.write(
+            `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}) to ${f.out}` +
+              `${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
+          );
+        },
+      });
+      process.stderr.write(`${formatSummary(r)}\n`);
+    });
+}

@@ -1,0 +1,155 @@
+/**
+ * One traced run, as `svtrace live`, `svtrace record` and `svtrace demo` do it: start the trace session, feed
+ * its rows and counters into the live model (and the record writer), show the model every second (screen,
+ * plain lines or JSON), serve it to Prometheus, and end cleanly on --duration, SIGINT/SIGTERM, an abort
+ * signal or bpftrace exiting: every row already received is kept and the record file is closed.
+ */
+import { fail } from "../cli/errors.js";
+import { type MetricsServer, startMetricsServer } from "../metrics/prometheus.js";
+import type { RecordFormat } from "../record/schema.js";
+import { openRecordWriter, type RecordWriter } from "../record/writer.js";
+import { startTrace } from "../trace/session.js";
+import type { TraceOptions, TraceSession, TraceSummary, TraceWarning } from "../trace/session-types.js";
+import { type DisplayMode, LiveDisplay } from "./display.js";
+import { LiveModel, type LiveSnapshot } from "./model.js";
+
+export interface TraceRunOptions {
+  trace: TraceOptions;
+  /** e.g. "lab (bridge)" */
+  title: string;
+  thresholdUs: number;
+  /** seconds from the moment every probe is attached; undefined = until a signal */
+  durationS?: number;
+  display: DisplayMode;
+  /** [HOST:]PORT for the Prometheus endpoint */
+  prometheus?: string;
+  record?: { path: string; format: RecordFormat };
+  /** called once every probe is attached (record prints its "recording" line here) */
+  onReady?: (session: TraceSession, metrics?: MetricsServer) => void;
+  /** warnings as one-line messages (default: stderr, unless the screen is drawn) */
+  onWarning?: (w: TraceWarning) => void;
+  /** stop the run from outside (demo: publisher finished, Ctrl-C handled by the caller) */
+  signal?: AbortSignal;
+  /** handle SIGINT/SIGTERM here (default true) */
+  handleSignals?: boolean;
+  /** display refresh interval (default 1000 ms) */
+  intervalMs?: number;
+}
+
+export type StopReason = "duration" | "signal" | "abort" | "bpftrace-exit";
+
+export interface TraceRunResult {
+  summary: TraceSummary;
+  /** the last snapshot, after every row was delivered */
+  snapshot: LiveSnapshot;
+  model: LiveModel;
+  stoppedBy: StopReason;
+  record?: { path: string; format: RecordFormat; rows: number; batches: number };
+  metricsUrl?: string;
+  warnings: TraceWarning[];
+}
+
+export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
+  const session = await startTrace(opts.trace);
+  const model = new LiveModel({
+    points: session.meta.points,
+    thresholdUs: opts.thresholdUs,
+    profile: session.meta.profile,
+    clock: session.meta.clock,
+  });
+  const warnings: TraceWarning[] = [];
+  const display = new LiveDisplay(opts.display, process.stdout, opts.title);
+  const onWarning =
+    opts.onWarning ??
+    ((w: TraceWarning) => {
+      if (opts.display !== "screen") process.stderr.write(`svtrace: warning: ${w.message}\n`);
+    });
+  let writer: RecordWriter | undefined;
+  let metrics: MetricsServer | undefined;
+  let writeError: Error | undefined;
+  session.on("rows", (rows) => {
+    model.addRows(rows);
+    if (writer && !writeError) {
+      try {
+        for (const r of rows) writer.append(r);
+      } catch (e) {
+        writeError = e as Error;
+      }
+    }
+  });
+  session.on("stats", (s) => model.setStats(s));
+  session.on("warning", (w) => {
+    warnings.push(w);
+    if (warnings.length > 200) warnings.shift();
+    onWarning(w);
+  });
+
+  let stopResolve: (r: StopReason) => void = () => {};
+  const stopped = new Promise<StopReason>((res) => {
+    stopResolve = res;
+  });
+  session.on("exit", () => stopResolve("bpftrace-exit"));
+  const onSignal = (): void => stopResolve("signal");
+  const handleSignals = opts.handleSignals ?? true;
+  if (handleSignals) {
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  }
+  const onAbort = (): void => stopResolve("abort");
+  opts.signal?.addEventListener("abort", onAbort);
+  if (opts.signal?.aborted) stopResolve("abort");
+
+  const timers: NodeJS.Timeout[] = [];
+  let stoppedBy: StopReason = "signal";
+  try {
+    try {
+      if (opts.record) writer = openRecordWriter(opts.record.path, opts.record.format, session.meta);
+    } catch (e) {
+      fail(
+        `cannot write ${opts.record?.path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the --out path`,
+      );
+    }
+    if (opts.prometheus) metrics = await startMetricsServer(model, opts.prometheus);
+    const ready = await Promise.race([session.ready.then(() => "ready" as const), stopped]);
+    if (ready !== "ready") {
+      stoppedBy = ready;
+    } else {
+      opts.onReady?.(session, metrics);
+      if (opts.durationS !== undefined)
+        timers.push(setTimeout(() => stopResolve("duration"), Math.max(0, opts.durationS * 1000)));
+      timers.push(setInterval(() => display.update(model.snapshot()), opts.intervalMs ?? 1000));
+      stoppedBy = await stopped;
+    }
+  } catch (e) {
+    await session.stop().catch(() => undefined);
+    await writer?.close().catch(() => undefined);
+    await metrics?.close();
+    if (e instanceof Error && !(e.name === "UserError")) fail(e.message.split("\n")[0]);
+    throw e;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    if (handleSignals) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    }
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
+  const summary: TraceSummary = await session.stop();
+  model.setStats(summary.stats);
+  await writer?.close();
+  await metrics?.close();
+  if (writeError) fail(`writing ${opts.record?.path} failed: ${writeError.message}`);
+  const snapshot = model.snapshot();
+  display.update(snapshot);
+  display.done();
+  return {
+    summary,
+    snapshot,
+    model,
+    stoppedBy,
+    record:
+      opts.record && writer ? { ...opts.record, rows: writer.rows, batches: writer.batches } : undefined,
+    metricsUrl: metrics?.url,
+    warnings,
+  };
+}
