@@ -91,3 +91,39 @@ export function threadNames(pid: number): string[] {
   }
   return out;
 }
+
+export interface LabRun {
+  pub: PublishSummary;
+  sub: SubscribeSummary;
+}
+
+/**
+ * Through the lab (already up, names from SVTRACE_LAB_PREFIX / default): subscriber on the VM's vm0,
+ * publisher on pub0 with `streams` streams for `seconds`; the subscriber is stopped 1 s after the publisher ends.
+ */
+export async function publishThroughLab(
+  names: { pub: string; vm: string },
+  streams: number,
+  seconds: number,
+  extra: string[] = [],
+): Promise<LabRun> {
+  const sub = await startSubscriber(["--iface", "vm0", "--netns", names.vm, "--json"]);
+  let pub: PublishSummary;
+  try {
+    pub = publish([
+      "--iface",
+      "pub0",
+      "--netns",
+      names.pub,
+      "--streams",
+      String(streams),
+      "--duration",
+      String(seconds),
+      ...extra,
+    ]);
+  } finally {
+    await new Promise((r) => setTimeout(r, 1000));
+    sub.stop("SIGINT");
+  }
+  return { pub, sub: parseSubscribe(await sub.done) };
+}

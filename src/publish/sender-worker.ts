@@ -85,6 +85,7 @@ function run(input: WorkerInput): PublishSummary {
   const gap = new LatencyHistogram();
   const gapErr = new LatencyHistogram();
   const late = new LatencyHistogram();
+  const burst = new LatencyHistogram();
   let missed = 0;
   let lateOver10 = 0;
   const taiOff = taiMinusRealtime();
@@ -174,6 +175,7 @@ function run(input: WorkerInput): PublishSummary {
         lastError_ = sock.lastSendError;
       }
     }
+    burst.record(Number(process.hrtime.bigint() - at));
   }
   const endMono = process.hrtime.bigint();
   sock.close();
@@ -202,6 +204,7 @@ function run(input: WorkerInput): PublishSummary {
     gap: timingStats(gap),
     gap_error: timingStats(gapErr),
     lateness: timingStats(late),
+    burst: timingStats(burst),
     t0_clock: cfg.t0 ?? null,
     tai_minus_realtime_ns: taiOff,
     aligned: cfg.align,

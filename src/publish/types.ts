@@ -59,6 +59,8 @@ export interface PublishSummary {
   gap_error: TimingStats;
   /** how late each burst started against its deadline */
   lateness: TimingStats;
+  /** time to send one frame of every stream (a burst), from its start to the end of the last send() */
+  burst: TimingStats;
   /** refrTm carries the send time from this clock, or null when --t0 is off */
   t0_clock: T0Clock | null;
   /** CLOCK_TAI - CLOCK_REALTIME as measured at start (ns) */
