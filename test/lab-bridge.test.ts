@@ -17,7 +17,7 @@ before(() => {
 });
 after(() => downAndAssertClean(PREFIX));
 
-test("lab up --switch bridge builds the topology and status reports it", () => {
+test("lab up --switch bridge builds the topology and status reports it", (t) => {
   const up = labCli(PREFIX, ["up", "--switch", "bridge", "--json"]);
   assert.equal(up.code, 0, up.stderr);
   const s = JSON.parse(up.stdout) as LabStatus & { setupMs: number; alreadyUp: boolean };
@@ -44,7 +44,7 @@ test("lab up --switch bridge builds the topology and status reports it", () => {
     "every interface is up",
   );
   assert.deepEqual(s.processes, [], "bridge mode starts no process");
-  process.stdout.write(`# bridge setup ${s.setupMs} ms\n`);
+  t.diagnostic(`bridge setup ${s.setupMs} ms`);
 
   const st = labCli(PREFIX, ["status"]);
   assert.equal(st.code, 0, st.stderr);
@@ -53,6 +53,8 @@ test("lab up --switch bridge builds the topology and status reports it", () => {
 });
 
 test("SV frames sent on pub0 arrive on vm0, and nothing else does", async () => {
+  const quiet = await probeLab({ prefix: PREFIX, count: 0, settleMs: 1000 });
+  assert.equal(quiet.otherFrames, 0, "no chatter reaches vm0 while nothing is sent");
   const r = await probeLab({ prefix: PREFIX, count: 400, intervalUs: 250 });
   assert.deepEqual(r, { sent: 400, received: 400, duplicates: 0, otherFrames: 0 });
   const tagged = await probeLab({ prefix: PREFIX, count: 50, vlan: 7 });
@@ -72,12 +74,12 @@ test("lab up again with the same switch changes nothing; another switch is refus
   );
 });
 
-test("lab down removes everything and is idempotent", () => {
+test("lab down removes everything and is idempotent", (t) => {
   const d = labCli(PREFIX, ["down", "--json"]);
   assert.equal(d.code, 0, d.stderr);
   const j = JSON.parse(d.stdout) as { deletedNamespaces: string[]; teardownMs: number };
   assert.deepEqual(j.deletedNamespaces.sort(), ["tlb-hyp", "tlb-pub", "tlb-vm"]);
-  process.stdout.write(`# bridge teardown ${j.teardownMs} ms\n`);
+  t.diagnostic(`bridge teardown ${j.teardownMs} ms`);
   assertClean(PREFIX);
   const again = labCli(PREFIX, ["down"]);
   assert.equal(again.code, 0);

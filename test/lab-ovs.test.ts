@@ -49,6 +49,8 @@ test("lab up --switch ovs: daemons in the hyp namespace, netdev bridge, ports 1/
 });
 
 test("SV frames cross the OVS switch; other EtherTypes are dropped", async (t) => {
+  const quiet = await probeLab({ prefix: PREFIX, count: 0, settleMs: 1000 });
+  assert.equal(quiet.otherFrames, 0, "no chatter reaches vm0 while nothing is sent");
   const r = await probeLab({ prefix: PREFIX, count: 200, intervalUs: 1000 });
   t.diagnostic(`ovs probe: sent ${r.sent}, received ${r.received}`);
   assert.equal(r.sent, 200);

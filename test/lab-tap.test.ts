@@ -52,6 +52,8 @@ test("lab up --switch tap: taps, bridge, and a running vhost-svt forwarder threa
 
 test("SV frames sent on pub0 reach vm0 through the forwarder, nothing else does", async () => {
   const before = status().forwarder?.frames ?? -1;
+  const quiet = await probeLab({ prefix: PREFIX, count: 0, settleMs: 1000 });
+  assert.equal(quiet.otherFrames, 0, "no chatter reaches vm0 while nothing is sent");
   const r = await probeLab({ prefix: PREFIX, count: 400, intervalUs: 250 });
   assert.deepEqual(r, { sent: 400, received: 400, duplicates: 0, otherFrames: 0 });
   const tagged = await probeLab({ prefix: PREFIX, count: 50, vlan: 3 });

@@ -126,14 +126,14 @@ function main(d: ProbeWorkerData): ProbeWorkerResult {
     };
     const start = process.hrtime.bigint();
     for (let i = 0; i < d.count; i++) {
-      busyWaitUntil(start + BigInt(i * d.intervalUs) * 1000n);
+      busyWaitUntil(start + BigInt(Math.round(i * d.intervalUs * 1000)));
       const f = probeFrame(d.marker, i, d.vlan, d.etherType);
       if (send(tx, f, f.length, 0) === f.length) res.sent++;
       drain();
     }
     const deadline = Date.now() + d.settleMs;
     const pfd = { fd: rx, events: POLLIN, revents: 0 };
-    while (Date.now() < deadline && res.received < res.sent) {
+    while (Date.now() < deadline && (res.received < res.sent || d.count === 0)) {
       poll(pfd, 1, Math.max(1, deadline - Date.now()));
       drain();
     }

@@ -9,7 +9,7 @@ import type { ProbeWorkerData, ProbeWorkerResult } from "./probe-worker.js";
 
 export interface ProbeOptions {
   prefix?: string;
-  /** frames to send (default 100) */
+  /** frames to send (default 100); 0 only listens on vm0 for `settleMs` (counts chatter in otherFrames) */
   count?: number;
   /** spacing between frames in µs (default 1000) */
   intervalUs?: number;
