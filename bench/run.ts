@@ -14,6 +14,7 @@ export interface Bench {
 const loaders: Record<string, () => Promise<{ bench: Bench }>> = {
   // name: () => import("./file.js"),
   decode: () => import("./decode.js"),
+  pacing: () => import("./pacing.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
