@@ -11,7 +11,7 @@ import {
   Q_VALIDITY_INVALID,
   Q_VALIDITY_MASK,
 } from "../src/sv/dataset.js";
-import { decodeFrame } from "../src/sv/decode.js";
+import { decodeFrame, peekSvKey } from "../src/sv/decode.js";
 import { encodeFrame, encodeFrameWithLayout, utcTimeFromNs, utcTimeToNs } from "../src/sv/encode.js";
 import { formatMac, MacParseError, parseMac } from "../src/sv/mac.js";
 import { asduRecords, errorRecord, formatTimeEpoch } from "../src/sv/refjson.js";
@@ -284,6 +284,34 @@ describe("decoder", () => {
       assert.equal(rec.offset, 26);
       assert.match(rec.error, /savPdu/);
     }
+  });
+  it("rejects a field that appears twice in one ASDU", () => {
+    const f = leFrame({ vlan: undefined });
+    const { bytes, asdus } = encodeFrameWithLayout(f);
+    const smpSynchTag = asdus[0].seqData - 2 - 3;
+    bytes[smpSynchTag] = 0x82; // a second smpCnt (1 byte long)
+    const r = decodeFrame(bytes, "ethernet");
+    assert.equal(r.kind, "error");
+    if (r.kind === "error")
+      assert.deepEqual([r.errors[0].code, r.errors[0].offset], ["bad-tag", smpSynchTag]);
+  });
+  it("peekSvKey gives APPID, VID, noASDU and the first ASDU's svID and smpCnt", () => {
+    const f = leFrame({ vlan: { pcp: 4, dei: false, vid: 77 } });
+    f.pdu.asdus.push({ ...f.pdu.asdus[0], svID: "second", smpCnt: 9 });
+    f.pdu.noASDU = 2;
+    const b = encodeFrame(f);
+    assert.deepEqual(peekSvKey(b, "ethernet"), {
+      appid: 0x4000,
+      vid: 77,
+      noASDU: 2,
+      svID: "MU01",
+      smpCnt: 123,
+    });
+    assert.deepEqual(peekSvKey(encodeFrame({ ...f, vlan: undefined }), "ethernet")?.vid, -1);
+    const notSv = b.slice();
+    notSv[16] = 0x08;
+    assert.equal(peekSvKey(notSv, "ethernet"), undefined);
+    assert.equal(peekSvKey(b.subarray(0, 40), "ethernet"), undefined);
   });
   it("never throws on short frames of every length", () => {
     const b = encodeFrame(leFrame());

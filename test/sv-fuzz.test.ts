@@ -9,7 +9,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readPackets } from "../src/capture/reader.js";
-import { type DecodeResult, decodeFrame, type SvDecodeErrorCode } from "../src/sv/decode.js";
+import { type DecodeResult, decodeFrame, peekSvKey, type SvDecodeErrorCode } from "../src/sv/decode.js";
 import type { LinkType } from "../src/sv/types.js";
 import { capturesDir } from "./helpers.js";
 
@@ -162,7 +162,16 @@ describe("decoder fuzzing on mutated real frames", () => {
       } catch (e) {
         assert.fail(`mutation ${i} threw: ${(e as Error).stack}`);
       }
-      checkResult(r, d, `mutation ${i} (${Buffer.from(d).toString("hex")})`);
+      const what = `mutation ${i} (${Buffer.from(d).toString("hex")})`;
+      checkResult(r, d, what);
+      // the fast path agrees with the full decoder whenever the full decoder succeeds
+      const key = peekSvKey(d, s.link);
+      if (r.kind === "sv" && r.frame.pdu.asdus.length > 0) {
+        assert.ok(key, `${what}: peekSvKey found nothing`);
+        assert.equal(key.svID, r.frame.pdu.asdus[0].svID, what);
+        assert.equal(key.smpCnt, r.frame.pdu.asdus[0].smpCnt, what);
+        assert.equal(key.appid, r.frame.pdu.appid, what);
+      } else if (r.kind === "not-sv") assert.equal(key, undefined, what);
       tally[r.kind]++;
       if (r.kind !== "not-sv") for (const e of r.errors) codes.set(e.code, (codes.get(e.code) ?? 0) + 1);
     }

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { readPackets } from "../src/capture/reader.js";
-import { decodeFrame } from "../src/sv/decode.js";
+import { decodeFrame, peekSvKey } from "../src/sv/decode.js";
 import { asduRecords, type RefAsduRecord } from "../src/sv/refjson.js";
 import { capturesDir } from "./helpers.js";
 
@@ -119,6 +119,18 @@ describe("every shared capture decodes exactly like its tshark reference", () =>
         assert.deepEqual(r.errors, [], `frame ${pkt.index}`);
         const offsets = r.offsets;
         assert.ok(offsets);
+        const first = r.frame.pdu.asdus[0];
+        assert.deepEqual(
+          peekSvKey(pkt.data, pkt.linkType),
+          first && {
+            appid: r.frame.pdu.appid,
+            vid: r.frame.vlan ? r.frame.vlan.vid : -1,
+            noASDU: r.frame.pdu.noASDU,
+            svID: first.svID,
+            smpCnt: first.smpCnt,
+          },
+          `frame ${pkt.index}: peekSvKey`,
+        );
         const tsharkWrong = r.frame.pdu.security !== undefined; // see the file comment
         const mine = asduRecords(r.frame, pkt.index, pkt.tsNs);
         if (tsharkWrong) {

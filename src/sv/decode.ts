@@ -72,9 +72,9 @@ export interface PartialSvFrame {
 }
 
 export type DecodeResult =
-  | { kind: "sv"; frame: SvFrame; errors: SvDecodeError[]; offsets?: SvOffsets }
+  | { kind: "sv"; frame: SvFrame; errors: readonly SvDecodeError[]; offsets?: SvOffsets }
   | { kind: "not-sv"; etherType: number }
-  | { kind: "error"; errors: SvDecodeError[]; partial: PartialSvFrame; offsets?: SvOffsets };
+  | { kind: "error"; errors: readonly SvDecodeError[]; partial: PartialSvFrame; offsets?: SvOffsets };
 
 export interface DecodeOptions {
   /** also return the byte offsets of every field (allocates a little more) */
@@ -279,6 +279,7 @@ function decodeAsdu(
   let seqLen = 0;
   let smpMod = -1;
   let gmOff = -1;
+  let seen = 0;
   let p = pos;
   while (p < end) {
     const tagPos = p;
@@ -289,6 +290,12 @@ function decodeAsdu(
     const tag = tlvTag;
     if (tag >= 0x80 && tag <= 0x89) {
       const name = FIELD_NAMES[tag - 0x80];
+      const bit = 1 << (tag - 0x80);
+      if (seen & bit) {
+        err(errors, "bad-tag", tagPos, `${name} appears twice in one ASDU`);
+        return undefined;
+      }
+      seen |= bit;
       switch (tag) {
         case 0x80:
           svID = stringAt(data, v, n);
@@ -510,6 +517,7 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   let noAsduOff = off + 8;
   let security: Uint8Array | undefined;
   let seqFound = false;
+  let savSeen = 0;
   let fatal = false;
   while (p < savEnd && !fatal) {
     const tagPos = p;
@@ -523,6 +531,20 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     const tag = tlvTag;
     const v = tlvValue;
     const n = tlvLen;
+    if (tag === 0x80 || tag === 0x81 || tag === 0xa2) {
+      const bit = tag === 0x80 ? 1 : tag === 0x81 ? 2 : 4;
+      if (savSeen & bit) {
+        err(
+          errors,
+          "bad-tag",
+          tagPos,
+          `${tag === 0x80 ? "noASDU" : tag === 0x81 ? "security" : "seqASDU"} appears twice in the savPdu`,
+        );
+        fatal = true;
+        break;
+      }
+      savSeen |= bit;
+    }
     if (tag === 0x80) {
       if (clamped) {
         fatal = true;
@@ -610,4 +632,81 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   return offsets
     ? { kind: "sv", frame, errors: takeErrors(), offsets }
     : { kind: "sv", frame, errors: takeErrors() };
+}
+
+/** The few fields a hot loop needs to key and order samples: from the first ASDU of a frame. */
+export interface SvKey {
+  appid: number;
+  /** VLAN id, or -1 when untagged */
+  vid: number;
+  noASDU: number;
+  svID: string;
+  smpCnt: number;
+}
+
+/**
+ * Fast path: APPID, VLAN id, noASDU, and the first ASDU's svID and smpCnt, without building the frame.
+ * Returns undefined for a non-SV frame or one decodeFrame would report as broken before those fields
+ * (use decodeFrame to learn why). Never throws.
+ */
+export function peekSvKey(data: Uint8Array, linkType: LinkType): SvKey | undefined {
+  const errors = scratchErrors;
+  try {
+    const len = data.length;
+    let off = linkType === "sll" ? 16 : 14;
+    if (len < off) return undefined;
+    let etherType = (data[off - 2] << 8) | data[off - 1];
+    let vid = -1;
+    if (etherType === VLAN_TPID) {
+      if (len < off + 4) return undefined;
+      vid = ((data[off] << 8) | data[off + 1]) & 0xfff;
+      etherType = (data[off + 2] << 8) | data[off + 3];
+      off += 4;
+    }
+    if (etherType !== SV_ETHERTYPE || len < off + 8) return undefined;
+    const appid = (data[off] << 8) | data[off + 1];
+    const length = (data[off + 2] << 8) | data[off + 3];
+    const end = off + length;
+    if (length < 8 || end > len || data[off + 8] !== 0x60) return undefined;
+    const savEnd = readTlv(data, off + 8, end, errors, "savPdu");
+    if (savEnd < 0) return undefined;
+    let p = tlvValue;
+    let noASDU = -1;
+    let seqStart = -1;
+    let seqEnd = -1;
+    while (p < savEnd) {
+      const next = readTlv(data, p, savEnd, errors, "savPdu element");
+      if (next < 0) return undefined;
+      const t: number = tlvTag;
+      if (t === 0x80 && tlvLen >= 1 && tlvLen <= 4) noASDU = readUnsigned(data, tlvValue, tlvLen);
+      else if (t === 0xa2) {
+        seqStart = tlvValue;
+        seqEnd = next;
+      }
+      p = next;
+    }
+    if (noASDU < 0 || seqStart < 0 || seqStart >= seqEnd || data[seqStart] !== 0x30) return undefined;
+    const asduEnd = readTlv(data, seqStart, seqEnd, errors, "ASDU");
+    if (asduEnd < 0) return undefined;
+    let r = tlvValue;
+    let svID: string | undefined;
+    let smpCnt = -1;
+    while (r < asduEnd) {
+      const fieldEnd = readTlv(data, r, asduEnd, errors, "ASDU field");
+      if (fieldEnd < 0) return undefined;
+      const ft: number = tlvTag;
+      if (ft === 0x80 && svID === undefined) svID = stringAt(data, tlvValue, tlvLen);
+      else if (ft === 0x82 && smpCnt < 0) {
+        if (tlvLen < 1 || tlvLen > 4) return undefined;
+        smpCnt = readUnsigned(data, tlvValue, tlvLen);
+      }
+      if (svID !== undefined && smpCnt >= 0) return { appid, vid, noASDU, svID, smpCnt };
+      r = fieldEnd;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (errors.length !== 0) errors.length = 0;
+  }
 }
