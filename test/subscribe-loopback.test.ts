@@ -174,6 +174,57 @@ describe("publish -> subscribe on loopback", () => {
     for (const l of lines) assert.match(l, /^\d+:MU0[123]:0:\d{16}$/);
   });
 
+  test("publish until SIGINT: stops cleanly with the summary; 256 samples/cycle, 8 ASDUs, 60 Hz", async () => {
+    const sub = await startSubscriber(["--iface", "lo", "--netns", ns, "--json"]);
+    const pub = runCliAsync([
+      "publish",
+      "--iface",
+      "lo",
+      "--netns",
+      ns,
+      "--freq",
+      "60",
+      "--spc",
+      "256",
+      "--asdu",
+      "8",
+      "--json",
+    ]);
+    // let it run for about 1.5 s after the sender thread is up
+    let up = false;
+    let finished = false;
+    pub.done.then(() => {
+      finished = true;
+    });
+    while (!finished && !up) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        up = threadNames(pub.child.pid ?? -1).includes("svt-pub");
+      } catch {
+        // exited
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    pub.child.kill("SIGINT");
+    const pr = await pub.done;
+    await new Promise((r) => setTimeout(r, 300));
+    sub.stop();
+    const s = parseSubscribe(await sub.done);
+    assert.equal(pr.code, 0, pr.stderr);
+    const p = JSON.parse(pr.stdout);
+    assert.equal(p.stopped_by, "signal");
+    assert.equal(p.frames_per_second_per_stream, 1920);
+    assert.equal(p.asdu_per_frame, 8);
+    assert.ok(p.sent > 1000, `sent ${p.sent}`);
+    assert.equal(p.samples, p.sent * 8);
+    assert.equal(s.received, p.sent, "every frame sent before SIGINT arrived");
+    assert.equal(s.samples, p.samples);
+    assert.equal(s.missing, 0);
+    const st = s.streams[0];
+    if (st.wraps > 0) assert.equal(st.modulus, 15360);
+    assert.equal(st.gap_error.period_us === null || Math.abs(st.gap_error.period_us - 520.833) < 0.01, true);
+  });
+
   test("subscribe alone: unknown interface and bad options are one-line errors", () => {
     const bad: [string[], RegExp][] = [
       [["--iface", "nosuch0", "--netns", ns, "--duration", "1"], /unknown interface nosuch0/],
