@@ -11,8 +11,9 @@ import { register as live } from "./live.js";
 import { register as pcap } from "./pcap.js";
 import { register as publish } from "./publish.js";
 import { register as record } from "./record.js";
+import { register as report } from "./report.js";
 import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, detect, lab, live, record, export_, pcap, publish, subscribe];
+export const commands: Register[] = [demo, detect, lab, live, record, export_, report, pcap, publish, subscribe];
