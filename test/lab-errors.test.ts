@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -117,4 +117,24 @@ test("bad prefix and bad switch: one-line errors", () => {
   assert.equal(s.code, 1);
   assert.match(s.stderr, /argument 'vpp' is invalid\. Allowed choices are bridge, ovs, tap\./);
   assertClean(PREFIX);
+});
+
+test("a damaged state file: one-line error, nothing touched, file kept", () => {
+  const file = `/run/svtrace/lab-${PREFIX}.json`;
+  mkdirSync("/run/svtrace", { recursive: true });
+  writeFileSync(file, '{"version":1,');
+  try {
+    for (const cmd of ["up", "down", "status"]) {
+      const r = labCli(PREFIX, [cmd]);
+      assert.equal(r.code, 1, `lab ${cmd}`);
+      assert.equal(
+        oneLine(r.stderr),
+        `svtrace: lab state ${file} is damaged: check \`ip netns list\` and /run/svtrace/lab-${PREFIX}, clean up by hand, then delete the file`,
+      );
+      assert.equal(readFileSync(file, "utf8"), '{"version":1,');
+    }
+    assert.deepEqual(namespacesWith(PREFIX), []);
+  } finally {
+    rmSync(file, { force: true });
+  }
 });

@@ -16,8 +16,11 @@ import {
   POLLIN,
   poll,
   recv,
+  SO_RCVBUFFORCE,
   SOCK_RAW,
+  SOL_SOCKET,
   send,
+  setsockopt,
   socket,
 } from "../net/libc.js";
 
@@ -103,6 +106,10 @@ function busyWaitUntil(ns: bigint): void {
 function main(d: ProbeWorkerData): ProbeWorkerResult {
   const res: ProbeWorkerResult = { sent: 0, received: 0, duplicates: 0, otherFrames: 0 };
   const rx = packetSocket(d.vmNs, d.vmIf, ETH_P_ALL);
+  // room for bursts (OVS outputs in batches) while this thread is busy sending
+  const size = Buffer.alloc(4);
+  size.writeInt32LE(8 * 1024 * 1024);
+  setsockopt(rx, SOL_SOCKET, SO_RCVBUFFORCE, size, 4);
   const tx = packetSocket(d.pubNs, d.pubIf, d.etherType);
   try {
     const marker = Buffer.from(d.marker, "ascii");

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { fail } from "../cli/errors.js";
 import type { LabNames, SwitchMode } from "./names.js";
 import type { LabProcess } from "./processes.js";
 
@@ -24,20 +25,26 @@ export interface LabState {
   runDir: string;
 }
 
+/** The state, or undefined if there is no state file. A state file that cannot be read is a one-line error. */
 export function readState(names: LabNames): LabState | undefined {
   let text: string;
   try {
     text = readFileSync(names.stateFile, "utf8");
-  } catch {
-    return undefined;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    fail(`cannot read lab state ${names.stateFile}: ${(e as Error).message}`);
   }
+  let s: LabState | undefined;
   try {
-    const s = JSON.parse(text) as LabState;
-    if (s.version !== 1 || !Array.isArray(s.namespaces) || !Array.isArray(s.processes)) return undefined;
-    return s;
+    s = JSON.parse(text) as LabState;
   } catch {
-    return undefined;
+    s = undefined;
   }
+  if (s?.version !== 1 || !Array.isArray(s.namespaces) || !Array.isArray(s.processes))
+    fail(
+      `lab state ${names.stateFile} is damaged: check \`ip netns list\` and ${names.runDir}, clean up by hand, then delete the file`,
+    );
+  return s;
 }
 
 /** Write atomically (temp file + rename) so a crash never leaves half a JSON document. */
