@@ -9,11 +9,21 @@ import { buildPlan, parseIntOption } from "../../gen/plan.js";
 import { fail } from "../errors.js";
 
 export function register(program: Command): void {
-  const pcap = program.command("pcap").description("SV capture files: generate test traffic");
+  const pcap = program
+    .command("pcap")
+    .description("SV capture files: generate test traffic")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  svtrace pcap generate sv.pcap --streams 8 --count 40000
+  svtrace pcap generate --help`,
+    );
   const gen = pcap
     .command("generate")
+    .summary("write a pcap of realistic 9-2LE SV streams")
     .description(
-      "Write a pcap of IEC 61850-9-2LE SV streams: three-phase sines, IN/UN derived, smpCnt aligned to the\n" +
+      "Write a pcap of IEC 61850-9-2LE SV streams: three-phase sines, IN/UN derived, smpCnt aligned to the " +
         "second, frames stamped at their real sample times (ns pcap). Same options = same bytes.",
     )
     .argument("<out>", "output pcap file")

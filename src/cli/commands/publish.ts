@@ -26,8 +26,9 @@ interface PublishCliValues extends StreamCliValues {
 export function register(program: Command): void {
   const cmd = program
     .command("publish")
+    .summary("publish paced SV streams on an interface (thread svt-pub)")
     .description(
-      "Publish IEC 61850-9-2LE SV streams on an interface (AF_PACKET) from a sender thread named svt-pub,\n" +
+      "Publish IEC 61850-9-2LE SV streams on an interface (AF_PACKET) from a sender thread named svt-pub, " +
         "paced on absolute deadlines (sleep, then spin). Prints a summary at the end (or on Ctrl-C).",
     )
     .requiredOption("--iface <if>", "interface to send on")

@@ -10,10 +10,11 @@ import { fail } from "../errors.js";
 export function register(program: Command): void {
   program
     .command("subscribe")
+    .summary("receive SV: continuity, inter-arrival, refrTm latency (thread svt-sub)")
     .description(
-      "Receive SV on an interface (the 'user application', T4): a receive thread named svt-sub with kernel\n" +
-        "timestamps; per stream: received, missing (smpCnt gaps across the wrap), duplicates, out of order,\n" +
-        "inter-arrival, and end-to-end latency from refrTm when the publisher used --t0.\n" +
+      "Receive SV on an interface (the 'user application', T4): a receive thread named svt-sub with kernel " +
+        "timestamps; per stream: received, missing (smpCnt gaps across the wrap), duplicates, out of order, " +
+        "inter-arrival, and end-to-end latency from refrTm when the publisher used --t0. " +
         "Prints 'listening on IF' to stderr once the socket is bound; ends at --duration or Ctrl-C/SIGTERM.",
     )
     .requiredOption("--iface <if>", "interface to receive on")
