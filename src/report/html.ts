@@ -13,7 +13,7 @@ body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;margin:24px;color:#1f2
 h1{font-size:22px;margin:0 0 6px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;margin:6px 0 12px}th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:right;font-variant-numeric:tabular-nums}
-th{background:#f6f8fa}td:first-child,th:first-child{text-align:left}
+th{background:#f6f8fa}td{white-space:nowrap}td:first-child,th:first-child{text-align:left}
 .meta{color:#57606a;margin:2px 0}.pass{color:#1a7f37;font-weight:bold}.fail{color:#cf222e;font-weight:bold}
 .warn{background:#fff8c5;border:1px solid #d4a72c;padding:6px 10px;margin:4px 0}
 .chart{margin:8px 0 18px}.chart svg{max-width:100%;height:auto;border:1px solid #eaeef2}

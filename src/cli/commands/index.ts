@@ -3,6 +3,7 @@
  * A command module exports `register(program)`; the CLI stays a thin layer over the library modules.
  */
 import type { Command } from "@commander-js/extra-typings";
+import { register as compare } from "./compare.js";
 import { register as demo } from "./demo.js";
 import { register as detect } from "./detect.js";
 import { register as export_ } from "./export.js";
@@ -16,4 +17,4 @@ import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, detect, lab, live, record, export_, report, pcap, publish, subscribe];
+export const commands: Register[] = [demo, detect, lab, live, record, export_, report, compare, pcap, publish, subscribe];
