@@ -17,4 +17,16 @@ import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, detect, lab, live, record, export_, report, compare, pcap, publish, subscribe];
+export const commands: Register[] = [
+  demo,
+  detect,
+  lab,
+  live,
+  record,
+  export_,
+  report,
+  compare,
+  pcap,
+  publish,
+  subscribe,
+];
