@@ -14,7 +14,7 @@ const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta
 export function buildProgram(): Command {
   const program = new Command("svtrace")
     .description(
-      "Trace IEC 61850-9-2 Sampled Values (SV) through a Linux host: decode captures, publish and subscribe,\n" +
+      "Trace IEC 61850-9-2 Sampled Values (SV) through a Linux host: decode captures, publish and subscribe, " +
         "build a one-machine lab, timestamp every SV in the kernel with bpftrace, and report latencies.",
     )
     .version(pkg.version, "-V, --version")
