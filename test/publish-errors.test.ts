@@ -56,6 +56,7 @@ describe("publish rejects bad input and sends nothing", () => {
       /--skip-smpcnt must be between 0 and 3999/,
     ],
     ["bad SCHED_FIFO priority", () => [...base(), "--priority", "0"], /--priority must be between 1 and 99/],
+    ["CPU that does not exist", () => [...base(), "--cpu", "1000"], /cannot pin the sender to CPU 1000/],
     ["duplicate svIDs", () => [...base(), "--svids", "A,A"], /same svID twice/],
   ];
   for (const [name, args, re] of cases) {

@@ -9,7 +9,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { LatencyHistogram } from "../analysis/histogram.js";
 import { FrameFactory } from "../gen/frames.js";
 import { buildPlan, frameOffsetNs } from "../gen/plan.js";
-import { PacketSocket } from "../net/afpacket.js";
+import { PacketSocket, PacketSocketError } from "../net/afpacket.js";
 import {
   CLOCK_REALTIME,
   CLOCK_TAI,
@@ -54,19 +54,22 @@ function run(input: WorkerInput): PublishSummary {
   const stop = new Int32Array(input.stop);
   setThreadName("svt-pub");
   const plan = buildPlan(cfg.gen);
-  const sock = new PacketSocket({ iface: cfg.iface, netns: cfg.netns, sndbuf: 4 * 1024 * 1024 });
   const sched: string[] = [];
   if (cfg.priority !== undefined) {
     if (sched_setscheduler(0, SCHED_FIFO, { sched_priority: cfg.priority }) < 0)
-      throw new Error(`cannot set SCHED_FIFO priority ${cfg.priority}: ${lastError()}`);
+      throw new PacketSocketError(
+        `cannot set SCHED_FIFO priority ${cfg.priority}: ${lastError()}; run as root (CAP_SYS_NICE) or drop --priority`,
+      );
     sched.push(`SCHED_FIFO ${cfg.priority}`);
   } else sched.push("SCHED_OTHER");
   if (cfg.cpu !== undefined) {
     const mask = Buffer.alloc(128);
     mask[cfg.cpu >> 3] |= 1 << (cfg.cpu & 7);
-    if (sched_setaffinity(0, 128, mask) < 0) throw new Error(`cannot pin to CPU ${cfg.cpu}: ${lastError()}`);
+    if (sched_setaffinity(0, 128, mask) < 0)
+      throw new PacketSocketError(`cannot pin the sender to CPU ${cfg.cpu}: ${lastError()}; check \`nproc\``);
     sched.push(`CPU ${cfg.cpu}`);
   }
+  const sock = new PacketSocket({ iface: cfg.iface, netns: cfg.netns, sndbuf: 4 * 1024 * 1024 });
   const factory = new FrameFactory(plan, { withRefrTm: cfg.t0 !== undefined });
   const nStreams = plan.streams.length;
   const fps = plan.rate.framesPerSecond;
