@@ -208,7 +208,7 @@ function formatStatus(s: LabStatus): string {
     lines.push(`  ${ns.name}${ns.createdBySvtrace ? "" : " (not created by svtrace)"}`);
     for (const l of s.interfaces.filter((i) => i.namespace === ns.name))
       lines.push(
-        `    ${l.name.padEnd(8)} ${(l.kind || "-").padEnd(7)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ""}` +
+        `    ${l.name.padEnd(10)} ${(l.kind || "-").padEnd(7)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ""}` +
           `  rx ${l.rxPackets} (drop ${l.rxDropped})  tx ${l.txPackets} (drop ${l.txDropped})`,
       );
   }
