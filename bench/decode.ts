@@ -5,8 +5,8 @@
  * Options: --frames=N (default 1000000), --keep (keep the generated file and print its path).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { PcapWriter } from "../src/capture/pcap-writer.js";
 import { readPackets } from "../src/capture/reader.js";
@@ -63,20 +63,31 @@ function generate(path: string, frames: number): void {
 }
 
 /** read only: the floor under any decoder that reads this file */
-function readOnly(path: string): { n: number; s: number } {
-  const t0 = process.hrtime.bigint();
-  let n = 0;
-  let bytes = 0;
-  for (const p of readPackets(path)) {
-    n++;
-    bytes += p.data.length;
-  }
-  if (bytes === 0) n = -1;
-  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9 };
+interface Run {
+  n: number;
+  /** wall seconds */
+  s: number;
+  /** CPU seconds (user + system), or NaN when unknown */
+  cpu: number;
 }
 
-function ours(path: string): { n: number; s: number; check: number } {
+function cpuSince(c0: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(c0);
+  return (u.user + u.system) / 1e6;
+}
+
+/** read only: the floor under any decoder that reads this file */
+function readOnly(path: string): Run {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  let n = 0;
+  for (const p of readPackets(path)) if (p.data.length > 0) n++;
+  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
+}
+
+function ours(path: string): Run {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   let n = 0;
   let check = 0;
   for (const p of readPackets(path)) {
@@ -88,23 +99,35 @@ function ours(path: string): { n: number; s: number; check: number } {
     n++;
     check += a.smpCnt + a.svID.length;
   }
-  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, check };
+  if (check < 0) n = -1; // keep the reads observable
+  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
 }
 
-function tshark(path: string): Promise<{ n: number; s: number }> {
+/** tshark's wall time, and its CPU time from GNU time (-o FILE) when /usr/bin/time exists */
+function tshark(path: string, dir: string): Promise<Run> {
+  const timeFile = join(dir, "tshark.time");
+  const useTime = existsSync("/usr/bin/time");
+  const targs = ["-r", path, "-T", "fields", "-e", "sv.svID", "-e", "sv.smpCnt"];
+  const [cmd, args] = useTime
+    ? ["/usr/bin/time", ["-o", timeFile, "-f", "%U %S", "tshark", ...targs]]
+    : ["tshark", targs];
   return new Promise((resolve, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn("tshark", ["-r", path, "-T", "fields", "-e", "sv.svID", "-e", "sv.smpCnt"], {
-      stdio: ["ignore", "pipe", "ignore"],
-    });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"] });
     let lines = 0;
     child.stdout.on("data", (chunk: Buffer) => {
       for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
     });
-    child.on("error", (e) => reject(new Error(`cannot run tshark: ${e.message}`)));
+    child.on("error", (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     child.on("close", (code) => {
-      if (code !== 0) reject(new Error(`tshark exited with ${code}`));
-      else resolve({ n: lines, s: Number(process.hrtime.bigint() - t0) / 1e9 });
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) return reject(new Error(`tshark exited with ${code}`));
+      let cpu = Number.NaN;
+      if (useTime) {
+        const m = /([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(timeFile, "utf8"));
+        if (m) cpu = Number(m[1]) + Number(m[2]);
+      }
+      resolve({ n: lines, s, cpu });
     });
   });
 }
@@ -133,23 +156,34 @@ export const bench: Bench = {
       ours(file); // warm-up (JIT, page cache)
       const ro = readOnly(file);
       const runs = [ours(file), ours(file), ours(file)];
-      const best = runs.reduce((a, b) => (b.s < a.s ? b : a));
-      const ts = await tshark(file);
-      process.stdout.write(
-        `read only (pcap reader):      ${fmt(ro.n / ro.s)} frames/s (${ro.s.toFixed(3)} s)\n`,
+      const best = runs.reduce((x, y) => (y.s < x.s ? y : x));
+      const bestCpu = runs.reduce((x, y) => (y.cpu < x.cpu ? y : x));
+      const ts = await tshark(file, dir);
+      const rate = (r: Run, t: number) => r.n / t;
+      const out = (l: string) => process.stdout.write(`${l}\n`);
+      out(
+        `load average: ${loadavg()
+          .map((x) => x.toFixed(1))
+          .join(" ")} on ${cpus().length} CPUs (wall times suffer from it, CPU times less)`,
       );
-      process.stdout.write(
-        `svtrace read + decodeFrame:   ${fmt(best.n / best.s)} frames/s (best of 3: ${runs.map((r) => r.s.toFixed(3)).join(" / ")} s)\n`,
+      out(`                              wall frames/s        CPU frames/s`);
+      out(
+        `read only (pcap reader):      ${fmt(rate(ro, ro.s)).padStart(12)}   ${fmt(rate(ro, ro.cpu)).padStart(16)}`,
       );
-      process.stdout.write(
-        `tshark -T fields:             ${fmt(ts.n / ts.s)} frames/s (${ts.s.toFixed(2)} s)\n`,
+      out(
+        `svtrace read + decodeFrame:   ${fmt(rate(best, best.s)).padStart(12)}   ${fmt(rate(bestCpu, bestCpu.cpu)).padStart(16)}   (best of 3; wall ${runs.map((r) => r.s.toFixed(3)).join(" / ")} s)`,
       );
-      process.stdout.write(
-        `ratio svtrace / tshark:       ${(best.n / best.s / (ts.n / ts.s)).toFixed(1)}x (target >= 50x)\n`,
+      out(
+        `tshark -T fields:             ${fmt(rate(ts, ts.s)).padStart(12)}   ${Number.isNaN(ts.cpu) ? "n/a".padStart(16) : fmt(rate(ts, ts.cpu)).padStart(16)}   (wall ${ts.s.toFixed(2)} s)`,
+      );
+      const wallRatio = rate(best, best.s) / rate(ts, ts.s);
+      const cpuRatio = rate(bestCpu, bestCpu.cpu) / rate(ts, ts.cpu);
+      out(
+        `ratio svtrace / tshark:       ${`${wallRatio.toFixed(1)}x`.padStart(12)}   ${Number.isNaN(cpuRatio) ? "n/a".padStart(16) : `${cpuRatio.toFixed(1)}x`.padStart(16)}   (target >= 50x)`,
       );
       const same = best.n === ts.n && best.n === frames;
-      process.stdout.write(
-        `SV frames seen: svtrace ${fmt(best.n)}, tshark ${fmt(ts.n)}, generated ${fmt(frames)}: ${same ? "same" : "DIFFERENT"}\n`,
+      out(
+        `SV frames seen: svtrace ${fmt(best.n)}, tshark ${fmt(ts.n)}, generated ${fmt(frames)}: ${same ? "same" : "DIFFERENT"}`,
       );
       if (!same) process.exitCode = 1;
       if (keep) process.stdout.write(`kept ${file}\n`);

@@ -110,9 +110,13 @@ const strValues: string[] = new Array(STR_SLOTS);
 function stringAt(data: Uint8Array, off: number, len: number): string {
   if (len === 0) return "";
   if (len > 128) return latin1(data, off, len);
-  let h = len;
-  for (let i = 0; i < len; i++) h = (h * 31 + data[off + i]) | 0;
-  const slot = (h ^ (h >>> 8) ^ (h >>> 16)) & (STR_SLOTS - 1);
+  // cheap hash over the length and the last 4 bytes (where stream names usually differ); equality is checked below
+  const e = off + len - 1;
+  let h = len * 31 + data[e];
+  if (len > 1) h = h * 31 + data[e - 1];
+  if (len > 2) h = h * 31 + data[e - 2];
+  if (len > 3) h = h * 31 + data[e - 3];
+  const slot = (h ^ (h >>> 8)) & (STR_SLOTS - 1);
   const cached = strBytes[slot];
   if (cached !== undefined && cached.length === len) {
     let same = true;
