@@ -4,6 +4,7 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { register as compare } from "./compare.js";
+import { register as decode } from "./decode.js";
 import { register as demo } from "./demo.js";
 import { register as detect } from "./detect.js";
 import { register as export_ } from "./export.js";
@@ -13,12 +14,15 @@ import { register as pcap } from "./pcap.js";
 import { register as publish } from "./publish.js";
 import { register as record } from "./record.js";
 import { register as report } from "./report.js";
+import { register as streams } from "./streams.js";
 import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
 export const commands: Register[] = [
   demo,
+  decode,
+  streams,
   detect,
   lab,
   live,

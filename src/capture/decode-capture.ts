@@ -1,0 +1,133 @@
+/**
+ * `svtrace decode` as a library: every packet of a capture through the SV codec, as output lines.
+ * Human form: one line per ASDU. JSON form: one reference-format object per ASDU (../sv/refjson.ts),
+ * `{"frame":N,"error":"...","offset":K}` for a frame that cannot be decoded, and (with `all`) one object per
+ * non-SV packet. Lines come out of a generator so the caller can stream them.
+ */
+import { decodeDataset } from "../sv/dataset.js";
+import { type DecodeResult, decodeFrame } from "../sv/decode.js";
+import { asduRecords, errorRecord, seqDataIsPairs, toHex } from "../sv/refjson.js";
+import type { Asdu, SvFrame } from "../sv/types.js";
+import { formatUtcTimeTshark } from "../sv/utc-time.js";
+import { readPackets } from "./reader.js";
+import { formatEpochNs, formatIsoNs } from "./time.js";
+import type { CapturedPacket, ReadOptions } from "./types.js";
+
+export interface DecodeCaptureOptions extends ReadOptions {
+  json?: boolean;
+  /** also report packets that are not SV (and link types the codec cannot decode) */
+  all?: boolean;
+}
+
+export interface DecodeCounts {
+  packets: number;
+  svFrames: number;
+  asdus: number;
+  errorFrames: number;
+  notSv: number;
+  otherLink: number;
+}
+
+/** Decode each packet; the result is undefined for a link type the codec does not handle. */
+export function* decodePackets(
+  path: string,
+  opts: ReadOptions = {},
+): Generator<{ packet: CapturedPacket; result: DecodeResult | undefined }> {
+  for (const packet of readPackets(path, opts)) {
+    const result = packet.linkType === "other" ? undefined : decodeFrame(packet.data, packet.linkType);
+    yield { packet, result };
+  }
+}
+
+function hex4(n: number): string {
+  return `0x${n.toString(16).padStart(4, "0")}`;
+}
+
+/** One human-readable line for ASDU i of a frame. */
+export function formatAsduLine(frameNo: number, tsNs: bigint, frame: SvFrame, i: number): string {
+  const pdu = frame.pdu;
+  const a: Asdu = pdu.asdus[i];
+  const parts: string[] = [
+    `#${frameNo}`,
+    formatIsoNs(tsNs),
+    `${frame.src} > ${frame.dst ?? "(sll)"}`,
+    frame.vlan ? `vlan ${frame.vlan.vid} pcp ${frame.vlan.pcp}` : "untagged",
+    `appid ${hex4(pdu.appid)}`,
+  ];
+  if (pdu.reserved1 & 0x8000) parts.push("SIMULATED");
+  if (pdu.asdus.length > 1 || pdu.noASDU !== 1) parts.push(`asdu ${i + 1}/${pdu.noASDU}`);
+  parts.push(`svID ${JSON.stringify(a.svID)}`);
+  if (a.datSet !== undefined) parts.push(`datSet ${JSON.stringify(a.datSet)}`);
+  parts.push(`smpCnt ${a.smpCnt}`, `confRev ${a.confRev}`);
+  if (a.smpSynch !== undefined) parts.push(`smpSynch ${a.smpSynch}`);
+  if (a.refrTm) parts.push(`refrTm "${formatUtcTimeTshark(a.refrTm)}"`);
+  if (a.smpRate !== undefined) parts.push(`smpRate ${a.smpRate}`);
+  if (a.smpMod !== undefined) parts.push(`smpMod ${a.smpMod}`);
+  if (a.gmIdentity) parts.push(`gmIdentity ${toHex(a.gmIdentity)}`);
+  const pairs = seqDataIsPairs(a.seqData.length) ? decodeDataset(a.seqData) : undefined;
+  if (pairs) {
+    parts.push(`values ${pairs.values.join(",")}`);
+    if (pairs.qualities.some((q) => q !== 0))
+      parts.push(`q ${pairs.qualities.map((q) => q.toString(16).padStart(4, "0")).join(",")}`);
+  } else {
+    parts.push(`seqData ${toHex(a.seqData)}`);
+  }
+  return parts.join("  ");
+}
+
+/**
+ * The output lines (without newline) for a capture, in packet order. `counts` is filled in as it goes.
+ */
+export function* decodeCaptureLines(
+  path: string,
+  opts: DecodeCaptureOptions = {},
+  counts: DecodeCounts = { packets: 0, svFrames: 0, asdus: 0, errorFrames: 0, notSv: 0, otherLink: 0 },
+): Generator<string> {
+  const json = opts.json === true;
+  for (const { packet, result } of decodePackets(path, opts)) {
+    counts.packets++;
+    const n = packet.index;
+    if (result === undefined) {
+      counts.otherLink++;
+      if (opts.all)
+        yield json
+          ? JSON.stringify({
+              frame: n,
+              time_epoch: formatEpochNs(packet.tsNs),
+              not_sv: `link type ${packet.linkTypeCode}`,
+            })
+          : `#${n}  ${formatIsoNs(packet.tsNs)}  not SV: link type ${packet.linkTypeCode} (only Ethernet and Linux SLL are decoded)`;
+      continue;
+    }
+    if (result.kind === "not-sv") {
+      counts.notSv++;
+      if (opts.all)
+        yield json
+          ? JSON.stringify({
+              frame: n,
+              time_epoch: formatEpochNs(packet.tsNs),
+              not_sv: `EtherType ${hex4(result.etherType)}`,
+            })
+          : `#${n}  ${formatIsoNs(packet.tsNs)}  not SV: EtherType ${hex4(result.etherType)}, ${packet.data.length} bytes`;
+      continue;
+    }
+    if (result.kind === "error") {
+      counts.errorFrames++;
+      const e = result.errors[0];
+      yield json
+        ? JSON.stringify(errorRecord(n, e))
+        : `#${n}  ${formatIsoNs(packet.tsNs)}  SV decode error at offset ${e.offset}: ${e.code}: ${e.message}`;
+      continue;
+    }
+    counts.svFrames++;
+    counts.asdus += result.frame.pdu.asdus.length;
+    if (json) {
+      for (const r of asduRecords(result.frame, n, packet.tsNs)) yield JSON.stringify(r);
+      for (const e of result.errors) yield JSON.stringify(errorRecord(n, e));
+    } else {
+      for (let i = 0; i < result.frame.pdu.asdus.length; i++)
+        yield formatAsduLine(n, packet.tsNs, result.frame, i);
+      for (const e of result.errors) yield `#${n}  warning at offset ${e.offset}: ${e.code}: ${e.message}`;
+    }
+  }
+}
