@@ -25,6 +25,12 @@ interface RecordBatchHeader {
   compression: unknown;
 }
 
+interface DictionaryBatchHeader {
+  id: number;
+  isDelta: boolean;
+  data: RecordBatchHeader;
+}
+
 /** Where each wanted column's buffers sit among a batch's buffers. */
 interface ColumnPlan {
   svID: number;
@@ -39,6 +45,7 @@ interface ColumnPlan {
 
 function buffersOf(field: Field, path: string): number {
   const t = field.type;
+  if (DataType.isDictionary(t)) return 2; // validity + indices; the values come in dictionary batches
   if (DataType.isUtf8(t) || DataType.isBinary(t)) return 3;
   if (DataType.isInt(t) || DataType.isFloat(t) || DataType.isTimestamp(t) || DataType.isBool(t)) return 2;
   return badInput(path, "schema", `column ${field.name} has type ${t}, which svtrace records do not use`);
@@ -49,7 +56,11 @@ function planColumns(schema: Schema, path: string): ColumnPlan {
   const firstBuffer: number[] = [];
   let b = 0;
   for (const f of fields) {
-    if (DataType.isStruct(f.type) || DataType.isList(f.type) || DataType.isDictionary(f.type))
+    if (
+      DataType.isStruct(f.type) ||
+      DataType.isList(f.type) ||
+      (DataType.isDictionary(f.type) && f.name !== "svID")
+    )
       badInput(path, "schema", `column ${f.name} is ${f.type}; svtrace records have flat columns`);
     firstBuffer.push(b);
     b += buffersOf(f, path);
@@ -73,7 +84,9 @@ function planColumns(schema: Schema, path: string): ColumnPlan {
     firstBuffer,
     fields,
   };
-  if (!DataType.isUtf8(fields[plan.svID]?.type)) badInput(path, "schema", "column svID is not utf8");
+  const svType = fields[plan.svID]?.type;
+  if (!DataType.isUtf8(svType) && !(DataType.isDictionary(svType) && DataType.isUtf8(svType.dictionary)))
+    badInput(path, "schema", "column svID is not utf8 (or dictionary-encoded utf8)");
   for (const name of ["appid", "iteration", "smpCnt"] as const) {
     const t = fields[plan[name]]?.type;
     if (!DataType.isInt(t) || t.bitWidth > 32)
@@ -156,6 +169,8 @@ export class ArrowRecordReader implements RecordInput {
   private readonly table = new NameTable();
   private nRows = 0;
   private batchNo = 0;
+  /** dictionary-encoded svID: the values of each dictionary id, as NameTable indices */
+  private readonly dictionaries = new Map<number, number[]>();
 
   constructor(readonly path: string) {
     this.file = new ChunkedFile(path);
@@ -235,12 +250,10 @@ export class ArrowRecordReader implements RecordInput {
       const msg = this.nextMessage();
       if (!msg) return;
       const type = msg.message.headerType;
-      if (type === MessageHeader.DictionaryBatch)
-        badInput(
-          this.path,
-          `batch ${this.batchNo + 1}`,
-          "dictionary-encoded columns are not supported in svtrace records",
-        );
+      if (type === MessageHeader.DictionaryBatch) {
+        this.readDictionary(msg.message.header() as unknown as DictionaryBatchHeader, msg.body);
+        continue;
+      }
       if (type !== MessageHeader.RecordBatch) continue;
       const header = msg.message.header() as unknown as RecordBatchHeader;
       this.batchNo++;
@@ -277,16 +290,30 @@ export class ArrowRecordReader implements RecordInput {
     const node = (field: number) => h.nodes[field] ?? badInput(this.path, where, "missing field node");
     if (Number(node(plan.svID).length) !== n) badInput(this.path, where, "column lengths disagree");
 
-    // svID: compare each row's bytes with the previous row's, decode only when they differ
-    const offBytes = need(plan.svID, 1, (n + 1) * 4);
-    const offsets = new Int32Array(offBytes.buffer, offBytes.byteOffset, n + 1);
-    const chars = region(plan.svID, 2);
     const stream = new Uint32Array(n);
-    const charsLen = chars.byteLength;
-    if (this.decodeUniform(offsets, chars, n, stream)) {
-      // every row has the same svID (one stream, the common case)
+    const svType = plan.fields[plan.svID]?.type;
+    if (DataType.isDictionary(svType)) {
+      const dict = this.dictionaries.get(Number(svType.id));
+      if (!dict) badInput(this.path, where, "svID refers to a dictionary that was never sent");
+      const idx = intColumn(
+        { type: svType.indices } as Field,
+        need(plan.svID, 1, n * (svType.indices.bitWidth / 8)),
+        n,
+        (k) => new Uint32Array(k),
+      );
+      for (let r = 0; r < n; r++) {
+        const v = dict[idx[r] as number];
+        if (v === undefined)
+          badInput(this.path, where, `svID dictionary index ${idx[r]} out of range at row ${r}`);
+        stream[r] = v;
+      }
     } else {
-      this.decodeRows(offsets, chars, n, stream, charsLen, where);
+      // svID: compare each row's bytes with the previous row's, decode only when they differ
+      const offBytes = need(plan.svID, 1, (n + 1) * 4);
+      const offsets = new Int32Array(offBytes.buffer, offBytes.byteOffset, n + 1);
+      const chars = region(plan.svID, 2);
+      if (!this.decodeUniform(offsets, chars, n, stream))
+        this.decodeRows(offsets, chars, n, stream, chars.byteLength, where);
     }
     const f = plan.fields;
     const ints = <T extends Uint16Array | Uint32Array>(col: number, make: (k: number) => T): T => {
@@ -312,6 +339,28 @@ export class ArrowRecordReader implements RecordInput {
     }
     this.nRows += n;
     return { length: n, names: this.table.names, stream, appid, iteration, smpCnt, t, valid };
+  }
+
+  /** A dictionary batch (svID values when the column is dictionary-encoded utf8). */
+  private readDictionary(h: DictionaryBatchHeader, body: Uint8Array): void {
+    const where = `dictionary before batch ${this.batchNo + 1}`;
+    const d = h.data;
+    const n = Number(d.length);
+    const offB = d.buffers[1];
+    const dataB = d.buffers[2];
+    if (!offB || !dataB) badInput(this.path, where, "a dictionary that is not utf8");
+    const off = body.slice(Number(offB.offset), Number(offB.offset) + (n + 1) * 4);
+    if (off.byteLength < (n + 1) * 4) badInput(this.path, where, "short dictionary offsets");
+    const offsets = new Int32Array(off.buffer, 0, n + 1);
+    const chars = body.subarray(Number(dataB.offset), Number(dataB.offset) + Number(dataB.length));
+    const values = h.isDelta ? [...(this.dictionaries.get(Number(h.id)) ?? [])] : [];
+    for (let i = 0; i < n; i++) {
+      const a = offsets[i] as number;
+      const b = offsets[i + 1] as number;
+      if (a < 0 || b < a || b > chars.byteLength) badInput(this.path, where, `bad offsets at value ${i}`);
+      values.push(this.table.indexOf(decoder.decode(chars.subarray(a, b))));
+    }
+    this.dictionaries.set(Number(h.id), values);
   }
 
   /** All rows share one svID when the offsets have a constant stride and the bytes repeat with it (memcmp). */
