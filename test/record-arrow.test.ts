@@ -53,9 +53,13 @@ test("round trip: rows, nulls, several batches, metadata; apache-arrow reads the
   });
   const m = meta(["t0", "t1", "t2", "t3", "t4"]);
   const w = openRecordWriter(path, "arrow", m, { maxBatchRows: 2048 });
-  rows.slice(0, 100).forEach((r) => w.append(r));
+  rows.slice(0, 100).forEach((r) => {
+    w.append(r);
+  });
   w.flush();
-  rows.slice(100).forEach((r) => w.append(r));
+  rows.slice(100).forEach((r) => {
+    w.append(r);
+  });
   await w.close();
   assert.equal(w.rows, rows.length);
   assert.ok(w.batches >= 5, `${w.batches} batches`);
@@ -105,7 +109,9 @@ test("a file cut mid-batch yields every complete batch, then says where it was t
   const w = openRecordWriter(path, "arrow", meta(["t1", "t2", "t3"]), { maxBatchRows: 1000 });
   const sizes: number[] = [];
   for (let b = 0; b < 5; b++) {
-    rows.slice(b * 1000, b * 1000 + 1000).forEach((r) => w.append(r));
+    rows.slice(b * 1000, b * 1000 + 1000).forEach((r) => {
+      w.append(r);
+    });
     sizes.push(readFileSync(path).byteLength);
   }
   await w.close();
