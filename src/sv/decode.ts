@@ -4,6 +4,11 @@
  * padding are ignored); BER lengths may be short, long or non-minimal; unknown tags are skipped; whatever was
  * decoded before a problem is kept. Allocation-light: seqData/security/gmIdentity are views into `data`,
  * svID and MAC strings come from small caches, and no closures are created per frame.
+ *
+ * Callers must know: (1) seqData, security and gmIdentity are VIEWS of `data`; a capture reader that reuses its
+ * buffer overwrites them at the next packet, so copy (`.slice()`) what you keep. (2) `vlan` objects and the empty
+ * `errors` list of a clean decode are shared and frozen: read them, do not modify them.
+ * Duplicate elements (a field twice in one ASDU, two noASDU/seqASDU in a savPdu) are "bad-tag" errors.
  */
 import { formatMac } from "./mac.js";
 import type { Asdu, LinkType, SvFrame, SvPdu, VlanTag } from "./types.js";
