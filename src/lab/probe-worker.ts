@@ -70,14 +70,17 @@ function packetSocket(ns: string, ifname: string, proto: number): number {
   return fd;
 }
 
-/** A small, well-formed 9-2 frame: one ASDU whose svID is the marker and whose smpCnt numbers the probe. */
+/**
+ * A small, well-formed 9-2 frame: one ASDU whose svID is the marker; smpCnt (mod 65536) and confRev (full 32 bits)
+ * carry the probe's sequence number.
+ */
 export function probeFrame(marker: string, seq: number, vlan: number | null, etherType = ETH_P_SV): Buffer {
   const svid = Buffer.from(marker, "ascii");
   const asduBody = Buffer.concat([
     Buffer.from([0x80, svid.length]),
     svid,
     Buffer.from([0x82, 0x02, (seq >> 8) & 0xff, seq & 0xff]),
-    Buffer.from([0x83, 0x04, 0, 0, 0, 1]),
+    Buffer.from([0x83, 0x04, (seq >>> 24) & 0xff, (seq >>> 16) & 0xff, (seq >>> 8) & 0xff, seq & 0xff]),
     Buffer.from([0x85, 0x01, 0x00]),
     Buffer.from([0x87, 0x08, 0, 0, 0, 0, 0, 0, 0, 0]),
   ]);
@@ -125,7 +128,7 @@ function main(d: ProbeWorkerData): ProbeWorkerResult {
           res.otherFrames++;
           continue;
         }
-        const seq = frame.readUInt16BE(at + marker.length + 2);
+        const seq = frame.readUInt32BE(at + marker.length + 6); // confRev
         if (seen.has(seq)) res.duplicates++;
         else seen.add(seq);
         res.received = seen.size;
