@@ -56,9 +56,9 @@ test("SV frames cross the OVS switch; other EtherTypes are dropped", async (t) =
   assert.equal(r.sent, 200);
   assert.equal(r.duplicates, 0);
   assert.equal(r.otherFrames, 0);
-  assert.ok(r.received >= 190, `only ${r.received}/200 SV frames crossed OVS`);
+  assert.ok(r.received >= 180, `only ${r.received}/200 SV frames crossed OVS`);
   const tagged = await probeLab({ prefix: PREFIX, count: 50, vlan: 9 });
-  assert.ok(tagged.received >= 45, `only ${tagged.received}/50 tagged SV frames crossed OVS`);
+  assert.ok(tagged.received >= 40, `only ${tagged.received}/50 tagged SV frames crossed OVS`);
   const goose = await probeLab({ prefix: PREFIX, count: 50, etherType: 0x88b8, settleMs: 500 });
   assert.equal(goose.sent, 50);
   assert.equal(goose.received, 0, "non-SV frames must not cross");
