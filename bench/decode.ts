@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { PcapWriter } from "../src/capture/pcap-writer.js";
 import { readPackets } from "../src/capture/reader.js";
 import { encodeDataset } from "../src/sv/dataset.js";
-import { decodeFrame } from "../src/sv/decode.js";
+import { decodeFrame, peekSvKey } from "../src/sv/decode.js";
 import { encodeFrameWithLayout } from "../src/sv/encode.js";
 import type { Bench } from "./run.js";
 
@@ -103,6 +103,23 @@ function ours(path: string): Run {
   return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
 }
 
+/** the fast path: read + peekSvKey (svID and smpCnt of the first ASDU, no frame object) */
+function oursPeek(path: string): Run {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  let n = 0;
+  let check = 0;
+  for (const p of readPackets(path)) {
+    if (p.linkType === "other") continue;
+    const k = peekSvKey(p.data, p.linkType);
+    if (k === undefined) continue;
+    n++;
+    check += k.smpCnt + k.svID.length;
+  }
+  if (check < 0) n = -1;
+  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
+}
+
 /** tshark's wall time, and its CPU time from GNU time (-o FILE) when /usr/bin/time exists */
 function tshark(path: string, dir: string): Promise<Run> {
   const timeFile = join(dir, "tshark.time");
@@ -158,6 +175,8 @@ export const bench: Bench = {
       const runs = [ours(file), ours(file), ours(file)];
       const best = runs.reduce((x, y) => (y.s < x.s ? y : x));
       const bestCpu = runs.reduce((x, y) => (y.cpu < x.cpu ? y : x));
+      oursPeek(file);
+      const peek = oursPeek(file);
       const ts = await tshark(file, dir);
       const rate = (r: Run, t: number) => r.n / t;
       const out = (l: string) => process.stdout.write(`${l}\n`);
@@ -172,6 +191,9 @@ export const bench: Bench = {
       );
       out(
         `svtrace read + decodeFrame:   ${fmt(rate(best, best.s)).padStart(12)}   ${fmt(rate(bestCpu, bestCpu.cpu)).padStart(16)}   (best of 3; wall ${runs.map((r) => r.s.toFixed(3)).join(" / ")} s)`,
+      );
+      out(
+        `svtrace read + peekSvKey:     ${fmt(rate(peek, peek.s)).padStart(12)}   ${fmt(rate(peek, peek.cpu)).padStart(16)}   (fast path, for reference)`,
       );
       out(
         `tshark -T fields:             ${fmt(rate(ts, ts.s)).padStart(12)}   ${Number.isNaN(ts.cpu) ? "n/a".padStart(16) : fmt(rate(ts, ts.cpu)).padStart(16)}   (wall ${ts.s.toFixed(2)} s)`,
