@@ -3,10 +3,12 @@
  * record (t3, t4), or sv_timestamp_logger files from the publisher, hypervisor and subscriber. The result is
  * one record whose points are every input's points in name order (a name used twice gets a suffix: t1, t1b).
  *
- * Streaming: inputs are read in lock step (the one with fewest rows read goes next). An SV waits in a pending
- * table until every input has given it, or until each input missing it has read `window` more rows (then
- * that point is null), so memory is bounded by the window, not the file size. Missing, duplicated (the same
- * key twice in one input: the first is kept) and reordered SVs across the smpCnt wrap are all handled.
+ * Streaming: inputs are read in lock step on the sample sequence (iteration * modulus + smpCnt, the modulus
+ * learnt from the largest smpCnt seen): the input that is furthest behind reads next, so inputs with many
+ * missing SVs do not drift apart. An SV waits in a pending table until every input has given it, or until each
+ * input missing it has moved `window` samples past it (then that point is null), so memory is bounded by the
+ * window, not the file size. Missing, duplicated (the same key twice in one input: the first is kept) and
+ * reordered SVs across the smpCnt wrap are all handled.
  */
 import type { RecordColumns } from "./columns.js";
 import { trim } from "./csv-reader.js";
@@ -16,7 +18,8 @@ import type { PointMeta, RecordMeta } from "./schema.js";
 const OUT_BATCH = 65536;
 
 export interface JoinOptions {
-  /** rows an input may read past an SV before that SV counts as missing from it (default 200 000) */
+  /** samples (per stream) an input may move past an SV before that SV counts as missing from it
+   * (default 20 000: 5 s at 4000 SV/s) */
   window?: number;
 }
 
@@ -28,8 +31,6 @@ interface Pending {
   t: (bigint | null)[];
   /** inputs that gave this SV */
   seen: number;
-  /** rows read by each input when the SV first appeared */
-  created: number[];
   done: boolean;
 }
 
@@ -85,7 +86,7 @@ export class JoinedRecords implements RecordInput {
     if (inputs.length < 2) throw new Error("a join needs two inputs or more");
     const { points, map } = mergePoints(inputs);
     this.map = map;
-    this.window = opts.window ?? 200_000;
+    this.window = opts.window ?? 20_000;
     const base = inputs.find((i) => i.hasMeta) ?? (inputs[0] as RecordInput);
     this.hasMeta = inputs.some((i) => i.hasMeta);
     this.meta = { ...base.meta, points, profile: inputs.map((i) => i.meta.profile).join("+") };
@@ -110,19 +111,25 @@ export class JoinedRecords implements RecordInput {
     const n = this.inputs.length;
     const np = this.meta.points.length;
     const all = (1 << n) - 1;
+    const W = this.window;
     const iters = this.inputs.map((i) => i.batches());
     const cur: (RecordColumns | null)[] = new Array(n).fill(null);
     const pos = new Array<number>(n).fill(0);
-    const read = new Array<number>(n).fill(0);
     const done = new Array<boolean>(n).fill(false);
+    // progress of each input: the furthest (iteration, smpCnt) it has read
+    const progIt = new Array<number>(n).fill(-1);
+    const progCnt = new Array<number>(n).fill(0);
+    let mod = 1;
+    const seq = (it: number, cnt: number): number => it * mod + cnt;
+    const progress = (i: number): number =>
+      (progIt[i] as number) < 0 ? Number.NEGATIVE_INFINITY : seq(progIt[i] as number, progCnt[i] as number);
     const pending = new Map<string, Pending>();
     const fifo: Pending[] = [];
     let head = 0;
-    // keys completed recently (key -> total rows read then), so a late duplicate is not a new, partial SV
-    const completed = new Map<string, number>();
+    // keys joined recently, so a late duplicate is not taken for a new, partial SV
+    const completed = new Map<string, Pending>();
     const completedOrder: string[] = [];
     let completedHead = 0;
-    let totalRead = 0;
     let out = this.fresh(np);
     let r = 0;
     const outputs: RecordColumns[] = [];
@@ -152,11 +159,17 @@ export class JoinedRecords implements RecordInput {
         r = 0;
       }
     };
+    /** every input that has not given e has moved W samples past it (or ended) */
+    const stale = (e: Pending): boolean => {
+      const s = seq(e.iteration, e.smpCnt);
+      for (let i = 0; i < n; i++) if (!(e.seen & (1 << i)) && !done[i] && progress(i) - s <= W) return false;
+      return true;
+    };
 
     for (;;) {
-      // the input that is furthest behind reads next
+      // the input that is furthest behind in the sample sequence reads next
       let k = -1;
-      for (let i = 0; i < n; i++) if (!done[i] && (k < 0 || (read[i] as number) < (read[k] as number))) k = i;
+      for (let i = 0; i < n; i++) if (!done[i] && (k < 0 || progress(i) < progress(k))) k = i;
       if (k < 0) break;
       let c = cur[k];
       if (!c || (pos[k] as number) >= c.length) {
@@ -171,20 +184,25 @@ export class JoinedRecords implements RecordInput {
       }
       const map = this.map[k] as number[];
       const bit = 1 << k;
-      const end = Math.min(c.length, (pos[k] as number) + 4096);
+      const end = Math.min(c.length, (pos[k] as number) + 512);
       const st = this.stats[k] as JoinInputStats;
       for (let row = pos[k] as number; row < end; row++) {
         const svID = c.names[c.stream[row] as number] as string;
         const it = c.iteration[row] as number;
         const cnt = c.smpCnt[row] as number;
+        if (cnt + 1 > mod) mod = cnt + 1;
+        if (it > (progIt[k] as number) || (it === progIt[k] && cnt > (progCnt[k] as number))) {
+          progIt[k] = it;
+          progCnt[k] = cnt;
+        }
+        st.rows++;
         const key = `${it}:${cnt}:${svID}`;
         let e = pending.get(key);
-        if (!e && completed.has(key)) {
-          st.rows++;
-          st.duplicates++;
-          continue;
-        }
         if (!e) {
+          if (completed.has(key)) {
+            st.duplicates++;
+            continue;
+          }
           e = {
             svID,
             appid: c.appid[row] as number,
@@ -192,13 +210,11 @@ export class JoinedRecords implements RecordInput {
             smpCnt: cnt,
             t: new Array(np).fill(null),
             seen: 0,
-            created: read.slice(),
             done: false,
           };
           pending.set(key, e);
           fifo.push(e);
         }
-        st.rows++;
         if (e.seen & bit) {
           st.duplicates++;
           continue;
@@ -212,36 +228,16 @@ export class JoinedRecords implements RecordInput {
         if (e.seen === all) {
           pending.delete(key);
           emit(e);
-          completed.set(key, totalRead);
+          completed.set(key, e);
           completedOrder.push(key);
         }
       }
-      read[k] = (read[k] as number) + (end - (pos[k] as number));
-      totalRead += end - (pos[k] as number);
-      while (completedHead < completedOrder.length) {
-        const key = completedOrder[completedHead] as string;
-        if (totalRead - (completed.get(key) as number) <= this.window * n) break;
-        completed.delete(key);
-        completedHead++;
-      }
-      if (completedHead > 65536 && completedHead * 2 > completedOrder.length) {
-        completedOrder.splice(0, completedHead);
-        completedHead = 0;
-      }
       pos[k] = end;
-      // evict SVs every missing input has moved well past (or finished)
+      // SVs every missing input has moved well past (or finished) are emitted with nulls
       while (head < fifo.length) {
         const e = fifo[head] as Pending;
         if (!e.done) {
-          let stale = true;
-          for (let i = 0; i < n && stale; i++)
-            if (
-              !(e.seen & (1 << i)) &&
-              !done[i] &&
-              (read[i] as number) - (e.created[i] as number) <= this.window
-            )
-              stale = false;
-          if (!stale) break;
+          if (!stale(e)) break;
           pending.delete(`${e.iteration}:${e.smpCnt}:${e.svID}`);
           emit(e);
         }
@@ -250,6 +246,20 @@ export class JoinedRecords implements RecordInput {
       if (head > 65536 && head * 2 > fifo.length) {
         fifo.splice(0, head);
         head = 0;
+      }
+      // forget joined keys once every input is well past them
+      let minProg = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < n; i++) if (!done[i]) minProg = Math.min(minProg, progress(i));
+      while (completedHead < completedOrder.length) {
+        const key = completedOrder[completedHead] as string;
+        const e = completed.get(key) as Pending;
+        if (minProg - seq(e.iteration, e.smpCnt) <= W) break;
+        completed.delete(key);
+        completedHead++;
+      }
+      if (completedHead > 65536 && completedHead * 2 > completedOrder.length) {
+        completedOrder.splice(0, completedHead);
+        completedHead = 0;
       }
       while (outputs.length > 0) {
         const o = outputs.shift() as RecordColumns;
