@@ -58,8 +58,8 @@ export function register(program: Command): void {
     .option("--html <file>", "write a self-contained HTML page with the plots and tables")
     .option("--png <dir>", "write the plots as PNG files into this directory")
     .option(
-      "--join-window <rows>",
-      "rows an input may run ahead in a join before an SV counts as missing",
+      "--join-window <samples>",
+      "samples an input may move past an SV in a join before it counts as missing there (20000)",
       positiveInt,
     )
     .addHelpText(
