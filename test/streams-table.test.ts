@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { captureStreams } from "../src/streams/capture-streams.js";
-import { InterArrival } from "../src/streams/interarrival.js";
+import { EXACT_GAPS, InterArrival } from "../src/streams/interarrival.js";
 import { describeStream, type StreamKey, StreamTable } from "../src/streams/stream-table.js";
 import type { SvFrame } from "../src/sv/types.js";
 import { capture, capturesDir } from "./helpers.js";
@@ -199,14 +199,35 @@ describe("StreamTable with built frames", () => {
     assert.match(describeStream(a), /^svID A appid 0x4000 02:00:00:00:00:01 > 01:0c:cd:04:00:01 untagged$/);
   });
 
-  test("InterArrival summary", () => {
+  test("InterArrival summary: exact for small streams, histogram beyond EXACT_GAPS", () => {
     const ia = new InterArrival();
     assert.equal(ia.summary(), undefined);
-    for (const t of [0n, 250_000n, 500_000n, 1_000_000n]) ia.push(t);
+    for (const t of [0n, 250_000n, 500_000n, 1_000_000n, 900_000n]) ia.push(t);
     const s = ia.summary()!;
-    assert.equal(s.count, 3);
-    assert.equal(s.minUs, 250);
+    assert.equal(s.count, 4);
+    assert.equal(s.minUs, -100);
     assert.equal(s.maxUs, 500);
-    assert.ok(Math.abs(s.p50Us - 250) <= 250 * 0.0005, `p50 ${s.p50Us} within 0.05 % (histogram bucket)`);
+    assert.equal(s.p50Us, 250, "nearest rank: 2nd of -100, 250, 250, 500");
+    assert.equal(s.p99Us, 500);
+    assert.equal(s.negative, 1);
+    assert.equal(s.meanUs, 225);
+
+    // beyond the exact window: 1..N µs spacing, percentiles within the histogram's 0.05 %
+    const big = new InterArrival();
+    let t = 0n;
+    big.push(t);
+    const N = EXACT_GAPS * 3;
+    for (let i = 1; i <= N; i++) {
+      t += BigInt(i) * 1000n;
+      big.push(t);
+    }
+    const b = big.summary()!;
+    assert.equal(b.count, N);
+    assert.equal(b.minUs, 1);
+    assert.equal(b.maxUs, N);
+    const p50 = Math.ceil(0.5 * N);
+    const p99 = Math.ceil(0.99 * N);
+    assert.ok(Math.abs(b.p50Us - p50) <= p50 * 0.0005, `p50 ${b.p50Us} vs ${p50}`);
+    assert.ok(Math.abs(b.p99Us - p99) <= p99 * 0.0005, `p99 ${b.p99Us} vs ${p99}`);
   });
 });

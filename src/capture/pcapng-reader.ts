@@ -42,6 +42,8 @@ export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Gen
     let ifaces: Iface[] = [];
     let index = 0;
     let lastTs = 0n;
+    let lastHi = -1;
+    let lastHiBig = 0n;
     let sawSection = false;
     for (;;) {
       if (!src.need(12)) {
@@ -129,10 +131,16 @@ export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Gen
               src.path,
               `packet ${index + 1}: captured length ${capLen} exceeds its block`,
             );
-          const units = (BigInt(hi) << 32n) | BigInt(lo);
-          let ns = iface.shift > 0n ? (units * iface.mul) >> iface.shift : units * iface.mul;
-          if (iface.div !== 1n) ns /= iface.div;
-          lastTs = ns + iface.offsetNs;
+          if (hi !== lastHi) {
+            lastHi = hi;
+            lastHiBig = BigInt(hi) << 32n; // the high word changes rarely (every 4.3 s at ns resolution)
+          }
+          const units = lastHiBig + BigInt(lo);
+          let ns: bigint;
+          if (iface.shift > 0n) ns = (units * iface.mul) >> iface.shift;
+          else if (iface.mul === 1n) ns = iface.div === 1n ? units : units / iface.div;
+          else ns = units * iface.mul;
+          lastTs = iface.offsetNs === 0n ? ns : ns + iface.offsetNs;
           index++;
           yield {
             index,
