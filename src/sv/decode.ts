@@ -298,10 +298,9 @@ function decodeAsdu(
     const n = tlvLen;
     const tag = tlvTag;
     if (tag >= 0x80 && tag <= 0x89) {
-      const name = FIELD_NAMES[tag - 0x80];
       const bit = 1 << (tag - 0x80);
       if (seen & bit) {
-        err(errors, "bad-tag", tagPos, `${name} appears twice in one ASDU`);
+        err(errors, "bad-tag", tagPos, `${FIELD_NAMES[tag - 0x80]} appears twice in one ASDU`);
         return undefined;
       }
       seen |= bit;
@@ -337,7 +336,7 @@ function decodeAsdu(
           break;
         default: {
           if (n < 1 || n > 4) {
-            err(errors, "bad-value", tagPos, `${name} must be 1..4 bytes, found ${n}`);
+            err(errors, "bad-value", tagPos, `${FIELD_NAMES[tag - 0x80]} must be 1..4 bytes, found ${n}`);
             return undefined;
           }
           const x = readUnsigned(data, v, n);
@@ -375,10 +374,12 @@ function decodeAsdu(
     err(errors, "missing-field", tagOff, `ASDU lacks ${missing}`);
     return undefined;
   }
-  const a: Asdu = { svID, smpCnt, confRev, seqData: view(data, seqOff, seqLen) };
+  const seqData = view(data, seqOff, seqLen);
+  // the common shapes as one literal each (no hidden-class transitions); other fields are added below
+  const a: Asdu =
+    smpSynch >= 0 ? { svID, smpCnt, confRev, smpSynch, seqData } : { svID, smpCnt, confRev, seqData };
   if (datSet !== undefined) a.datSet = datSet;
   if (refrOff >= 0) a.refrTm = readUtcTime(data, refrOff);
-  if (smpSynch >= 0) a.smpSynch = smpSynch;
   if (smpRate >= 0) a.smpRate = smpRate;
   if (smpMod >= 0) a.smpMod = smpMod;
   if (gmOff >= 0) a.gmIdentity = view(data, gmOff, 8);
@@ -636,8 +637,14 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   }
   const pdu: SvPdu = { appid, length, reserved1, reserved2, noASDU, asdus };
   if (security) pdu.security = security;
-  const frame: SvFrame = dst === undefined ? { src, pdu } : { dst, src, pdu };
-  if (vlan) frame.vlan = vlan;
+  const frame: SvFrame =
+    dst === undefined
+      ? vlan
+        ? { src, vlan, pdu }
+        : { src, pdu }
+      : vlan
+        ? { dst, src, vlan, pdu }
+        : { dst, src, pdu };
   return offsets
     ? { kind: "sv", frame, errors: takeErrors(), offsets }
     : { kind: "sv", frame, errors: takeErrors() };
