@@ -17,6 +17,15 @@ export const OPT_ENDOFOPT = 0;
 export const OPT_IF_TSRESOL = 9;
 export const OPT_IF_TSOFFSET = 14;
 
+/** smallest body (bytes between the length fields) of the blocks this reader interprets */
+const MIN_BODY: Record<number, number> = {
+  [PCAPNG_SHB]: 16,
+  [PCAPNG_IDB]: 8,
+  [PCAPNG_EPB]: 20,
+  [PCAPNG_PB]: 20,
+  [PCAPNG_SPB]: 4,
+};
+
 interface Iface {
   code: number;
   linkType: CaptureLinkType;
@@ -87,6 +96,12 @@ export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Gen
       const bodyStart = p + 8;
       const bodyEnd = p + total - 4;
       src.pos = p + total;
+      const minBody = MIN_BODY[blockType];
+      if (minBody !== undefined && bodyEnd - bodyStart < minBody)
+        throw new CaptureError(
+          src.path,
+          `pcapng block of type ${blockType} at offset ${src.offset - total} is too short (${total} bytes): the file is corrupt`,
+        );
 
       switch (blockType) {
         case PCAPNG_IDB: {
@@ -98,7 +113,7 @@ export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Gen
           while (o + 4 <= bodyEnd) {
             const oc = v.getUint16(o, le);
             const ol = v.getUint16(o + 2, le);
-            if (oc === OPT_ENDOFOPT) break;
+            if (oc === OPT_ENDOFOPT || o + 4 + ol > bodyEnd) break; // end, or a malformed option: stop
             if (oc === OPT_IF_TSRESOL && ol >= 1) tsresol = v.getUint8(o + 4);
             if (oc === OPT_IF_TSOFFSET && ol >= 8) offsetNs = v.getBigInt64(o + 4, le) * 1_000_000_000n;
             o += 4 + ((ol + 3) & ~3);
