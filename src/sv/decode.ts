@@ -250,6 +250,10 @@ function view(data: Uint8Array, off: number, len: number): Uint8Array {
 }
 
 function readUnsigned(data: Uint8Array, off: number, len: number): number {
+  if (len === 2) return (data[off] << 8) | data[off + 1];
+  if (len === 1) return data[off];
+  if (len === 4)
+    return ((data[off] << 24) | (data[off + 1] << 16) | (data[off + 2] << 8) | data[off + 3]) >>> 0;
   let v = 0;
   for (let i = 0; i < len; i++) v = v * 256 + data[off + i];
   return v;
