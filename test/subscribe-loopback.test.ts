@@ -41,7 +41,7 @@ describe("publish -> subscribe on loopback", () => {
         "--netns",
         ns,
         "--streams",
-        "2",
+        "8",
         "--count",
         "4010",
         "--skip-smpcnt",
@@ -53,10 +53,11 @@ describe("publish -> subscribe on loopback", () => {
     }
     const s = parseSubscribe(await sub.done);
     // skipped every second: 5, 100, 3999 in the first, 5 again among the 10 frames of the next
-    assert.equal(pubRes.sent, 2 * (4010 - 4));
-    assert.equal(pubRes.skipped, 8);
+    assert.equal(pubRes.sent, 8 * (4010 - 4));
+    assert.equal(pubRes.skipped, 32);
     assert.equal(s.received, pubRes.sent, "every sent frame received");
-    assert.equal(s.missing, 8, "4 per stream");
+    assert.equal(s.missing, 32, "4 per stream");
+    assert.equal(s.streams.length, 8, "8 distinct streams (each svID decoded right)");
     assert.equal(s.duplicates, 0);
     assert.equal(s.out_of_order, 0);
     assert.equal(s.stopped_by, "signal");
@@ -81,7 +82,7 @@ describe("publish -> subscribe on loopback", () => {
     assert.equal(s.log_lines, lines.length);
     const seen = new Map<string, number[]>();
     for (const l of lines) {
-      const m = /^(\d+):(svID000[01]):(\d+):(\d{16})$/.exec(l);
+      const m = /^(\d+):(svID000[0-7]):(\d+):(\d{16})$/.exec(l);
       assert.ok(m, `log line ${l}`);
       const ts = Number(m[4]);
       assert.ok(Math.abs(ts / 1000 - Date.now()) < 60_000, "µs since the epoch, now");
@@ -90,6 +91,7 @@ describe("publish -> subscribe on loopback", () => {
       assert.equal(it, seen.get(m[2])?.includes(3998) && cnt < 3998 ? 1 : 0, `iteration of ${l}`);
       seen.set(m[2], [...(seen.get(m[2]) ?? []), cnt]);
     }
+    assert.equal(seen.size, 8);
     for (const cnts of seen.values()) {
       assert.equal(cnts.length, 4006);
       for (const skipped of [5, 100, 3999]) assert.ok(!cnts.includes(skipped));

@@ -34,6 +34,7 @@ import {
   SOL_PACKET,
   SOL_SOCKET,
   send,
+  sendmmsg,
   setsockopt,
   socket,
 } from "./libc.js";
@@ -144,6 +145,8 @@ export class PacketSocket {
   private readonly name: Buffer;
   private readonly control: Buffer;
   private readonly out: Buffer;
+  private readonly frameU8: Uint8Array;
+  private readonly outU8: Uint8Array;
   private readonly maxFrame: number;
   private closed = false;
 
@@ -210,6 +213,10 @@ export class PacketSocket {
     // 4 bytes of headroom in front so a stripped VLAN tag can be reinserted without copying the payload twice
     this.frame = fixedBuffer(this.maxFrame + 4);
     this.out = fixedBuffer(this.maxFrame + 4);
+    // frames are handed out as plain Uint8Array views (not Buffers): Buffer#slice does not copy, and consumers
+    // that keep `data.slice(...)` (e.g. decoder caches) must get a copy, not a view of this reused buffer
+    this.frameU8 = new Uint8Array(this.frame.buffer, this.frame.byteOffset, this.frame.length);
+    this.outU8 = new Uint8Array(this.out.buffer, this.out.byteOffset, this.out.length);
     this.msg = fixedBuffer(MSGHDR_SIZE);
     this.iov = fixedBuffer(IOVEC_SIZE);
     this.name = fixedBuffer(SOCKADDR_LL_SIZE);
@@ -289,7 +296,7 @@ export class PacketSocket {
     }
     const len = Math.min(n, this.maxFrame);
     if (vlanTci === undefined || len < 12) {
-      return { data: this.frame.subarray(0, len), tsNs, origLen };
+      return { data: this.frameU8.subarray(0, len), tsNs, origLen };
     }
     // reinsert the tag after the MAC addresses: dst(6) src(6) TPID TCI type...
     const out = this.out;
@@ -297,12 +304,67 @@ export class PacketSocket {
     out.writeUInt16BE(vlanTpid, 12);
     out.writeUInt16BE(vlanTci, 14);
     this.frame.copy(out, 16, 12, len);
-    return { data: out.subarray(0, len + 4), tsNs, vlanTci, origLen: origLen + 4 };
+    return { data: this.outU8.subarray(0, len + 4), tsNs, vlanTci, origLen: origLen + 4 };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     close(this.fd);
+  }
+}
+
+const MMSGHDR_SIZE = 64;
+
+/**
+ * A fixed set of frames sent together with one sendmmsg() call (one syscall and one FFI call per burst instead
+ * of one per frame). Each frame lives in its own fixed Buffer (`buffers[i]`) whose address is in the mmsghdr
+ * array: patch those Buffers in place between sends; their length never changes.
+ */
+export class SendBatch {
+  readonly buffers: Buffer[];
+  private readonly vec: Buffer;
+  private readonly iovs: Buffer;
+
+  constructor(frames: Uint8Array[]) {
+    this.buffers = frames.map((f) => {
+      const b = fixedBuffer(f.length);
+      b.set(f);
+      return b;
+    });
+    const n = frames.length;
+    this.iovs = fixedBuffer(n * IOVEC_SIZE);
+    this.vec = fixedBuffer(n * MMSGHDR_SIZE);
+    const iovBase = koffi.address(this.iovs);
+    for (let i = 0; i < n; i++) {
+      this.iovs.writeBigUInt64LE(koffi.address(this.buffers[i]), i * IOVEC_SIZE);
+      this.iovs.writeBigUInt64LE(BigInt(this.buffers[i].length), i * IOVEC_SIZE + 8);
+      const m = i * MMSGHDR_SIZE; // struct mmsghdr { struct msghdr msg_hdr; unsigned msg_len; }
+      this.vec.writeBigUInt64LE(iovBase + BigInt(i * IOVEC_SIZE), m + 16); // msg_iov
+      this.vec.writeBigUInt64LE(1n, m + 24); // msg_iovlen
+    }
+  }
+
+  /**
+   * Send every frame of the batch on `sock`. Returns how many were sent; a frame the kernel refused is skipped
+   * (counted by the caller from the return value) and the error text kept in `sock.lastSendError`.
+   */
+  send(sock: PacketSocket): number {
+    const n = this.buffers.length;
+    let done = 0;
+    let sent = 0;
+    while (done < n) {
+      const view = done === 0 ? this.vec : this.vec.subarray(done * MMSGHDR_SIZE);
+      const r = sendmmsg(sock.fd, view, n - done, 0);
+      if (r < 0) {
+        sock.lastSendError = lastError();
+        done++; // drop the frame that failed, go on with the rest
+      } else {
+        sent += r;
+        done += r;
+        if (r === 0) break;
+      }
+    }
+    return sent;
   }
 }

@@ -69,6 +69,13 @@ export const send = lib.func("long send(int fd, const void *buf, size_t len, int
   len: number,
   flags: number,
 ) => number;
+/** sendmmsg with a raw mmsghdr array the caller lays out in a Buffer (batch sends, see net/afpacket.ts). */
+export const sendmmsg = lib.func("int sendmmsg(int fd, void *msgvec, unsigned int vlen, int flags)") as (
+  fd: number,
+  msgvec: Buffer,
+  vlen: number,
+  flags: number,
+) => number;
 export const recv = lib.func("long recv(int fd, _Out_ void *buf, size_t len, int flags)") as (
   fd: number,
   buf: Uint8Array,

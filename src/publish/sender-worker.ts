@@ -9,7 +9,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { LatencyHistogram } from "../analysis/histogram.js";
 import { FrameFactory } from "../gen/frames.js";
 import { buildPlan, frameOffsetNs } from "../gen/plan.js";
-import { PacketSocket, PacketSocketError } from "../net/afpacket.js";
+import { PacketSocket, PacketSocketError, SendBatch } from "../net/afpacket.js";
 import {
   CLOCK_REALTIME,
   CLOCK_TAI,
@@ -71,6 +71,12 @@ function run(input: WorkerInput): PublishSummary {
   }
   const sock = new PacketSocket({ iface: cfg.iface, netns: cfg.netns, sndbuf: 4 * 1024 * 1024 });
   const factory = new FrameFactory(plan, { withRefrTm: cfg.t0 !== undefined });
+  // without --t0 every burst goes out in one sendmmsg(); the templates move into the batch's fixed buffers
+  const batch = cfg.t0 === undefined ? new SendBatch(factory.templates.map((t) => t.bytes)) : undefined;
+  if (batch)
+    factory.templates.forEach((t, i) => {
+      t.bytes = batch.buffers[i];
+    });
   const nStreams = plan.streams.length;
   const fps = plan.rate.framesPerSecond;
   const asdu = plan.rate.asdu;
@@ -157,9 +163,23 @@ function run(input: WorkerInput): PublishSummary {
       gapErr.record(Math.abs(d - periodNs));
     }
     prevStart = at;
-    for (let s = 0; s < nStreams; s++) {
-      const bytes = factory.frame(s, smpCnt0);
-      if (cfg.t0 !== undefined) {
+    if (batch) {
+      // no T0 to stamp: patch every stream's frame, then one sendmmsg() for the burst
+      for (let s = 0; s < nStreams; s++) factory.frame(s, smpCnt0);
+      const n = batch.send(sock);
+      if (n === nStreams) for (let s = 0; s < nStreams; s++) sent[s]++;
+      else {
+        // rare: which frames failed is not reported by sendmmsg; charge the failures to the last streams
+        for (let s = 0; s < nStreams; s++) {
+          if (s < n) sent[s]++;
+          else errors[s]++;
+        }
+        lastError_ = sock.lastSendError;
+      }
+    } else {
+      for (let s = 0; s < nStreams; s++) {
+        const bytes = factory.frame(s, smpCnt0);
+        // T0 = the send time, read right before send()
         clock_gettime(t0Clock, ts);
         let sec = ts.tv_sec;
         let frac = Math.round((ts.tv_nsec * 0x1000000) / 1e9);
@@ -171,11 +191,11 @@ function run(input: WorkerInput): PublishSummary {
         t0Time.fraction = frac;
         const offs = factory.templates[s].refrTm;
         for (let a = 0; a < offs.length; a++) writeUtcTime(bytes, offs[a], t0Time);
-      }
-      if (sock.send(bytes)) sent[s]++;
-      else {
-        errors[s]++;
-        lastError_ = sock.lastSendError;
+        if (sock.send(bytes)) sent[s]++;
+        else {
+          errors[s]++;
+          lastError_ = sock.lastSendError;
+        }
       }
     }
     burst.record(Number(process.hrtime.bigint() - at));
