@@ -181,9 +181,15 @@ function shb(le: boolean): Buffer {
     le,
   );
 }
-function idb(linkType: number, tsresol: number | undefined, le: boolean): Buffer {
+function idb(linkType: number, tsresol: number | undefined, le: boolean, tsoffsetS?: bigint): Buffer {
   const opts: Buffer[] = [];
   if (tsresol !== undefined) opts.push(u16(9, le), u16(1, le), pad(Buffer.from([tsresol])));
+  if (tsoffsetS !== undefined) {
+    const o = Buffer.alloc(8);
+    if (le) o.writeBigInt64LE(tsoffsetS);
+    else o.writeBigInt64BE(tsoffsetS);
+    opts.push(u16(14, le), u16(8, le), o);
+  }
   opts.push(u16(0, le), u16(0, le));
   return block(1, Buffer.concat([u16(linkType, le), u16(0, le), u32(65535, le), ...opts]), le);
 }
@@ -339,6 +345,20 @@ describe("pcapng: several interfaces, if_tsresol, SPB, PB, unknown blocks, both 
       }
     });
   }
+
+  test("if_tsoffset (seconds added to every timestamp) in both byte orders; tshark agrees", () => {
+    const f = realFrames(1);
+    for (const le of [true, false]) {
+      const path = join(tmp, `tsoffset-${le}.pcapng`);
+      writeFileSync(
+        path,
+        Buffer.concat([shb(le), idb(1, 9, le, 1_600_000_000n), epb(0, 123_456_789n, f[0], le)]),
+      );
+      const [p] = readAll(path);
+      assert.equal(p.tsNs, 1_600_000_000_123_456_789n);
+      assert.equal(tsharkFrames(path)[0].time, "1600000000.123456789");
+    }
+  });
 
   test("two sections with different byte orders in one file", () => {
     const f = realFrames(2);
