@@ -15,6 +15,7 @@ const loaders: Record<string, () => Promise<{ bench: Bench }>> = {
   // name: () => import("./file.js"),
   decode: () => import("./decode.js"),
   pacing: () => import("./pacing.js"),
+  tracer: () => import("./tracer.js"),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -1,53 +1,38 @@
 /**
- * The demo ends with the report of its run: the record file read back and summarized per stream and segment
- * (count, min, mean, p50, p99, p99.9, max, over the threshold). Uses `svtrace report`'s library when it exists.
+ * The demo ends with the report of its run: `svtrace report`'s library (runReport) on the record just written:
+ * the per-stream, per-segment table (count, min, mean, stddev, percentiles, max, counts over thresholds), and
+ * a self-contained HTML page with the plots beside the record.
  */
 import type { Writable } from "node:stream";
-import { LiveModel } from "../live/model.js";
-import { fmtUs } from "../live/screen.js";
-import { rowsOf } from "../record/columns.js";
-import { openRecordFile } from "../record/open.js";
+import { runReport } from "../report/run-report.js";
 import type { DemoResult } from "./demo.js";
 
 export interface DemoReportOptions {
   thresholdUs: number;
   out: Writable;
+  /** HTML report path (default: the record path with .html); null = none */
+  html?: string | null;
 }
 
-/** Read the record back and print the per-stream, per-segment statistics of the whole run. */
-export async function runDemoReport(r: DemoResult, opts: DemoReportOptions): Promise<void> {
-  const input = openRecordFile(r.recordPath);
-  const model = new LiveModel({ points: input.meta.points, thresholdUs: opts.thresholdUs });
-  try {
-    for (const batch of input.batches()) model.addRows([...rowsOf(batch)]);
-  } finally {
-    input.close();
+export function defaultHtmlPath(recordPath: string): string {
+  return `${recordPath.replace(/\.(arrow|csv)$/, "")}.html`;
+}
+
+/** Run the report on the demo's record; returns the HTML path written, if any. */
+export async function runDemoReport(r: DemoResult, opts: DemoReportOptions): Promise<string | undefined> {
+  if (r.run.record?.format === "legacy") {
+    opts.out.write(`(no report: a legacy results file has no SV identity; use --format arrow or csv)\n`);
+    return undefined;
   }
-  const snap = model.snapshot();
-  const lines = [`Report of ${r.recordPath} (${input.rows} SVs; latencies in µs):`];
-  const head = `  ${"stream".padEnd(10)}${"segment".padEnd(15)}${["count", "min", "mean", "p50", "p99", "p99.9", "max", `>${opts.thresholdUs}µs`].map((h) => h.padStart(9)).join("")}`;
-  lines.push(head);
-  const rows: [string, typeof snap.all][] = [
-    ...snap.streams.map((s) => [s.svID, s.segments] as [string, typeof snap.all]),
-    ["all", snap.all],
-  ];
-  for (const [svID, segs] of rows) {
-    for (const [name, s] of Object.entries(segs)) {
-      if (s.count === 0) continue;
-      const label = s.alias ? `${name} ${s.alias}` : name;
-      const cells = [
-        String(s.count),
-        fmtUs(s.min),
-        fmtUs(s.mean),
-        fmtUs(s.p50),
-        fmtUs(s.p99),
-        fmtUs(s["p99.9"]),
-        fmtUs(s.max),
-        String(s.over_threshold),
-      ];
-      lines.push(`  ${svID.padEnd(10)}${label.padEnd(15)}${cells.map((c) => c.padStart(9)).join("")}`);
-    }
-  }
-  lines.push(`Full report: svtrace report ${r.recordPath} (add --html report.html for plots)`);
-  opts.out.write(`${lines.join("\n")}\n`);
+  const html = opts.html === null ? undefined : (opts.html ?? defaultHtmlPath(r.recordPath));
+  opts.out.write(`\nReport of ${r.recordPath}:\n`);
+  await runReport({
+    files: [r.recordPath],
+    thresholdsUs: [opts.thresholdUs],
+    html,
+    out: opts.out,
+    progress: false,
+  });
+  opts.out.write(`\nRecord: ${r.recordPath}${html ? `\nHTML report: ${html}` : ""}\n`);
+  return html;
 }

@@ -112,6 +112,8 @@ export interface LiveSnapshot {
   streams: StreamSnapshot[];
   /** every stream together, per segment */
   all: Record<string, SegmentSnapshot>;
+  /** the last few tracer warnings (lost events, map nearly full, bpftrace messages), oldest first */
+  warnings: string[];
   /** log2 µs histogram of `total` (or the only segment) over every stream: [lo_us, hi_us|null, count] */
   histogram: { segment: string; bins: [number, number | null, number][] };
 }
@@ -134,6 +136,7 @@ export class LiveModel {
   private lastRows = 0;
   private lastAt = Date.now();
   totalRows = 0;
+  private readonly warnings: string[] = [];
 
   constructor(readonly opts: LiveModelOptions) {
     this.defs = segmentsFor(opts.points);
@@ -164,6 +167,12 @@ export class LiveModel {
       }
     }
     this.totalRows += rows.length;
+  }
+
+  /** Remember a tracer warning for the screen and the snapshots (the last 3 are kept). */
+  noteWarning(message: string): void {
+    this.warnings.push(message);
+    if (this.warnings.length > 3) this.warnings.shift();
   }
 
   setStats(stats: TraceStats): void {
@@ -235,6 +244,7 @@ export class LiveModel {
         segments: this.segmentsSnapshot(s.segments),
       })),
       all: this.segmentsSnapshot(all),
+      warnings: [...this.warnings],
       histogram: { segment: drawn >= 0 ? this.defs[drawn].name : "", bins },
     };
   }

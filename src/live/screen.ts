@@ -108,6 +108,7 @@ export function renderScreen(snap: LiveSnapshot, opts: ScreenOptions): string {
       lines.push(segmentLine(name, snap.all[name], snap.threshold_us, p));
   }
   lines.push(...renderHistogram(snap, opts.color));
+  for (const w of snap.warnings ?? []) lines.push(p.yellow(`warning: ${w}`));
   return lines.join("\n");
 }
 

@@ -5,7 +5,7 @@
  * signal or bpftrace exiting: every row already received is kept and the record file is closed.
  */
 import { fail } from "../cli/errors.js";
-import { type MetricsServer, startMetricsServer } from "../metrics/prometheus.js";
+import { type MetricsServer, parseListenAddress, startMetricsServer } from "../metrics/prometheus.js";
 import type { RecordFormat } from "../record/schema.js";
 import { openRecordWriter, type RecordWriter } from "../record/writer.js";
 import { startTrace } from "../trace/session.js";
@@ -50,6 +50,7 @@ export interface TraceRunResult {
 }
 
 export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
+  if (opts.prometheus) parseListenAddress(opts.prometheus); // a bad address fails before bpftrace starts
   const session = await startTrace(opts.trace);
   const model = new LiveModel({
     points: session.meta.points,
@@ -81,6 +82,7 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
   session.on("warning", (w) => {
     warnings.push(w);
     if (warnings.length > 200) warnings.shift();
+    model.noteWarning(w.message);
     onWarning(w);
   });
 

@@ -36,6 +36,8 @@ export function register(program: Command): void {
     .option("--threshold-us <us>", "latency threshold for the counts over it (µs)", number(1, 1e9), 200)
     .option("--prometheus <[host:]port>", "serve /metrics for Prometheus while it runs")
     .option("--json", "live JSON snapshots on stdout instead of the screen")
+    .option("--html <file>", "HTML report of the run (default: beside the record, .html)")
+    .option("--no-html", "no HTML report")
     .addHelpText(
       "after",
       `
@@ -65,6 +67,10 @@ Examples:
       });
       const out = o.json ? process.stderr : process.stdout;
       out.write(`\n${formatDemoSummary(r)}\n`);
-      await runDemoReport(r, { thresholdUs: o.thresholdUs, out });
+      await runDemoReport(r, {
+        thresholdUs: o.thresholdUs,
+        out,
+        html: o.html === false ? null : typeof o.html === "string" ? o.html : undefined,
+      });
     });
 }

@@ -19,6 +19,7 @@ JSON snapshot (--json: one object per line, every second, and a last one after t
                 "segments": {"T1-T2": {"alias": "Thyp", "count", "min", "mean", "p50", "p99", "p99.9", "max",
                                        "over_threshold", "non_positive"}, ..., "total": {...}}}],
    "all": {same segments, every stream together},
+   "warnings": [the last tracer warnings],
    "histogram": {"segment": "total", "bins": [[lo_us, hi_us|null, count], ...]}}
   Latencies are nanoseconds (null when count is 0); counters are cumulative since the start. Segments are the
   consecutive point pairs (T0-T1 when the publisher stamped refrTm with --t0) and "total" = first point that

@@ -35,6 +35,7 @@ export function register(program: Command): void {
     .requiredOption("--out <file>", "record file to write")
     .addOption(new Option("--format <format>", "record format").choices(RECORD_FORMATS).default("arrow"))
     .option("--live", "also draw the live screen (TTY) while recording")
+    .option("--json", "at the end, print the final snapshot (the svtrace live --json shape) on stdout")
     .addHelpText(
       "after",
       `${HELP}\n${SELECTION_HELP}\n\nExamples:\n` +
@@ -64,5 +65,9 @@ export function register(program: Command): void {
         },
       });
       process.stderr.write(`${formatSummary(r)}\n`);
+      if (f.json)
+        process.stdout.write(
+          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy })}\n`,
+        );
     });
 }

@@ -1,0 +1,178 @@
+/**
+ * `npm run bench tracer`: the tracer's cost and observer effect through the lab (bridge), 8 streams x 4800 SV/s
+ * (60 Hz) for 60 s (`--duration=S`, `--switch=MODE` to change): bpftrace and svtrace CPU (utime+stime from
+ * /proc/PID/stat over the traffic, % of one core), lost events, SVs recorded, and the subscriber's end-to-end
+ * latency (refrTm T0 -> kernel receive timestamp at vm0) without and with `svtrace record` attached: p50 and
+ * p99 shift. Prints figures; never fails on timing.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Bench } from "./run.js";
+
+const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+const CLK_TCK = 100;
+
+interface Proc {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  done: Promise<number | null>;
+}
+
+function svtrace(args: string[]): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  const p: Proc = { child, stdout: "", stderr: "", done: Promise.resolve(null) };
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => {
+    p.stdout += c;
+  });
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => {
+    p.stderr += c;
+  });
+  p.done = new Promise((res) => child.on("close", (code) => res(code)));
+  return p;
+}
+
+async function waitFor(p: Proc, text: string, timeoutMs = 120_000): Promise<void> {
+  const t0 = Date.now();
+  while (!p.stderr.includes(text)) {
+    if (p.child.exitCode !== null) throw new Error(`exited before "${text}": ${p.stderr}`);
+    if (Date.now() - t0 > timeoutMs) throw new Error(`no "${text}" within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** utime+stime in seconds of a process, or 0 if it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** The bpftrace child of a process. */
+function bpftracePid(parent: number): number | undefined {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const status = readFileSync(`/proc/${d}/status`, "utf8");
+      if (/^Name:\s+bpftrace$/m.test(status) && new RegExp(`^PPid:\\s+${parent}$`, "m").test(status))
+        return Number(d);
+    } catch {
+      /* gone */
+    }
+  }
+  return undefined;
+}
+
+interface SubLatency {
+  streams: {
+    svID: string;
+    received: number;
+    latency: { p50_us: number; p99_us: number; max_us: number } | null;
+  }[];
+}
+
+function latencyOf(stdout: string): { p50: number; p99: number; max: number; received: number } {
+  const s = JSON.parse(stdout) as SubLatency;
+  const withLat = s.streams.filter((x) => x.latency);
+  const avg = (f: (x: (typeof withLat)[number]) => number) =>
+    withLat.reduce((a, x) => a + f(x), 0) / withLat.length;
+  return {
+    p50: avg((x) => x.latency?.p50_us ?? 0),
+    p99: avg((x) => x.latency?.p99_us ?? 0),
+    max: Math.max(...withLat.map((x) => x.latency?.max_us ?? 0)),
+    received: s.streams.reduce((a, x) => a + x.received, 0),
+  };
+}
+
+async function traffic(
+  ns: { pub: string; vm: string },
+  durationS: number,
+): Promise<ReturnType<typeof latencyOf>> {
+  const sub = svtrace(["subscribe", "--iface", "vm0", "--netns", ns.vm, "--json"]);
+  await waitFor(sub, "listening");
+  const pub = svtrace([
+    ...["publish", "--iface", "pub0", "--netns", ns.pub, "--streams", "8", "--freq", "60"],
+    ...["--t0", "--duration", String(durationS), "--priority", "50"],
+  ]);
+  await pub.done;
+  await new Promise((r) => setTimeout(r, 1000));
+  sub.child.kill("SIGINT");
+  await sub.done;
+  return latencyOf(sub.stdout);
+}
+
+export const bench: Bench = {
+  name: "tracer",
+  title:
+    "svtrace record on the lab, 8 x 4800 SV/s: bpftrace/svtrace CPU, lost events, observer effect on latency",
+  async run(args: string[]): Promise<void> {
+    const opt = (name: string, def: string) =>
+      args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? def;
+    const durationS = Number(opt("duration", "60"));
+    const mode = opt("switch", "bridge");
+    const prefix = process.env.SVTRACE_LAB_PREFIX ?? "svt-";
+    const ns = { pub: `${prefix}pub`, vm: `${prefix}vm` };
+    const dir = mkdtempSync(join(tmpdir(), "svt-bench-tracer-"));
+    const up = svtrace(["lab", "up", "--switch", mode]);
+    if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);
+    try {
+      process.stdout.write(`lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s), ${durationS} s per run\n`);
+      const base = await traffic(ns, durationS);
+      process.stdout.write(
+        `without tracer: subscriber latency p50 ${base.p50.toFixed(1)} µs, p99 ${base.p99.toFixed(1)} µs, max ${base.max.toFixed(0)} µs (${base.received} SVs)\n`,
+      );
+      const rec = svtrace([
+        "record",
+        "--lab",
+        "--out",
+        join(dir, "bench.arrow"),
+        "--rate",
+        "38400",
+        "--json",
+      ]);
+      await waitFor(rec, "recording");
+      const recPid = rec.child.pid as number;
+      const btPid = bpftracePid(recPid);
+      const cpu0 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0, t: performance.now() };
+      const sub = svtrace(["subscribe", "--iface", "vm0", "--netns", ns.vm, "--json"]);
+      await waitFor(sub, "listening");
+      const pub = svtrace([
+        ...["publish", "--iface", "pub0", "--netns", ns.pub, "--streams", "8", "--freq", "60"],
+        ...["--t0", "--duration", String(durationS), "--priority", "50"],
+      ]);
+      await pub.done;
+      await new Promise((r) => setTimeout(r, 1000));
+      const wall = (performance.now() - cpu0.t) / 1000;
+      const cpu1 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0 };
+      sub.child.kill("SIGINT");
+      await sub.done;
+      rec.child.kill("SIGINT");
+      await rec.done;
+      const traced = latencyOf(sub.stdout);
+      const snap = JSON.parse(rec.stdout.trim().split("\n").pop() ?? "{}") as {
+        lost_events?: number;
+        record?: { rows: number };
+        streams?: { complete_rows: number }[];
+      };
+      const complete = (snap.streams ?? []).reduce((a, s) => a + s.complete_rows, 0);
+      process.stdout.write(
+        `with tracer:    subscriber latency p50 ${traced.p50.toFixed(1)} µs, p99 ${traced.p99.toFixed(1)} µs, max ${traced.max.toFixed(0)} µs (${traced.received} SVs)\n` +
+          `observer effect: p50 shift ${(traced.p50 - base.p50).toFixed(1)} µs, p99 shift ${(traced.p99 - base.p99).toFixed(1)} µs (target: p50 shift < 2 µs)\n` +
+          `bpftrace CPU ${btPid ? `${(((cpu1.bt - cpu0.bt) / wall) * 100).toFixed(1)} %` : "? (pid not found)"} of one core, ` +
+          `svtrace record CPU ${(((cpu1.rec - cpu0.rec) / wall) * 100).toFixed(1)} % (over ${wall.toFixed(1)} s; target bpftrace < 10 %)\n` +
+          `lost events ${snap.lost_events ?? "?"}, SVs recorded ${snap.record?.rows ?? "?"} (${complete} at every point) of ${traced.received} received\n`,
+      );
+    } finally {
+      const down = svtrace(["lab", "down"]);
+      await down.done;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,195 @@
+/**
+ * Plumbing for the tracer acceptance tests (test/tracer-*.test.ts): bring the lab up/down through the CLI,
+ * start `svtrace record`/`live`/`subscribe`/`publish` as the user would (child processes, no shell), wait for
+ * their readiness lines, stop them by PID, and read CSV records back.
+ */
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import type { LiveSnapshot } from "../src/live/model.js";
+import { type CliResult, runCli, runCliAsync } from "./helpers.js";
+
+export const PREFIX = process.env.SVTRACE_LAB_PREFIX ?? "svt-";
+export const NS = { pub: `${PREFIX}pub`, hyp: `${PREFIX}hyp`, vm: `${PREFIX}vm` };
+
+export function labUp(mode: "bridge" | "tap" | "ovs"): void {
+  const r = runCli(["lab", "up", "--switch", mode], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, `lab up: ${r.stderr}`);
+}
+
+export function labDown(): void {
+  const r = runCli(["lab", "down"], { timeoutMs: 60_000 });
+  if (r.code !== 0) process.stderr.write(`lab down failed: ${r.stderr}\n`);
+}
+
+export interface Running {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  stderr(): string;
+}
+
+/** Start `svtrace ARGS` and collect its stderr. */
+export function start(args: string[], timeoutMs = 900_000): Running {
+  let err = "";
+  const r = runCliAsync(args, {
+    timeoutMs,
+    onStderr: (c) => {
+      err += c;
+    },
+  });
+  return { child: r.child, done: r.done, stderr: () => err };
+}
+
+/** Wait until the process printed `text` on stderr; fail with its output if it exits or times out first. */
+export async function waitFor(p: Running, text: string, timeoutMs = 90_000): Promise<void> {
+  const t0 = Date.now();
+  let exited = false;
+  void p.done.then(() => {
+    exited = true;
+  });
+  while (!p.stderr().includes(text)) {
+    if (exited) {
+      const r = await p.done;
+      assert.fail(`exited (${r.code}) before "${text}": ${r.stderr}`);
+    }
+    if (Date.now() - t0 > timeoutMs) assert.fail(`no "${text}" within ${timeoutMs} ms: ${p.stderr()}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+/** SIGINT (the svtrace commands stop cleanly with their summary) and wait. */
+export async function interrupt(p: Running): Promise<CliResult> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGINT");
+  return p.done;
+}
+
+/** Kill by PID if still running (cleanup). */
+export function kill(p: Running | undefined): void {
+  if (p && p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+}
+
+export interface CsvRow {
+  svID: string;
+  appid: number;
+  iteration: number;
+  smpCnt: number;
+  /** t0..tN, null = empty field */
+  t: (bigint | null)[];
+}
+
+export function readCsvRecord(path: string): { header: string; rows: CsvRow[] } {
+  const lines = readFileSync(path, "utf8").split("\n");
+  const header = lines[0];
+  const rows: CsvRow[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i];
+    if (l === "") continue;
+    const f = l.split(",");
+    rows.push({
+      svID: f[0],
+      appid: Number(f[1]),
+      iteration: Number(f[2]),
+      smpCnt: Number(f[3]),
+      t: f.slice(4).map((x) => (x === "" ? null : BigInt(x))),
+    });
+  }
+  return { header, rows };
+}
+
+export interface PublishJson {
+  sent: number;
+  streams: { svID: string; sent: number; skipped?: number }[];
+}
+export interface SubscribeJson {
+  received: number;
+  streams: { svID: string; received: number; samples: number; missing: number; duplicates: number }[];
+}
+
+export function lastSnapshot(stdout: string): LiveSnapshot & { record?: { rows: number } } {
+  const lines = stdout
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"));
+  assert.ok(lines.length > 0, "at least one JSON snapshot");
+  return JSON.parse(lines[lines.length - 1]) as LiveSnapshot;
+}
+
+export function countBy<T>(items: T[], key: (x: T) => string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const x of items) m.set(key(x), (m.get(key(x)) ?? 0) + 1);
+  return m;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((res) => setTimeout(res, ms));
+}
+
+export interface StreamCheck {
+  rows: number;
+  /** rows with T1..T4 all present */
+  complete: number;
+  /** rows with T4 (the subscriber's read) */
+  withT4: number;
+  /** rows whose present points are not strictly increasing in path order (T0 included) */
+  outOfOrder: number;
+  /** (iteration, smpCnt) seen twice */
+  duplicateKeys: number;
+  smpCnts: Set<number>;
+}
+
+/**
+ * Read a CSV record line by line (memory stays small) and check it per stream. `onRow` sees every row
+ * (e.g. to feed a LiveModel).
+ */
+export async function checkCsvRecord(
+  path: string,
+  onRow?: (row: CsvRow) => void,
+): Promise<{ header: string; streams: Map<string, StreamCheck> }> {
+  const { createReadStream } = await import("node:fs");
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  let header = "";
+  const streams = new Map<string, StreamCheck>();
+  const keys = new Map<string, Set<number>>();
+  for await (const l of rl) {
+    if (header === "") {
+      header = l;
+      continue;
+    }
+    if (l === "") continue;
+    const f = l.split(",");
+    const row: CsvRow = {
+      svID: f[0],
+      appid: Number(f[1]),
+      iteration: Number(f[2]),
+      smpCnt: Number(f[3]),
+      t: f.slice(4).map((x) => (x === "" ? null : BigInt(x))),
+    };
+    let s = streams.get(row.svID);
+    if (!s) {
+      s = { rows: 0, complete: 0, withT4: 0, outOfOrder: 0, duplicateKeys: 0, smpCnts: new Set() };
+      streams.set(row.svID, s);
+      keys.set(row.svID, new Set());
+    }
+    s.rows++;
+    s.smpCnts.add(row.smpCnt);
+    const k = row.iteration * 65536 + row.smpCnt;
+    const ks = keys.get(row.svID) as Set<number>;
+    if (ks.has(k)) s.duplicateKeys++;
+    ks.add(k);
+    const kernel = row.t.slice(1);
+    if (kernel.every((x) => x !== null)) s.complete++;
+    if (row.t[row.t.length - 1] !== null) s.withT4++;
+    let prev: bigint | null = null;
+    for (const x of row.t) {
+      if (x === null) continue;
+      if (prev !== null && x <= prev) {
+        s.outOfOrder++;
+        break;
+      }
+      prev = x;
+    }
+    onRow?.(row);
+  }
+  return { header, streams };
+}
