@@ -184,6 +184,23 @@ describe("pcap generate decoded by tshark", () => {
     assert.equal(rows[960][3].split(",")[0], "0", "wraps at 15360");
   });
 
+  test("--no-smpsynch omits the field; --smpsynch sets it", () => {
+    const a = join(dir, "nosync.pcap");
+    const b = join(dir, "sync0.pcap");
+    assert.equal(runCli(["pcap", "generate", a, "--count", "3", "--no-smpsynch"]).code, 0);
+    assert.equal(runCli(["pcap", "generate", b, "--count", "3", "--smpsynch", "0"]).code, 0);
+    assert.deepEqual(tsharkFields(a, ["sv.smpSynch", "sv.smpCnt"]), [
+      ["", "0"],
+      ["", "1"],
+      ["", "2"],
+    ]);
+    assert.deepEqual(tsharkFields(b, ["sv.smpSynch", "sv.smpCnt"]), [
+      ["0", "0"],
+      ["0", "1"],
+      ["0", "2"],
+    ]);
+  });
+
   test("same options give the same bytes; other options differ", () => {
     const a = join(dir, "a.pcap");
     const b = join(dir, "b.pcap");

@@ -25,7 +25,8 @@ export interface StreamCliValues {
   iRms?: string;
   vRms?: string;
   simulate?: boolean;
-  smpsynch?: string;
+  /** a string with --smpsynch N, false with --no-smpsynch */
+  smpsynch?: string | boolean;
   confRev?: string;
   datset?: string;
   refrtm?: boolean;
@@ -53,6 +54,7 @@ export const STREAM_FLAGS: [flags: string, description: string][] = [
   ["--v-rms <V>", "phase voltage RMS in V (default 57)"],
   ["--simulate", "set the Simulate bit (Reserved1 bit 15)"],
   ["--smpsynch <n>", "smpSynch value: 0 none, 1 local, 2 global (default 2)"],
+  ["--no-smpsynch", "omit the smpSynch field (ASN.1 OPTIONAL; Ed2 makes it mandatory)"],
   ["--conf-rev <n>", "confRev (default 1)"],
   ["--datset <ref>", "add the optional datSet field (e.g. MU01LD0/LLN0$PhsMeas1)"],
   ["--refrtm", "add the optional refrTm field (the sample time)"],
@@ -88,7 +90,8 @@ export function genOptionsFromCli(v: StreamCliValues): GenOptions {
   if (v.iRms !== undefined) o.iRms = parseNumberOption("--i-rms", v.iRms, 0, 2_000_000);
   if (v.vRms !== undefined) o.vRms = parseNumberOption("--v-rms", v.vRms, 0, 20_000_000);
   if (v.simulate) o.simulate = true;
-  if (v.smpsynch !== undefined) o.smpSynch = parseIntOption("--smpsynch", v.smpsynch, 0, 255);
+  if (v.smpsynch === false) o.smpSynch = undefined;
+  else if (typeof v.smpsynch === "string") o.smpSynch = parseIntOption("--smpsynch", v.smpsynch, 0, 255);
   if (v.confRev !== undefined) o.confRev = parseIntOption("--conf-rev", v.confRev, 0, 0xffffffff);
   if (v.datset !== undefined) o.datSet = v.datset;
   if (v.refrtm) o.refrTm = true;

@@ -32,8 +32,8 @@ export interface GenOptions {
   iRms: number;
   vRms: number;
   simulate: boolean;
-  /** smpSynch value: 0 none, 1 local, 2 global */
-  smpSynch: number;
+  /** smpSynch value: 0 none, 1 local, 2 global; undefined = field omitted */
+  smpSynch?: number;
   confRev: number;
   /** optional ASDU fields */
   datSet?: string;
@@ -153,7 +153,7 @@ export function buildPlan(opts: GenOptions): Plan {
   if (opts.vlan !== undefined && (opts.vlan < 0 || opts.vlan > 4095))
     fail(`--vlan must be between 0 and 4095, got ${opts.vlan}`);
   if (opts.prio < 0 || opts.prio > 7) fail(`--prio must be between 0 and 7, got ${opts.prio}`);
-  if (opts.smpSynch < 0 || opts.smpSynch > 255)
+  if (opts.smpSynch !== undefined && (opts.smpSynch < 0 || opts.smpSynch > 255))
     fail(`--smpsynch must be between 0 and 255, got ${opts.smpSynch}`);
   checkMac("--src", opts.src);
   checkMac("--dst", opts.dst);
