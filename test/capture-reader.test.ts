@@ -503,5 +503,9 @@ describe("time formatting", () => {
     assert.equal(formatEpochNs(1594858030059560000n), "1594858030.059560000");
     assert.equal(formatEpochNs(1000001000n), "1.000001000");
     assert.equal(formatIsoNs(1594858030059560123n), "2020-07-16T00:07:10.059560123Z");
+    assert.equal(formatIsoNs(1594858030999999999n), "2020-07-16T00:07:10.999999999Z");
+    assert.equal(formatIsoNs(1594858031000000000n), "2020-07-16T00:07:11.000000000Z");
+    assert.equal(formatIsoNs(-1n), "1969-12-31T23:59:59.999999999Z");
+    assert.equal(formatIsoNs(0n), "1970-01-01T00:00:00.000000000Z");
   });
 });

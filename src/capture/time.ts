@@ -12,10 +12,20 @@ export function formatEpochNs(tsNs: bigint): string {
   return `${neg ? "-" : ""}${sec}.${ns.toString().padStart(9, "0")}`;
 }
 
-/** "2020-07-16T00:07:10.059560000Z" (UTC, nanoseconds). */
+let cachedSec: bigint | undefined;
+let cachedPrefix = "";
+
+/** "2020-07-16T00:07:10.059560000Z" (UTC, nanoseconds). The date part is cached per second. */
 export function formatIsoNs(tsNs: bigint): string {
-  const ms = tsNs / 1_000_000n;
-  const ns = tsNs - (tsNs / 1_000_000_000n) * 1_000_000_000n;
-  const iso = new Date(Number(ms)).toISOString(); // ...ss.mmmZ
-  return `${iso.slice(0, 19)}.${(ns < 0n ? ns + 1_000_000_000n : ns).toString().padStart(9, "0")}Z`;
+  let sec = tsNs / 1_000_000_000n;
+  let ns = tsNs - sec * 1_000_000_000n;
+  if (ns < 0n) {
+    sec -= 1n;
+    ns += 1_000_000_000n;
+  }
+  if (sec !== cachedSec) {
+    cachedSec = sec;
+    cachedPrefix = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
+  }
+  return `${cachedPrefix}.${ns.toString().padStart(9, "0")}Z`;
 }
