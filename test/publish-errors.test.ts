@@ -3,8 +3,9 @@
  * listening on `lo` of a private namespace the whole time (bad calls publish on that same `lo`).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { assertRoot, runCli } from "./helpers.js";
+import { assertRoot, cliMain, runCli } from "./helpers.js";
 import {
   deleteNetns,
   makeNetns,
@@ -69,6 +70,22 @@ describe("publish rejects bad input and sends nothing", () => {
       assert.equal(r.stdout, "");
     });
   }
+
+  test("not root: one-line error naming the missing privilege", () => {
+    for (const args of [
+      ["publish", "--iface", "lo", "--count", "5"],
+      ["subscribe", "--iface", "lo", "--netns", ns],
+    ]) {
+      const r = spawnSync(
+        "setpriv",
+        ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, cliMain, ...args],
+        { encoding: "utf8", timeout: 60_000 },
+      );
+      assert.notEqual(r.status, 0);
+      assert.match(r.stderr, /^svtrace: .*(run as root|needs root)/);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
 
   test("nothing reached the subscriber", async () => {
     // a good publish afterwards proves the subscriber was really listening

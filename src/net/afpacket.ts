@@ -155,7 +155,12 @@ export class PacketSocket {
       try {
         enterNetns(opts.netns);
       } catch (e) {
-        throw new PacketSocketError(`${(e as Error).message}; check the name with \`ip netns list\``);
+        const msg = (e as Error).message;
+        throw new PacketSocketError(
+          /not permitted/i.test(msg)
+            ? `${msg}; entering a namespace needs root (CAP_SYS_ADMIN)`
+            : `${msg}; check the name with \`ip netns list\``,
+        );
       }
     }
     this.iface = opts.iface;
