@@ -14,8 +14,10 @@
  *   R <smpCnt> <appid> <refrTm> <t1> .. <tn> <stream> one SV reached the last point (0 = point not seen)
  *   I <smpCnt> <appid> 0 <t1> .. <tn-1> 0 <stream>    an SV that never reached the last point (stale)
  *   D <expected> <got> <stream>                       smpCnt discontinuity at the first point (gap or wrap)
+ * Frames with several ASDUs are keyed by their first ASDU; the next frame is expected at smpCnt + noASDU.
  *   U <point> <smpCnt> <stream>                       the same SV seen twice at a point (duplicate)
  *   @in: <n>                                          SVs entered at the first point so far (every second)
+ *   @pend: <n>                                        entries now in the first point's map (every second)
  *   END, then @p<k>[<stream>, <smpCnt>]: <time>       leftovers at exit
  * <stream> is a 1-based index into the svID list when streams are given, else the svID itself (last field,
  * may contain spaces). <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
@@ -65,16 +67,18 @@ export function checkSvid(svID: string): void {
     );
 }
 
-const byte = (off: string) => `(uint64)*(uint8 *)($p + ${off})`;
-const be16 = (off: string) => `((${byte(off)} << 8) | ${byte(`${off} + 1`)})`;
-
-/** Read the BER length of the TLV at $q into $L (value) and $h (tag+length bytes): short, 0x81 and 0x82 forms. */
-function tlvLength(indent: string): string {
+/**
+ * Read the TLV header at $q with one 4-byte read (little-endian CPU: byte 0 is the tag): $tg = tag,
+ * $L = length (short form, or long form 0x81 n / 0x82 n n, also non-minimal), $h = tag + length bytes.
+ */
+function tlvHeader(indent: string): string {
   return [
-    `$b = ${byte("$q + 1")};`,
+    "$w = (uint64)*(uint32 *)($p + $q);",
+    "$tg = $w & 0xff;",
+    "$b = ($w >> 8) & 0xff;",
     "$L = $b; $h = (uint64)2;",
-    `if ($b == 0x81) { $L = ${byte("$q + 2")}; $h = 3; }`,
-    `if ($b == 0x82) { $L = ${be16("$q + 2")}; $h = 4; }`,
+    "if ($b == 0x81) { $L = ($w >> 16) & 0xff; $h = 3; }",
+    "if ($b == 0x82) { $L = ((($w >> 16) & 0xff) << 8) | (($w >> 24) & 0xff); $h = 4; }",
   ]
     .map((l) => indent + l)
     .join("\n");
@@ -88,44 +92,52 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     `${i}if ((uint64)$skb->mac_header == 0xffff) { return; }`,
     `${i}$p = $skb->head + $skb->mac_header;`,
     `${i}$e = (uint64)12;`,
-    `${i}$et = ${be16("12")};`,
-    `${i}if ($et == 0x8100) { $e = 16; $et = ${be16("16")}; }`,
-    `${i}if ($et != 0x88ba) { return; }`,
-    `${i}$appid = ${be16("$e + 2")};`,
-    `${i}// savPdu 60 L, noASDU 80 L, [security 81 L], seqASDU A2 L, ASDU 30 L, svID 80 L (any BER length form)`,
+    `${i}$w = (uint64)*(uint32 *)($p + 12);`,
+    `${i}if (($w & 0xffff) == 0x0081) { $e = 16; $w = (uint64)*(uint32 *)($p + 16); }`,
+    `${i}if (($w & 0xffff) != 0xba88) { return; }`,
+    `${i}$appid = ((($w >> 16) & 0xff) << 8) | (($w >> 24) & 0xff);`,
+    `${i}// savPdu 60, noASDU 80, [security 81], seqASDU A2, ASDU 30, svID 80 (any BER length form)`,
     `${i}$q = $e + 10;`,
-    `${i}if (${byte("$q")} != 0x60) { return; }`,
-    tlvLength(i),
+    tlvHeader(i),
+    `${i}if ($tg != 0x60) { return; }`,
     `${i}$q = $q + $h;`,
-    `${i}if (${byte("$q")} != 0x80) { return; }`,
-    tlvLength(i),
+    tlvHeader(i),
+    `${i}if ($tg != 0x80) { return; }`,
+    `${i}$na = (uint64)1;`,
+    `${i}if ($L == 1) { $na = (uint64)*(uint8 *)($p + $q + $h); }`,
     `${i}$q = $q + $h + $L;`,
-    `${i}if (${byte("$q")} == 0x81) {`,
-    tlvLength(`${i}  `),
+    tlvHeader(i),
+    `${i}if ($tg == 0x81) {`,
     `${i}  $q = $q + $h + $L;`,
+    tlvHeader(`${i}  `),
     `${i}}`,
-    `${i}if (${byte("$q")} != 0xa2) { return; }`,
-    tlvLength(i),
+    `${i}if ($tg != 0xa2) { return; }`,
     `${i}$q = $q + $h;`,
-    `${i}if (${byte("$q")} != 0x30) { return; }`,
-    tlvLength(i),
+    tlvHeader(i),
+    `${i}if ($tg != 0x30) { return; }`,
     `${i}$q = $q + $h;`,
-    `${i}if (${byte("$q")} != 0x80) { return; }`,
-    tlvLength(i),
+    tlvHeader(i),
+    `${i}if ($tg != 0x80) { return; }`,
     `${i}$vl = $L;`,
     `${i}$sv = str($p + $q + $h, $vl);`,
     `${i}$q = $q + $h + $L;`,
-    `${i}// walk the ASDU: [datSet 81], smpCnt 82, confRev 83, [refrTm 84]`,
-    `${i}$smp = (uint64)0x10000;`,
-    `${i}$rt = (uint64)0;`,
-    `${i}unroll(4) {`,
-    `${i}  $tg = ${byte("$q")};`,
-    tlvLength(`${i}  `),
-    `${i}  if ($tg == 0x82 && $L == 2) { $smp = ${be16("$q + $h")}; }`,
-    `${i}  if ($tg == 0x84 && $L == 8) { $rt = (${be16("$q + $h")} << 40) | (${be16("$q + $h + 2")} << 24) | (${be16("$q + $h + 4")} << 8) | ${byte("$q + $h + 6")}; }`,
+    `${i}// the ASDU after svID, in tag order: [datSet 81], smpCnt 82, confRev 83, [refrTm 84]`,
+    tlvHeader(i),
+    `${i}if ($tg == 0x81) {`,
     `${i}  $q = $q + $h + $L;`,
+    tlvHeader(`${i}  `),
     `${i}}`,
-    `${i}if ($smp == 0x10000) { return; }`,
+    `${i}if ($tg != 0x82 || $L != 2) { return; }`,
+    `${i}$v = (uint64)*(uint16 *)($p + $q + $h);`,
+    `${i}$smp = (($v & 0xff) << 8) | ($v >> 8);`,
+    `${i}$q = $q + $h + $L;`,
+    tlvHeader(i),
+    `${i}if ($tg == 0x83) {`,
+    `${i}  $q = $q + $h + $L;`,
+    tlvHeader(`${i}  `),
+    `${i}}`,
+    `${i}$rt = (uint64)0;`,
+    `${i}if ($tg == 0x84 && $L == 8) { $rt = (uint64)bswap(*(uint64 *)($p + $q + $h)) >> 8; }`,
   ];
   if (streams && streams.length > 0) {
     lines.push(`${i}// streams: exact svID (length and bytes) -> index`);
@@ -176,9 +188,11 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
   const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
   const lines: string[] = [`${i}$now = ${now};`];
   const dropAccounting = [
-    `${i}$nx = @nx[$s];`,
+    // a 1-tuple string key corrupts the key variable in bpftrace 0.17: always use a 2-tuple
+    `${i}$nx = @nx[$s, 0];`,
     `${i}if ($nx != 0 && $nx != $smp + 1) { printf("D %llu %llu ${streamFmt}\\n", $nx - 1, $smp, $s); }`,
-    `${i}@nx[$s] = $smp + 2;`,
+    `${i}// next expected smpCnt (+1 so that 0 means unknown); a frame carries noASDU consecutive samples`,
+    `${i}@nx[$s, 0] = $smp + $na + 1;`,
   ];
   if (n === 1) {
     lines.push(...dropAccounting);
@@ -199,9 +213,11 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
       `${i}  printf("I %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $appid, ${earlier.map((j) => `$a${j}`).join(", ")}, $s);`,
     );
     for (const j of earlier.slice(1)) lines.push(`${i}  if ($a${j} != 0) { delete(@p${j}${key}); }`);
+    lines.push(`${i}  if ($a1 != 0) { @pend = sum(-1); }`);
     lines.push(`${i}}`);
     lines.push(...dropAccounting);
     lines.push(`${i}@p1${key} = $now;`);
+    lines.push(`${i}@pend = sum(1);`);
     lines.push(`${i}@in = count();`);
     return lines.join("\n");
   }
@@ -215,7 +231,7 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
   }
   for (const j of earlier) {
     lines.push(`${i}$a${j} = @p${j}${key};`);
-    lines.push(`${i}if ($a${j} != 0) { delete(@p${j}${key}); }`);
+    lines.push(`${i}if ($a${j} != 0) { delete(@p${j}${key});${j === 1 ? " @pend = sum(-1);" : ""} }`);
   }
   const fmt = earlier.map(() => "%llu").join(" ");
   lines.push(
@@ -295,20 +311,26 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
     " * Generated by svtrace (src/bpftrace/generate.ts); run it with svtrace, which sets the map sizes.",
     " */",
   ];
-  const mapNames = [...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `@p${j + 1}`), "@nx", "@in"];
+  const mapNames = [
+    ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `@p${j + 1}`),
+    "@nx",
+    "@in",
+    ...(n > 1 ? ["@pend"] : []),
+  ];
   const text = [
     ...header,
     "",
     `BEGIN { printf("READY %llu\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
     "",
     ...[...groups.entries()].map(([attach, members]) => `${probeBlock(attach, members, n, streams, now)}\n`),
-    "interval:s:1 { print(@in); }",
+    `interval:s:1 { print(@in);${n > 1 ? " print(@pend);" : ""} }`,
     "",
     "END",
     "{",
     '  printf("END\\n");',
     ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `  print(@p${j + 1});`),
     "  print(@in);",
+    ...(n > 1 ? ["  print(@pend);"] : []),
     ...mapNames.map((m) => `  clear(${m});`),
     "}",
     "",

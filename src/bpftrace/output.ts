@@ -21,6 +21,7 @@ export type OutputEvent =
   | { kind: "gap"; expected: number; got: number; stream: string }
   | { kind: "duplicate"; point: number; smpCnt: number; stream: string }
   | { kind: "entered"; count: number }
+  | { kind: "mapEntries"; count: number }
   | { kind: "end" }
   | { kind: "pending"; point: number; stream: string; smpCnt: number; time: bigint }
   | { kind: "lost"; count: number }
@@ -76,6 +77,8 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
   if (line === "END") return { kind: "end" };
   let m = /^@in: (\d+)$/.exec(line);
   if (m) return { kind: "entered", count: Number(m[1]) };
+  m = /^@pend: (-?\d+)$/.exec(line);
+  if (m) return { kind: "mapEntries", count: Math.max(0, Number(m[1])) };
   m = /^@p(\d+)\[(.*), (\d+)\]: (\d+)$/.exec(line);
   if (m)
     return { kind: "pending", point: Number(m[1]), stream: m[2], smpCnt: Number(m[3]), time: BigInt(m[4]) };

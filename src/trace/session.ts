@@ -58,7 +58,9 @@ class Session extends EventEmitter implements TraceSession {
   private batch: SvRow[] = [];
   private rowsDelivered = 0;
   private entered = 0;
-  private resolvedAtFirst = 0;
+  private pendingNow = 0;
+  /** added to Date.now() for stats times on the session clock (TAI - REALTIME when the clock is TAI) */
+  private statsClockOffsetNs = 0n;
   private lostEvents = 0;
   private lostSinceWarn = 0;
   private mapCapacity = 0;
@@ -101,6 +103,7 @@ class Session extends EventEmitter implements TraceSession {
     const sizing = sizeFor(opts.expectedRate, opts.mapKeys);
     this.mapCapacity = sizing.mapKeys;
     const offset = measureClockOffset(clock);
+    this.statsClockOffsetNs = clock === "tai" ? offset.taiMinusRealtimeNs : 0n;
     this.conv = new ClockConverter(clock, this.gen.timeSource === "tai" ? 0n : offset.offsetNs);
     this.startMs = Date.now();
     this.meta = {
@@ -183,7 +186,6 @@ class Session extends EventEmitter implements TraceSession {
     complete: boolean,
   ): void {
     const iteration = st.row(smp, appid, times, complete);
-    if (times[0] !== 0n) this.resolvedAtFirst += 1;
     if (iteration === undefined) return;
     const t: (bigint | null)[] = [refrTmToNs(refrTm), ...times.map((x) => this.conv.convert(x))];
     this.batch.push({
@@ -211,6 +213,9 @@ class Session extends EventEmitter implements TraceSession {
         break;
       case "entered":
         this.entered = Math.max(this.entered, ev.count);
+        break;
+      case "mapEntries":
+        this.pendingNow = ev.count;
         this.checkMapFill();
         break;
       case "lost":
@@ -242,7 +247,6 @@ class Session extends EventEmitter implements TraceSession {
       const smp = Number(key.slice(0, sp));
       const st = this.state(key.slice(sp + 1));
       const iteration = st.pending(smp, times);
-      if (times[0] !== 0n) this.resolvedAtFirst += 1;
       this.batch.push({
         svID: st.counters.svID,
         appid: st.counters.appid ?? 0,
@@ -267,8 +271,9 @@ class Session extends EventEmitter implements TraceSession {
     this.emit("warning", w);
   }
 
+  /** entries in the first point's in-kernel map, as the program counted them at the last interval */
   private mapEntries(): number {
-    return Math.max(0, this.entered - this.resolvedAtFirst);
+    return this.pendingNow;
   }
 
   private checkMapFill(): void {
@@ -296,7 +301,7 @@ class Session extends EventEmitter implements TraceSession {
   }
 
   stats(): TraceStats {
-    const atNs = BigInt(Date.now()) * 1_000_000n;
+    const atNs = BigInt(Date.now()) * 1_000_000n + this.statsClockOffsetNs;
     return {
       atNs,
       streams: [...this.streams.values()].map((s) => ({ ...s.counters })),
