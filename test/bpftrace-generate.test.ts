@@ -61,18 +61,20 @@ describe("generator text", () => {
     assert.match(g.text, /if \(\$dn == "hyp-in" && .*\) \{ \$pt = 1; \}/);
     assert.match(g.text, /else if \(\$dn == "vm0" && .*\) \{ \$pt = 3; \}/);
     // the extraction template appears once per block: never pasted per point
-    assert.equal(g.text.match(/walk the ASDU/g)?.length, 3);
+    assert.equal(g.text.match(/the ASDU after svID/g)?.length, 3);
     // with no stream list the key is the svID string
     assert.match(g.text, /\$s = \$sv;/);
   });
 
   it("walks the TLVs with long and non-minimal BER lengths, reads refrTm, handles the VLAN tag", () => {
     const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
-    assert.match(g.text, /if \(\$b == 0x81\)/);
-    assert.match(g.text, /if \(\$b == 0x82\)/);
-    assert.match(g.text, /unroll\(4\)/);
-    assert.match(g.text, /\$tg == 0x84 && \$L == 8/);
-    assert.match(g.text, /if \(\$et == 0x8100\) \{ \$e = 16;/);
+    assert.match(g.text, /if \(\$b == 0x81\) \{ \$L = \(\$w >> 16\) & 0xff; \$h = 3; \}/);
+    assert.match(g.text, /if \(\$b == 0x82\) \{ \$L = /);
+    assert.match(g.text, /if \(\$tg == 0x81\) \{/, "optional security / datSet skipped");
+    assert.match(g.text, /if \(\$tg != 0x82 \|\| \$L != 2\) \{ return; \}/);
+    assert.match(g.text, /if \(\$tg == 0x84 && \$L == 8\) \{ \$rt = /);
+    assert.match(g.text, /if \(\(\$w & 0xffff\) == 0x0081\) \{ \$e = 16;/);
+    assert.match(g.text, /@nx\[\$s, 0\] = \$smp \+ \$na \+ 1;/, "next frame expected noASDU samples later");
   });
 
   it("bounds stale entries: the first point prints a pending key as incomplete and clears it", () => {

@@ -15,6 +15,7 @@ import { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, clockNs } from "../src/net/
 import { kprobesAvailable } from "../src/probes/discovery.js";
 import { resolveProfile } from "../src/probes/profiles.js";
 import { measureClockOffset } from "../src/trace/clock.js";
+import { checkBtf, checkTracefs, checkTracepoints } from "../src/trace/preflight.js";
 import { BpftraceRunner, classifyStderr } from "../src/trace/runner.js";
 import { startTrace } from "../src/trace/session.js";
 import { assertRoot } from "./helpers.js";
@@ -56,6 +57,28 @@ describe("tracer errors", { timeout: 120_000 }, () => {
       startTrace({ profile: "vm", iface: "lo", bpftrace: "/nonexistent/bpftrace" }),
       /bpftrace not found/,
     );
+  });
+
+  it("no BTF, no tracefs, missing tracepoint: one line each", () => {
+    assert.throws(
+      () => checkBtf("/nonexistent/btf/vmlinux"),
+      /^UserError: no kernel BTF .*CONFIG_DEBUG_INFO_BTF/,
+    );
+    assert.throws(
+      () => checkTracefs("/nonexistent/tracing"),
+      /no tracefs at \/nonexistent\/tracing\/events: mount it/,
+    );
+    assert.throws(
+      () =>
+        checkTracepoints(
+          [{ name: "T1", label: "T1", attach: "tracepoint:net:netif_receive_skb", filter: {} }],
+          "/nonexistent/tracing",
+        ),
+      /tracepoint net:netif_receive_skb \(point T1\) does not exist/,
+    );
+    // and on this machine they pass
+    checkBtf();
+    checkTracefs();
   });
 
   it("lab not up, unknown point, missing interface for a profile", () => {
