@@ -12,6 +12,7 @@ import {
   KNOWN_MODULI,
   modulusForRate,
   nominalRateForModulus,
+  REORDER_WINDOW,
   SmpCntTracker,
 } from "../src/streams/continuity.js";
 import { capturesDir } from "./helpers.js";
@@ -130,6 +131,30 @@ describe("SmpCntTracker on synthetic sequences", () => {
       "wrap",
       "5000 samples back is outside the window: taken as a forward jump",
     );
+  });
+
+  test("an outage that skips most of a cycle is one gap, not a run of late samples", () => {
+    const t = new SmpCntTracker(4000);
+    for (let c = 400; c <= 500; c++) t.push(c);
+    const e = t.push(3500); // 750 ms lost at 4000 samples/s: 1000 "behind" or 2999 ahead
+    assert.equal(e.kind, "gap");
+    assert.equal(e.missing, 2999);
+    for (let c = 3501; c < 4000; c++) assert.equal(t.push(c).kind, "next");
+    assert.equal(t.push(0).kind, "wrap");
+    assert.equal(t.duplicates, 0);
+    assert.equal(t.outOfOrder, 0);
+    assert.equal(t.missing, 2999);
+  });
+
+  test("late by up to REORDER_WINDOW - 1 is out-of-order; deeper is a jump forward", () => {
+    const t = new SmpCntTracker(65536);
+    t.push(1000);
+    t.push(1000 + REORDER_WINDOW + 10);
+    assert.equal(t.push(1000 + 11).kind, "out-of-order");
+    const u = new SmpCntTracker(65536);
+    u.push(1000);
+    u.push(1000 + REORDER_WINDOW + 10);
+    assert.equal(u.push(1000 + 9).kind, "wrap");
   });
 
   test("rate helpers", () => {

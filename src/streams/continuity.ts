@@ -34,8 +34,14 @@
  */
 export const KNOWN_MODULI: readonly number[] = [4000, 4800, 12800, 14400, 15360, 65536];
 
-/** How far back (in samples) a counter may be and still count as late rather than as a jump forward. */
-export const REORDER_WINDOW = 1024;
+/**
+ * How far back (in samples) a counter may be and still count as late rather than as a jump forward:
+ * 128 samples = 32 ms at 4000 samples/s, 10 ms at 12800. Kept small on purpose: after an outage the counter
+ * jumps forward by (M - k) which looks like "k behind"; with a large window a 750 ms outage at 4000 samples/s
+ * would read as a thousand duplicates instead of one gap. Reordering deeper than this is counted as a gap
+ * (and a wrap) instead.
+ */
+export const REORDER_WINDOW = 128;
 
 /** The smpCnt modulus of a time-synchronised stream sending `samplesPerSecond`; undefined if it is not a 16-bit rate. */
 export function modulusForRate(samplesPerSecond: number): number | undefined {
