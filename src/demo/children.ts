@@ -3,7 +3,7 @@
  * same CLI entry, argument arrays, no shell). Output is collected; stop() ends a child by its PID (SIGTERM, then
  * SIGKILL after a grace period) and waits for it.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 /** The CLI entry beside this module (dist/src/cli/main.js). */
@@ -16,6 +16,16 @@ export interface ChildResult {
   stderr: string;
 }
 
+let fifoOk: boolean | undefined;
+/** Whether `chrt -f` works here (root with CAP_SYS_NICE and util-linux's chrt installed). */
+export function canRunFifo(): boolean {
+  if (fifoOk === undefined) {
+    const r = spawnSync("chrt", ["-f", "1", "true"], { stdio: "ignore" });
+    fifoOk = r.status === 0;
+  }
+  return fifoOk;
+}
+
 export class SvtraceChild {
   readonly proc: ChildProcess;
   stdout = "";
@@ -23,11 +33,16 @@ export class SvtraceChild {
   readonly done: Promise<ChildResult>;
   private exited = false;
 
+  /** `fifoPriority`: run the child SCHED_FIFO at this priority through chrt, when chrt works here. */
   constructor(
     readonly name: string,
     args: string[],
+    fifoPriority?: number,
   ) {
-    this.proc = spawn(process.execPath, [CLI_MAIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const argv = [process.execPath, CLI_MAIN, ...args];
+    const cmd =
+      fifoPriority !== undefined && canRunFifo() ? ["chrt", "-f", String(fifoPriority), ...argv] : argv;
+    this.proc = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     this.proc.stdout?.setEncoding("utf8").on("data", (c: string) => {
       this.stdout += c;
     });

@@ -1,8 +1,9 @@
 /**
  * `svtrace demo`: the one-command main job. Preflight (root, bpftrace, BTF, tracefs, ip, OVS for --switch ovs),
- * lab up, the tracer attached at T1..T4 (recording to a file), then the subscriber (svt-vm) and the publisher
- * (svt-pub, 4 streams, --t0) as child processes of the CLI, the live view for the duration, a summary, the record
- * path and the report of the run, and lab down: also on Ctrl-C and on errors.
+ * lab up, the tracer attached at T1..T4 (recording to a file), then the subscriber (svt-vm; SCHED_FIFO 40 via
+ * chrt when allowed) and the publisher (svt-pub, 4 streams, --t0; not real-time, so bpftrace keeps up) as
+ * child processes of the CLI, the live view for the duration, a summary, the record path and the report of the
+ * run, and lab down: also on Ctrl-C and on errors.
  */
 import { fail } from "../cli/errors.js";
 import { type LabUpResult, labDown, labUp } from "../lab/index.js";
@@ -96,10 +97,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     if (interrupted) fail("interrupted");
     let trafficError: string | undefined;
     const startTraffic = async (): Promise<void> => {
-      sub = new SvtraceChild("subscriber", [
-        ...["subscribe", "--iface", names.vmIf, "--netns", names.vm],
-        ...["--duration", String(opts.durationS + 4), "--json"],
-      ]);
+      sub = new SvtraceChild(
+        "subscriber",
+        [
+          ...["subscribe", "--iface", names.vmIf, "--netns", names.vm],
+          ...["--duration", String(opts.durationS + 4), "--json"],
+        ],
+        40,
+      );
       if (!(await sub.waitForStderr("listening", 15_000))) {
         trafficError = `the subscriber did not start: ${sub.stderr.trim().split("\n").pop() ?? "no output"}`;
         abort.abort();
@@ -119,7 +124,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       setTimeout(() => abort.abort(), 700).unref();
     };
     const run = await runTrace({
-      trace: { profile: "lab", labSwitch: opts.switch, expectedRate: opts.streams * 4000 },
+      // perf buffers sized for at least 32 000 SV/s: bursts after a scheduling hiccup stay lossless
+      trace: { profile: "lab", labSwitch: opts.switch, expectedRate: Math.max(32_000, opts.streams * 4000) },
       title: `demo, lab (${opts.switch})`,
       thresholdUs: opts.thresholdUs,
       display: opts.display,
