@@ -12,6 +12,7 @@ import {
   parseSubscribe,
   type RunningSubscriber,
   startSubscriber,
+  stopStrays,
 } from "./pubsub-lab-support.js";
 
 describe("publish rejects bad input and sends nothing", () => {
@@ -27,6 +28,7 @@ describe("publish rejects bad input and sends nothing", () => {
       sub.stop();
       await sub.done;
     }
+    stopStrays();
     if (ns) deleteNetns(ns);
   });
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { labNames } from "../src/lab/names.js";
 import { assertRoot, runCli } from "./helpers.js";
-import { publishThroughLab } from "./pubsub-lab-support.js";
+import { publishThroughLab, stopStrays } from "./pubsub-lab-support.js";
 
 before(() => {
   assertRoot("publish/subscribe through the ovs lab");
@@ -16,6 +16,7 @@ before(() => {
   assert.equal(r.code, 0, `lab up --switch ovs failed: ${r.stderr}`);
 });
 after(() => {
+  stopStrays();
   const r = runCli(["lab", "down"]);
   assert.equal(r.code, 0, `lab down failed: ${r.stderr}`);
 });

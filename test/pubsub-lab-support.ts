@@ -3,7 +3,7 @@
  * there reaches nobody else), and a subscriber started through the CLI that is awaited until it is listening.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import type { PublishSummary } from "../src/publish/types.js";
 import type { SubscribeSummary } from "../src/subscribe/types.js";
@@ -31,6 +31,21 @@ export function deleteNetns(name: string): void {
   spawnSync("ip", ["netns", "del", name]);
 }
 
+/** children started by these helpers that have not exited yet (killed by `stopStrays()` in `after`) */
+const running = new Set<ChildProcess>();
+
+/** Track a child so `stopStrays()` can end it if a test fails before stopping it. */
+export function track(child: ChildProcess): void {
+  running.add(child);
+  child.once("close", () => running.delete(child));
+}
+
+/** SIGKILL every tracked child still running (only the ones these tests started, by their handle). */
+export function stopStrays(): void {
+  for (const c of running) c.kill("SIGKILL");
+  running.clear();
+}
+
 export interface RunningSubscriber {
   pid: number;
   stop(signal?: NodeJS.Signals): void;
@@ -54,6 +69,7 @@ export async function startSubscriber(
       if (err.includes("listening")) resolveListening();
     },
   });
+  track(child);
   const first = await Promise.race([listening.then(() => "listening"), done.then(() => "exited")]);
   if (first !== "listening") {
     const r = await done;

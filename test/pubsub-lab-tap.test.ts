@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { labNames } from "../src/lab/names.js";
 import { assertRoot, runCli } from "./helpers.js";
-import { publishThroughLab } from "./pubsub-lab-support.js";
+import { publishThroughLab, stopStrays } from "./pubsub-lab-support.js";
 
 const MODE = "tap";
 
@@ -18,6 +18,7 @@ before(() => {
   assert.equal(r.code, 0, `lab up --switch ${MODE} failed: ${r.stderr}`);
 });
 after(() => {
+  stopStrays();
   const r = runCli(["lab", "down"]);
   assert.equal(r.code, 0, `lab down failed: ${r.stderr}`);
 });

@@ -15,7 +15,9 @@ import {
   parseSubscribe,
   publish,
   startSubscriber,
+  stopStrays,
   threadNames,
+  track,
 } from "./pubsub-lab-support.js";
 
 describe("publish -> subscribe on loopback", () => {
@@ -26,6 +28,7 @@ describe("publish -> subscribe on loopback", () => {
     ns = makeNetns("sub");
   });
   after(() => {
+    stopStrays();
     if (ns) deleteNetns(ns);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -132,6 +135,7 @@ describe("publish -> subscribe on loopback", () => {
       "8000",
       "--json",
     ]);
+    track(pub.child);
     // watch the publisher's threads while it runs (node starts slowly on a loaded machine)
     let pubNames: string[] = [];
     let finished = false;
@@ -192,6 +196,7 @@ describe("publish -> subscribe on loopback", () => {
       "8",
       "--json",
     ]);
+    track(pub.child);
     // let it run for about 1.5 s after the sender thread is up
     let up = false;
     let finished = false;
