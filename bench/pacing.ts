@@ -79,6 +79,7 @@ interface Row {
   p99: number;
   worstP99: number;
   received: number;
+  missing: number;
   rate: number;
 }
 
@@ -93,6 +94,7 @@ function summarize(label: string, s: SubscribeSummary): Row {
     p99: mean(p99s),
     worstP99: Math.max(...p99s),
     received: s.received,
+    missing: s.missing,
     rate: 1e6 / mean(inter),
   };
 }
@@ -130,7 +132,7 @@ export const bench: Bench = {
           "per-stream |gap-250µs| from the subscriber's SO_TIMESTAMPNS, averaged over streams (worst stream's p99 too)\n\n",
       );
       process.stdout.write(
-        `${"streams".padEnd(8)}${"sender".padEnd(30)}${"p50 µs".padStart(8)}${"p99 µs".padStart(8)}${"worst p99".padStart(10)}${"fps/stream".padStart(12)}${"received".padStart(10)}\n`,
+        `${"streams".padEnd(8)}${"sender".padEnd(30)}${"p50 µs".padStart(8)}${"p99 µs".padStart(8)}${"worst p99".padStart(10)}${"fps/stream".padStart(12)}${"received".padStart(10)}${"missing".padStart(9)}\n`,
       );
       for (const n of streamCounts) {
         const rows: Row[] = [];
@@ -197,7 +199,7 @@ export const bench: Bench = {
         rows.push(summarize("svtrace publish --priority 50", fifo));
         for (const r of rows)
           process.stdout.write(
-            `${String(n).padEnd(8)}${r.label.padEnd(30)}${f(r.p50)}${f(r.p99)}${f(r.worstP99).padStart(10)}${f(r.rate).padStart(12)}${String(r.received).padStart(10)}\n`,
+            `${String(n).padEnd(8)}${r.label.padEnd(30)}${f(r.p50)}${f(r.p99)}${f(r.worstP99).padStart(10)}${f(r.rate).padStart(12)}${String(r.received).padStart(10)}${String(r.missing).padStart(9)}\n`,
           );
         process.stdout.write(
           `${"".padEnd(8)}ratio p99 tcpreplay/svtrace: SCHED_OTHER ${(rows[1].p99 / rows[0].p99).toFixed(2)}, ` +

@@ -40,6 +40,8 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
     protocol: ETH_P_ALL,
     svFilter: true,
     recvTimeoutMs: 50,
+    // ~1 KiB of buffer per queued frame: 128 MiB holds several seconds at 32k frames/s if this thread is starved
+    rcvbuf: 128 * 1024 * 1024,
   });
   const logFd = cfg.logFile ? openSync(cfg.logFile, "w") : -1;
   let logBuf = "";
