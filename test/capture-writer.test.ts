@@ -177,6 +177,28 @@ describe("PcapngWriter", () => {
   });
 });
 
+describe("PcapngWriter and tcpdump", () => {
+  test("tcpdump reads a written pcapng (two Ethernet interfaces; libpcap cannot mix link types in one file)", () => {
+    const eth = readAll(capture("guseynov_pcapMissed_studenttool_gap.pcap"));
+    const out = join(tmp, "two-eth.pcapng");
+    const w = new PcapngWriter(out, { interfaces: [{ name: "pub0" }, { name: "sub0" }] });
+    for (let i = 0; i < eth.length; i++) w.write(eth[i].tsNs, eth[i].data, eth[i].origLen, i % 2);
+    w.close();
+    const td = execFileSync("tcpdump", ["-nn", "-e", "-r", out], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    })
+      .split("\n")
+      .filter((l) => l.length > 0 && !l.startsWith("\t"));
+    assert.equal(td.length, eth.length);
+    assert.match(td[0], /b0:be:76:8c:d6:a6 > 3c:a0:67:36:96:76/);
+    assert.deepEqual(
+      readAll(out).map((p) => p.ifIndex),
+      eth.map((_, i) => i % 2),
+    );
+  });
+});
+
 describe("streaming", () => {
   test("reading a 200k-packet file does not grow memory; every packet is seen in order", () => {
     const frame = readAll(capture("mgadelha_sv_normal_traffic_60hz_vlan.pcap"))[0].data;

@@ -160,6 +160,41 @@ describe("svtrace decode: bad frames, non-SV frames, --all", () => {
     assert.match(lines[2], /^#3 .* not SV: EtherType 0x0806, 60 bytes$/);
   });
 
+  test("a decodable frame with a problem (noASDU mismatch): its ASDU records, then an error record", () => {
+    let frame: Uint8Array | undefined;
+    let ts = 0n;
+    for (const p of readPackets(capture("guseynov_pcapQual_studenttool_quality.pcap"))) {
+      frame = p.data.slice();
+      ts = p.tsNs;
+      break;
+    }
+    assert.ok(frame);
+    assert.deepEqual([...frame.subarray(25, 28)], [0x80, 0x01, 0x01], "noASDU TLV of the student tool at 25");
+    frame[27] = 2;
+    const path = join(tmp, "mismatch.pcap");
+    const w = new PcapWriter(path);
+    w.write(ts, frame);
+    w.close();
+    const r = runCli(["decode", "--json", path]);
+    assert.equal(r.code, 0, r.stderr);
+    const recs = r.stdout
+      .split("\n")
+      .filter((l) => l)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(recs.length, 2);
+    assert.equal(recs[0].noASDU, 2);
+    assert.equal(recs[0].svID, "MU857SJ85Mod2MU103");
+    assert.deepEqual(Object.keys(recs[1]), ["frame", "error", "offset"]);
+    assert.match(recs[1].error as string, /^noasdu-mismatch: /);
+    assert.equal(recs[1].offset, 27);
+    const human = runCli(["decode", path])
+      .stdout.split("\n")
+      .filter((l) => l);
+    assert.equal(human.length, 2);
+    assert.match(human[0], /asdu 1\/2 .*svID "MU857SJ85Mod2MU103"/);
+    assert.match(human[1], /^#1 {2}warning at offset 27: noasdu-mismatch: /);
+  });
+
   test("a link type the codec does not decode is reported, not silently ignored", () => {
     const path = join(tmp, "raw-ip.pcap");
     const w = new PcapWriter(path, { linkType: 101 }); // LINKTYPE_RAW
