@@ -78,6 +78,7 @@ export function formatPublishSummary(s: PublishSummary): string {
   );
   lines.push(`  gap        ${formatStats(s.gap)}`);
   lines.push(`  |gap-period| ${formatStats(s.gap_error)}`);
+  lines.push(`  burst (one frame per stream) ${formatStats(s.burst)}`);
   lines.push(
     s.t0_clock
       ? `  T0 in refrTm: send time from CLOCK_${s.t0_clock.toUpperCase()} (TAI - REALTIME = ${(s.tai_minus_realtime_ns / 1e9).toFixed(6)} s)`
