@@ -313,6 +313,23 @@ describe("decoder", () => {
     assert.equal(peekSvKey(notSv, "ethernet"), undefined);
     assert.equal(peekSvKey(b.subarray(0, 40), "ethernet"), undefined);
   });
+  it("accepts Buffer input and a reused receive buffer (the svID cache keeps its own copy)", () => {
+    const rx = Buffer.alloc(256);
+    const names = ["STREAM_A1", "STREAM_A2", "STREAM_A3", "STREAM_B1"];
+    for (let round = 0; round < 3; round++) {
+      for (const svID of names) {
+        const f = leFrame();
+        f.pdu.asdus[0].svID = svID;
+        const b = encodeFrame(f);
+        rx.fill(0);
+        rx.set(b, 0);
+        const r = decodeFrame(rx.subarray(0, b.length), "ethernet");
+        assert.equal(r.kind, "sv");
+        if (r.kind === "sv") assert.equal(r.frame.pdu.asdus[0].svID, svID);
+        assert.equal(peekSvKey(rx.subarray(0, b.length), "ethernet")?.svID, svID);
+      }
+    }
+  });
   it("never throws on short frames of every length", () => {
     const b = encodeFrame(leFrame());
     for (let n = 0; n <= b.length; n++) {

@@ -6,7 +6,7 @@
  * svID and MAC strings come from small caches, and no closures are created per frame.
  *
  * Callers must know: (1) seqData, security and gmIdentity are VIEWS of `data`; a capture reader that reuses its
- * buffer overwrites them at the next packet, so copy (`.slice()`) what you keep. (2) `vlan` objects and the empty
+ * buffer overwrites them at the next packet, so copy what you keep (`Uint8Array.from(x)`; Buffer#slice does NOT copy). (2) `vlan` objects and the empty
  * `errors` list of a clean decode are shared and frozen: read them, do not modify them.
  * Duplicate elements (a field twice in one ASDU, two noASDU/seqASDU in a savPdu) are "bad-tag" errors.
  */
@@ -134,7 +134,10 @@ function stringAt(data: Uint8Array, off: number, len: number): string {
     if (same) return strValues[slot];
   }
   const s = latin1(data, off, len);
-  strBytes[slot] = data.slice(off, off + len);
+  // an explicit copy: Buffer#slice would return a view of the caller's (possibly reused) buffer
+  const copy = new Uint8Array(len);
+  for (let i = 0; i < len; i++) copy[i] = data[off + i];
+  strBytes[slot] = copy;
   strValues[slot] = s;
   return s;
 }
