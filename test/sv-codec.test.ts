@@ -315,7 +315,8 @@ describe("decoder", () => {
   });
   it("accepts Buffer input and a reused receive buffer (the svID cache keeps its own copy)", () => {
     const rx = Buffer.alloc(256);
-    const names = ["STREAM_A1", "STREAM_A2", "STREAM_A3", "STREAM_B1"];
+    // equal length and equal last bytes: the same cache slot, so a stale cached view would return the wrong name
+    const names = ["A_STREAM01", "B_STREAM01", "A_STREAM02", "B_STREAM02"];
     for (let round = 0; round < 3; round++) {
       for (const svID of names) {
         const f = leFrame();
