@@ -198,3 +198,45 @@ test("screen and plain lines show every stream, segment and counter", () => {
   assert.equal(fmtUs(12345), "12.3");
   assert.equal(fmtUs(null), "-");
 });
+
+test("display: screen redraws in place (log-update), plain appends lines, json writes one object per line", async () => {
+  const { Writable } = await import("node:stream");
+  const { LiveDisplay } = await import("../src/live/display.js");
+  const sink = () => {
+    const chunks: string[] = [];
+    const w = new Writable({
+      write(c, _e, cb) {
+        chunks.push(String(c));
+        cb();
+      },
+    }) as InstanceType<typeof Writable> & { rows?: number; columns?: number; isTTY?: boolean };
+    w.rows = 60;
+    w.columns = 160;
+    w.isTTY = true;
+    return { w, text: () => chunks.join("") };
+  };
+  const model = new LiveModel({ points, thresholdUs: 200 });
+  model.addRows(makeRows(300, 1));
+  const screen = sink();
+  const d = new LiveDisplay("screen", screen.w, "lab (bridge)");
+  d.update(model.snapshot());
+  d.update(model.snapshot());
+  d.done();
+  assert.match(screen.text(), /svtrace live.*lab \(bridge\)/);
+  assert.match(screen.text(), /\u001b\[2K/, "the second frame erases the first");
+  const plain = sink();
+  new LiveDisplay("plain", plain.w).update(model.snapshot());
+  assert.ok(!plain.text().includes("\u001b["));
+  assert.match(plain.text(), /svID0000 received/);
+  const json = sink();
+  const dj = new LiveDisplay("json", json.w);
+  dj.update(model.snapshot());
+  dj.update(model.snapshot());
+  const objs = json
+    .text()
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { streams: unknown[] });
+  assert.equal(objs.length, 2);
+  assert.equal(objs[1].streams.length, 3);
+});
