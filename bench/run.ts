@@ -15,6 +15,7 @@ const loaders: Record<string, () => Promise<{ bench: Bench }>> = {
   // name: () => import("./file.js"),
   decode: () => import("./decode.js"),
   pacing: () => import("./pacing.js"),
+  report: () => import("./report.js"),
   tracer: () => import("./tracer.js"),
 };
 

@@ -42,8 +42,8 @@ test("segments: consecutive pairs with svtrace-ansible aliases, total first-to-l
   assert.equal(segmentSpecs(meta(["t1", "t4"]).points)[1]?.alias, "Tseapath");
 });
 
-test("every statistic per stream and segment matches the exact computation", () => {
-  const a = analyzeRecord(new MemoryInput(meta(POINTS), rows, 777), {
+test("every statistic per stream and segment matches the exact computation", async () => {
+  const a = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 777), {
     thresholdsUs: [100, 200, 250, 37.5],
     top: 25,
   });
@@ -121,8 +121,8 @@ test("every statistic per stream and segment matches the exact computation", () 
   assert.equal(top.segments.total, exactSegment(row, -1, 3));
 });
 
-test("per-second series: exact max and nearest-rank p99 per second of the first point's time", () => {
-  const a = analyzeRecord(new MemoryInput(meta(POINTS), rows, 500));
+test("per-second series: exact max and nearest-rank p99 per second of the first point's time", async () => {
+  const a = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 500));
   const series = a.summary.series["T2-T3"];
   assert.ok(series);
   const bySec = new Map<number, number[]>();
@@ -145,11 +145,11 @@ test("per-second series: exact max and nearest-rank p99 per second of the first 
   assert.ok(a.summary.duration_s !== null && a.summary.duration_s > 7 && a.summary.duration_s < 8);
 });
 
-test("two-point records: total is the single segment; without identity there is no continuity or time", () => {
+test("two-point records: total is the single segment; without identity there is no continuity or time", async () => {
   const two = rows
     .slice(0, 5000)
     .map((r) => ({ ...r, t: [r.t[0] as bigint, (r.t[0] as bigint) + 10_000n + BigInt(r.smpCnt)] }));
-  const a = analyzeRecord(new MemoryInput(meta(["t1", "t2"]), two, 1000));
+  const a = await analyzeRecord(new MemoryInput(meta(["t1", "t2"]), two, 1000));
   const st = a.summary.streams[0];
   assert.ok(st);
   const { name: _n, from: _f, ...total } = st.segments.total as NonNullable<(typeof st.segments)["total"]>;
@@ -161,7 +161,7 @@ test("two-point records: total is the single segment; without identity there is 
   assert.deepEqual(total, pair, "total has the same figures as T1-T2");
   assert.equal(st.segments.total?.name, "total");
   assert.equal(a.summary.series.total, a.summary.series["T1-T2"]);
-  const b = analyzeRecord(new MemoryInput(meta(["t1", "t2"]), two, 1000, false));
+  const b = await analyzeRecord(new MemoryInput(meta(["t1", "t2"]), two, 1000, false));
   assert.equal(b.summary.streams[0]?.drops, null);
   assert.equal(b.summary.start, null);
   assert.deepEqual(b.summary.series, {});
@@ -174,4 +174,11 @@ test("selectKth agrees with sorting, with ties", () => {
   const sorted = [...vals].sort((x, y) => x - y);
   for (const k of [0, 1, 500, 989, 1000])
     assert.equal(selectKth(Float64Array.from(vals), vals.length, k), sorted[k]);
+});
+
+test("smpCnt continuity counted in a worker thread gives the same summary as inline", async () => {
+  const inline = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 1000), { worker: false });
+  const worker = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 1000), { worker: true });
+  assert.deepEqual(worker.summary, inline.summary);
+  assert.ok((worker.summary.streams[0]?.drops ?? 0) > 0);
 });

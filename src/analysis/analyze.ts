@@ -8,10 +8,10 @@
 import type { RecordColumns } from "../record/columns.js";
 import type { RecordInput } from "../record/input.js";
 import type { JoinedRecords } from "../record/join.js";
-import { SmpCntTracker } from "../streams/continuity.js";
 import { LatencyHistogram } from "./histogram.js";
-import { PerSecondSeries } from "./per-second.js";
+import type { SeriesPoint } from "./per-second.js";
 import { type SegmentSpec, segmentSpecs } from "./segments.js";
+import { inlineSideWork, type SideResult, type SideWork, workerSideWork } from "./side-work.js";
 import { type Spike, TopSpikes } from "./spikes.js";
 import { PERCENTILES, type ReportSummary, type SegmentStats, type StreamSummary } from "./summary.js";
 
@@ -28,6 +28,8 @@ export interface AnalyzeOptions {
   /** called after each batch */
   onProgress?: (bytesRead: number, size: number, rows: number) => void;
   svtraceVersion?: string;
+  /** count smpCnt continuity in a worker thread (default: for inputs over 32 MiB) */
+  worker?: boolean;
 }
 
 /** The summary plus the histograms behind it (for plots and comparisons). */
@@ -49,7 +51,6 @@ interface StreamAcc {
   complete: number;
   missed: number;
   lostInPath: number;
-  tracker: SmpCntTracker;
   segs: SegAcc[];
 }
 
@@ -114,7 +115,7 @@ function isoOfNs(ns: number): string {
   return new Date(Math.floor(ns / 1e6)).toISOString();
 }
 
-export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): Analysis {
+export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): Promise<Analysis> {
   const points = input.meta.points;
   const np = points.length;
   if (np < 2)
@@ -128,7 +129,56 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
   const totalIdx = nSeg - 1;
   const identity = input.identity;
   const streams: StreamAcc[] = [];
-  const series = specs.map(() => new PerSecondSeries());
+  /** segments with their own series (with two points, total is T1-T2's) */
+  const nSide = shareTotal ? nSeg - 1 : nSeg;
+  const side: SideWork =
+    (opts.worker ?? input.size > 32 << 20)
+      ? workerSideWork(nSide, opts.modulus)
+      : inlineSideWork(nSide, opts.modulus);
+  // side work goes out in chunks of up to SIDE_CHUNK rows (few messages when a worker does it)
+  const SIDE_CHUNK = 65536;
+  let cap = 0;
+  let used = 0;
+  let chunkSec = new Float64Array(0);
+  let chunkLat: Float64Array[] = [];
+  let chunkStream = new Uint32Array(0);
+  let chunkCnt = new Uint32Array(0);
+  let chunkNames: string[] = [];
+  let secArr = chunkSec;
+  let latArr: Float64Array[] = [];
+  const flushSide = (): void => {
+    if (used === 0) return;
+    side.add({
+      names: chunkNames,
+      n: used,
+      stream: chunkStream,
+      smpCnt: chunkCnt,
+      sec: chunkSec,
+      lat: chunkLat,
+      identity,
+    });
+    cap = 0;
+    used = 0;
+  };
+  /** views for the next n rows of side data */
+  const sideArrays = (n: number): void => {
+    if (used + n > cap) {
+      flushSide();
+      cap = Math.max(SIDE_CHUNK, n);
+      chunkSec = new Float64Array(cap);
+      chunkLat = Array.from({ length: nSide }, () => new Float64Array(cap));
+      chunkStream = new Uint32Array(cap);
+      chunkCnt = new Uint32Array(cap);
+    }
+    secArr = chunkSec.subarray(used, used + n);
+    latArr = chunkLat.map((a) => a.subarray(used, used + n));
+  };
+  const sideBatch = (c: RecordColumns): void => {
+    chunkStream.set(c.stream.subarray(0, c.length), used);
+    chunkCnt.set(c.smpCnt.subarray(0, c.length), used);
+    chunkNames = c.names;
+    used += c.length;
+  };
   const spikes = new TopSpikes(opts.top ?? 10);
   const present = new Uint8Array(np);
   const lat = new Float64Array(nSeg);
@@ -151,7 +201,6 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
       complete: 0,
       missed: 0,
       lostInPath: 0,
-      tracker: new SmpCntTracker(opts.modulus),
       segs: newSegs(specs, nT, shareTotal),
     };
     streams[s] = acc;
@@ -168,9 +217,10 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
     const hiL = hi[np - 1] as Int32Array;
     const loL = lo[np - 1] as Uint32Array;
     const stream = c.stream;
-    const smpCnt = c.smpCnt;
     const nPairs = np - 1;
-    const seriesOn = identity;
+    sideArrays(n);
+    const sec_ = secArr;
+    const lat_ = latArr;
     let lastS = -1;
     let acc = streams[0] as StreamAcc;
     for (let r = 0; r < n; r++) {
@@ -181,12 +231,11 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
       }
       acc.rows++;
       acc.complete++;
-      if (identity) acc.tracker.push(smpCnt[r] as number);
       const r2 = r * 2;
       const h0 = hi0[r2 + 1] as number;
       const l0 = lo0[r2] as number;
       const tNs = h0 * TWO32 + l0;
-      const sec = Math.floor(tNs / 1e9);
+      sec_[r] = identity ? Math.floor(tNs / 1e9) : Number.NaN;
       let hp = h0;
       let lp = l0;
       for (let j = 0; j < nPairs; j++) {
@@ -197,7 +246,7 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
         lp = ln;
         lat[j] = d;
         record(acc.segs[j] as SegAcc, d);
-        if (seriesOn) (series[j] as PerSecondSeries).add(sec, d);
+        (lat_[j] as Float64Array)[r] = d;
       }
       let total: number;
       if (shareTotal) total = lat[0] as number;
@@ -205,9 +254,9 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
         total = ((hiL[r2 + 1] as number) - h0) * TWO32 + ((loL[r2] as number) - l0);
         lat[totalIdx] = total;
         record(acc.segs[totalIdx] as SegAcc, total);
-        if (seriesOn) (series[totalIdx] as PerSecondSeries).add(sec, total);
+        (lat_[totalIdx] as Float64Array)[r] = total;
       }
-      if (seriesOn) {
+      if (identity) {
         if (tNs < firstNs) firstNs = tNs;
         if (tNs > lastNs) lastNs = tNs;
       }
@@ -222,6 +271,11 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
 
   const batch = (c: RecordColumns): void => {
     const n = c.length;
+    sideArrays(n);
+    const sec_ = secArr;
+    const lat_ = latArr;
+    for (const l of lat_) l.fill(Number.NaN);
+    sec_.fill(Number.NaN);
     const hi = c.t.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length * 2));
     const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
     const valid = c.valid;
@@ -229,7 +283,6 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
       const s = c.stream[r] as number;
       const acc = streams[s] ?? newStream(c, s, r);
       acc.rows++;
-      if (identity) acc.tracker.push(c.smpCnt[r] as number);
       // which points saw this SV
       let first = -1;
       let seenAll = true;
@@ -283,10 +336,8 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
       const tNs = (hi[first] as Int32Array)[r2 + 1]! * TWO32 + (lo[first] as Uint32Array)[r2]!;
       if (tNs < firstNs) firstNs = tNs;
       if (tNs > lastNs) lastNs = tNs;
-      const sec = Math.floor(tNs / 1e9);
-      for (let j = 0; j < nSeg; j++)
-        if (has[j] && !(shareTotal && j === totalIdx))
-          (series[j] as PerSecondSeries).add(sec, lat[j] as number);
+      sec_[r] = Math.floor(tNs / 1e9);
+      for (let j = 0; j < nSide; j++) if (has[j]) (lat_[j] as Float64Array)[r] = lat[j] as number;
       if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, first));
     }
     rows += n;
@@ -312,8 +363,13 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
   for (const c of input.batches()) {
     if (c.valid.every((v) => v === null)) denseBatch(c);
     else batch(c);
+    sideBatch(c);
     opts.onProgress?.(input.bytesRead, input.size, rows);
   }
+
+  flushSide();
+  const sideResult: SideResult = await side.finish();
+  const counts = sideResult.continuity;
 
   // summaries
   const pointNames = points.map((p) => p.name);
@@ -329,7 +385,7 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
   }
   const warnings = [...input.warnings];
   const streamSummaries: StreamSummary[] = streamList.map((s) => {
-    const t = s.tracker;
+    const t = counts[s.svID];
     const segList = specs.map((sp, j) => segStats(sp, pointNames, s.segs[j] as SegAcc, thresholdsUs));
     for (const sg of segList)
       if (sg.negative > 0 && sg.name !== "total")
@@ -343,11 +399,11 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
       complete: s.complete,
       missed: s.missed,
       lostInPath: s.lostInPath,
-      drops: identity ? t.missing : null,
-      duplicates: identity ? t.duplicates : null,
-      outOfOrder: identity ? t.outOfOrder : null,
-      wraps: identity ? t.wraps : null,
-      modulus: identity ? (t.modulus ?? t.likelyModulus ?? null) : null,
+      drops: t ? t.missing : null,
+      duplicates: t ? t.duplicates : null,
+      outOfOrder: t ? t.outOfOrder : null,
+      wraps: t ? t.wraps : null,
+      modulus: t ? t.modulus : null,
       segments: keyed(segList),
     };
   });
@@ -362,10 +418,10 @@ export function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {}): An
   specs.forEach((sp, j) => {
     histograms[sp.name] = (allSegs[j] as SegAcc).hist;
   });
-  const seriesOut: Record<string, ReturnType<PerSecondSeries["finish"]>> = {};
+  const seriesOut: Record<string, SeriesPoint[]> = {};
   if (identity)
     specs.forEach((sp, j) => {
-      seriesOut[sp.name] = (series[j] as PerSecondSeries).finish();
+      if (j < nSide) seriesOut[sp.name] = sideResult.series[j] as SeriesPoint[];
     });
   if (identity && shareTotal) seriesOut.total = seriesOut[specs[0]?.name as string] ?? [];
   const hasTime = identity && Number.isFinite(firstNs);

@@ -58,7 +58,7 @@ export interface Comparison {
 }
 
 /** Load a run: a `report --json` summary, or any record file (analysed with the given thresholds). */
-export function loadRun(path: string, thresholdsUs: number[]): Run {
+export async function loadRun(path: string, thresholdsUs: number[]): Promise<Run> {
   let head = "";
   try {
     const fd = openSync(path, "r");
@@ -83,7 +83,7 @@ export function loadRun(path: string, thresholdsUs: number[]): Run {
   }
   const input = openRecordFile(path);
   try {
-    const a = analyzeRecord(input, { thresholdsUs, top: 10, svtraceVersion: svtraceVersion() });
+    const a = await analyzeRecord(input, { thresholdsUs, top: 10, svtraceVersion: svtraceVersion() });
     return { path, summary: a.summary, histograms: a.histograms };
   } finally {
     input.close();
@@ -307,8 +307,8 @@ export interface CompareOptions {
 export async function runCompare(o: CompareOptions): Promise<Comparison> {
   const out = o.out ?? process.stdout;
   const thresholds = [...new Set([100, 200, 250, ...(o.thresholdsUs ?? [])])];
-  const a = loadRun(o.a, thresholds);
-  const b = loadRun(o.b, thresholds);
+  const a = await loadRun(o.a, thresholds);
+  const b = await loadRun(o.b, thresholds);
   const cmp = compareRuns(a, b);
   if (o.json) out.write(`${JSON.stringify(cmp)}\n`);
   else

@@ -6,15 +6,13 @@ import type { ReportSummary } from "../analysis/summary.js";
 import { count, us } from "./format.js";
 
 export function xmlEscape(s: string): string {
-  return (
-    s
-      .replace(/&/g, "&amp;")
-      .replace(/</g, "&lt;")
-      .replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;")
-      .replace(/'/g, "&apos;")
-      .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "")
-  );
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&apos;")
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, "");
 }
 
 export function renderJUnit(summary: ReportSummary): string {

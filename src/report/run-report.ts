@@ -125,7 +125,7 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
     bar?.start(Math.max(1, input.size), 0, { rows: 0 });
     let lastUpdate = 0;
     try {
-      analysis = analyzeRecord(input, {
+      analysis = await analyzeRecord(input, {
         thresholdsUs,
         top: opts.top ?? 10,
         svtraceVersion: svtraceVersion(),

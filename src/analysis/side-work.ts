@@ -1,0 +1,147 @@
+/**
+ * The part of a report's pass that does not need the timestamps themselves: smpCnt continuity of every
+ * stream (drops, duplicates, out-of-order, wraps, modulus; the streams module's SmpCntTracker) and the
+ * per-second max/p99 series of every segment. The main pass hands each batch's stream indices, smpCnt values,
+ * seconds and latencies over; for large inputs this runs in a worker thread (./side-worker.ts) so it overlaps
+ * with reading and measuring on the other core.
+ */
+import { Worker } from "node:worker_threads";
+import { SmpCntTracker } from "../streams/continuity.js";
+import { PerSecondSeries, type SeriesPoint } from "./per-second.js";
+
+export interface StreamContinuity {
+  received: number;
+  missing: number;
+  duplicates: number;
+  outOfOrder: number;
+  wraps: number;
+  modulus: number | null;
+}
+
+export interface SideResult {
+  continuity: Record<string, StreamContinuity>;
+  /** per segment index */
+  series: SeriesPoint[][];
+}
+
+/** One batch's share of the side work. `lat[j][r]` is NaN where segment j has no latency for row r. */
+export interface SideBatch {
+  /** the (growing) svID table, empty when unchanged since the last batch sent to a worker */
+  names: string[];
+  n: number;
+  stream: Uint32Array;
+  smpCnt: Uint32Array;
+  /** second of each row (NaN: no time) */
+  sec: Float64Array;
+  lat: Float64Array[];
+  /** run continuity (inputs with SV identity) */
+  identity: boolean;
+}
+
+export type SideMessage = { type: "batch"; batch: SideBatch } | { type: "end" };
+
+/** The side work itself, shared by the inline variant and the worker. */
+export class SideState {
+  private readonly trackers = new Map<string, SmpCntTracker>();
+  private byIndex: SmpCntTracker[] = [];
+  private names: string[] = [];
+  private readonly series: PerSecondSeries[];
+
+  constructor(
+    segments: number,
+    private readonly modulus?: number,
+  ) {
+    this.series = Array.from({ length: segments }, () => new PerSecondSeries());
+  }
+
+  add(b: SideBatch): void {
+    const n = b.n;
+    if (b.identity) {
+      if (b.names.length > 0 && (b.names !== this.names || b.names.length !== this.byIndex.length)) {
+        this.names = b.names;
+        this.byIndex = b.names.map((s) => {
+          let t = this.trackers.get(s);
+          if (!t) {
+            t = new SmpCntTracker(this.modulus);
+            this.trackers.set(s, t);
+          }
+          return t;
+        });
+      }
+      const by = this.byIndex;
+      const stream = b.stream;
+      const smpCnt = b.smpCnt;
+      for (let r = 0; r < n; r++) (by[stream[r] as number] as SmpCntTracker).push(smpCnt[r] as number);
+    }
+    const sec = b.sec;
+    b.lat.forEach((lat, j) => {
+      const s = this.series[j] as PerSecondSeries;
+      for (let r = 0; r < n; r++) {
+        const v = lat[r] as number;
+        const t = sec[r] as number;
+        if (!Number.isNaN(v) && !Number.isNaN(t)) s.add(t, v);
+      }
+    });
+  }
+
+  result(): SideResult {
+    const continuity: Record<string, StreamContinuity> = {};
+    for (const [s, t] of this.trackers)
+      continuity[s] = {
+        received: t.received,
+        missing: t.missing,
+        duplicates: t.duplicates,
+        outOfOrder: t.outOfOrder,
+        wraps: t.wraps,
+        modulus: t.modulus ?? t.likelyModulus ?? null,
+      };
+    return { continuity, series: this.series.map((s) => s.finish()) };
+  }
+}
+
+export interface SideWork {
+  add(b: SideBatch): void;
+  finish(): Promise<SideResult>;
+}
+
+export function inlineSideWork(segments: number, modulus?: number): SideWork {
+  const state = new SideState(segments, modulus);
+  return { add: (b) => state.add(b), finish: async () => state.result() };
+}
+
+export function workerSideWork(segments: number, modulus?: number): SideWork {
+  const worker = new Worker(new URL("./side-worker.js", import.meta.url), {
+    workerData: { segments, modulus },
+  });
+  let failure: Error | null = null;
+  const done = new Promise<SideResult>((resolve, reject) => {
+    worker.once("message", (m: SideResult) => resolve(m));
+    worker.once("error", (e) => {
+      failure = e;
+      reject(e);
+    });
+    worker.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`report side worker exited with ${code}`));
+    });
+  });
+  done.catch(() => {});
+  let sentNames = -1;
+  return {
+    add(b: SideBatch): void {
+      if (failure) throw failure;
+      const names = b.names.length !== sentNames ? [...b.names] : [];
+      sentNames = b.names.length;
+      const msg: SideMessage = { type: "batch", batch: { ...b, names } };
+      const transfer = [b.stream.buffer, b.smpCnt.buffer, b.sec.buffer, ...b.lat.map((l) => l.buffer)];
+      worker.postMessage(msg, transfer as ArrayBuffer[]);
+    },
+    async finish(): Promise<SideResult> {
+      worker.postMessage({ type: "end" } satisfies SideMessage);
+      try {
+        return await done;
+      } finally {
+        await worker.terminate();
+      }
+    },
+  };
+}
