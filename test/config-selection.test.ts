@@ -75,3 +75,26 @@ test("one-line errors: nothing selected, both --lab and --machine, a machine wit
     /cannot read config/,
   );
 });
+
+test("real-host flags reach the tracer: --tap, --qemu-pid, --app, --app-tid, --kprobes", () => {
+  assert.deepEqual(
+    resolveSelection({ machine: "hypervisor", iface: "enp7s0", tap: "vnet3", qemuPid: 1580 }).trace,
+    {
+      profile: "hypervisor",
+      iface: "enp7s0",
+      tap: "vnet3",
+      qemuPid: 1580,
+    },
+  );
+  assert.deepEqual(
+    resolveSelection({ machine: "vm", iface: "ens3", app: "sv_sub", appTid: "12, 13", kprobes: true }).trace,
+    {
+      profile: "vm",
+      iface: "ens3",
+      appComm: "sv_sub",
+      appTids: [12, 13],
+      kprobes: true,
+    },
+  );
+  assert.throws(() => resolveSelection({ machine: "vm", iface: "ens3", appTid: "x" }), /--app-tid/);
+});

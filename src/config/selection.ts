@@ -21,6 +21,11 @@ export interface SelectionFlags {
   bufferSize?: number;
   rate?: number;
   clock?: string;
+  tap?: string;
+  qemuPid?: number;
+  app?: string;
+  appTid?: string;
+  kprobes?: boolean;
 }
 
 export interface Selection {
@@ -63,6 +68,17 @@ export function selectionOptions() {
       positiveInt("--rate"),
     ),
     new Option("--clock <clock>", "clock of the timestamps").choices(["realtime", "tai"] as const),
+    new Option("--tap <dev>", "hypervisor: the VM's tap device (vnetN) for T2a"),
+    new Option(
+      "--qemu-pid <pid>",
+      "hypervisor: the QEMU process whose vhost threads (by tid) are T2b",
+    ).argParser(positiveInt("--qemu-pid")),
+    new Option("--app <comm>", "vm: the application's thread name (T4), exact"),
+    new Option("--app-tid <tid,...>", "vm: the application's thread ids (T4)"),
+    new Option(
+      "--kprobes",
+      "the original svtrace's kprobe points (tpacket_rcv -> consume_skb), where the kernel has kprobes",
+    ),
   ] as const;
 }
 
@@ -79,6 +95,12 @@ export function parseStreams(values: string[] | undefined): string[] {
     }
   }
   return out;
+}
+
+function parseTids(v: string): number[] {
+  const out = v.split(",").map((x) => x.trim());
+  for (const x of out) if (!/^\d+$/.test(x)) fail(`bad --app-tid "${v}": thread ids separated by commas`);
+  return out.map(Number);
 }
 
 export function parseMachine(v: string): "hypervisor" | "vm" {
@@ -129,6 +151,11 @@ export function resolveSelection(flags: SelectionFlags, labSwitch?: SwitchMode |
   if (mapKeys !== undefined) trace.mapKeys = mapKeys;
   if (flags.rate !== undefined) trace.expectedRate = flags.rate;
   if (flags.clock) trace.clock = flags.clock as ClockName;
+  if (flags.tap) trace.tap = flags.tap;
+  if (flags.qemuPid !== undefined) trace.qemuPid = flags.qemuPid;
+  if (flags.app) trace.appComm = flags.app;
+  if (flags.appTid) trace.appTids = parseTids(flags.appTid);
+  if (flags.kprobes) trace.kprobes = true;
   return { trace, confPath: flags.conf, title };
 }
 
