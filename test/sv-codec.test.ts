@@ -331,6 +331,24 @@ describe("decoder", () => {
       }
     }
   });
+  it("reads Q-in-Q (two tags) with the outer tag as vlan", () => {
+    const f = leFrame({ vlan: { pcp: 4, dei: false, vid: 10 } });
+    const inner = encodeFrame(f);
+    for (const outerTpid of [0x88a8, 0x8100]) {
+      // insert an outer tag (VID 300, PCP 6) before the 802.1Q tag
+      const b = new Uint8Array(inner.length + 4);
+      b.set(inner.subarray(0, 12), 0);
+      b.set([outerTpid >> 8, outerTpid & 0xff, 0xc1, 0x2c], 12);
+      b.set(inner.subarray(12), 16);
+      const r = decodeFrame(b, "ethernet", { offsets: true });
+      assert.equal(r.kind, "sv");
+      if (r.kind !== "sv") return;
+      assert.deepEqual(r.frame.vlan, { pcp: 6, dei: false, vid: 300 });
+      assert.equal(r.offsets?.appid, 22);
+      assert.deepEqual(r.frame.pdu.asdus, f.pdu.asdus);
+      assert.equal(peekSvKey(b, "ethernet")?.vid, 300);
+    }
+  });
   it("never throws on short frames of every length", () => {
     const b = encodeFrame(leFrame());
     for (let n = 0; n <= b.length; n++) {

@@ -13,6 +13,10 @@
 import { formatMac } from "./mac.js";
 import type { Asdu, LinkType, SvFrame, SvPdu, VlanTag } from "./types.js";
 import { SV_ETHERTYPE, VLAN_TPID } from "./types.js";
+
+/** IEEE 802.1ad service tag (outer tag of Q-in-Q) */
+const QINQ_TPID = 0x88a8;
+
 import { readUtcTime } from "./utc-time.js";
 
 export type SvDecodeErrorCode =
@@ -467,12 +471,18 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     off = 14;
   }
   let vlan: VlanTag | undefined;
-  if (etherType === VLAN_TPID) {
+  // one 802.1Q tag, or two (Q-in-Q, outer TPID 0x88a8 or 0x8100): `vlan` is the outer tag, as tshark's first
+  // vlan layer
+  for (
+    let tags = 0;
+    tags < 2 && (etherType === VLAN_TPID || (tags === 0 && etherType === QINQ_TPID));
+    tags++
+  ) {
     if (len < off + 4) {
       err(errors, "truncated", off, "frame ends inside the 802.1Q tag");
       return errorResult(undefined, undefined, undefined, undefined, undefined);
     }
-    vlan = vlanOf((data[off] << 8) | data[off + 1]);
+    if (tags === 0) vlan = vlanOf((data[off] << 8) | data[off + 1]);
     etherType = (data[off + 2] << 8) | data[off + 3];
     off += 4;
   }
@@ -680,9 +690,13 @@ export function peekSvKey(data: Uint8Array, linkType: LinkType): SvKey | undefin
     if (len < off) return undefined;
     let etherType = (data[off - 2] << 8) | data[off - 1];
     let vid = -1;
-    if (etherType === VLAN_TPID) {
+    for (
+      let tags = 0;
+      tags < 2 && (etherType === VLAN_TPID || (tags === 0 && etherType === QINQ_TPID));
+      tags++
+    ) {
       if (len < off + 4) return undefined;
-      vid = ((data[off] << 8) | data[off + 1]) & 0xfff;
+      if (tags === 0) vid = ((data[off] << 8) | data[off + 1]) & 0xfff;
       etherType = (data[off + 2] << 8) | data[off + 3];
       off += 4;
     }
