@@ -271,6 +271,16 @@ describe("svtrace decode: output and errors", () => {
     });
   }
 
+  test("a capture cut short: the complete packets, and a warning on stderr", () => {
+    const whole = readFileSync(capture("guseynov_pcapMissed_studenttool_gap.pcap"));
+    const path = join(tmp, "cut.pcap");
+    writeFileSync(path, whole.subarray(0, whole.length - 7));
+    const r = runCli(["decode", "--json", path]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.split("\n").filter((l) => l).length, 72);
+    assert.match(r.stderr, /^svtrace: warning: .*cut\.pcap: the file ends inside packet 73 /m);
+  });
+
   test("--help has examples", () => {
     const r = runCli(["decode", "--help"]);
     assert.equal(r.code, 0);
