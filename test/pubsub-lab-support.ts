@@ -117,6 +117,14 @@ export interface LabRun {
  * Through the lab (already up, names from SVTRACE_LAB_PREFIX / default): subscriber on the VM's vm0,
  * publisher on pub0 with `streams` streams for `seconds`; the subscriber is stopped 1 s after the publisher ends.
  */
+/** Packets received so far on an interface of a namespace (kernel counter). */
+function rxPackets(ns: string, iface: string): number {
+  const r = spawnSync("ip", ["-n", ns, "-s", "-j", "link", "show", iface], { encoding: "utf8" });
+  if (r.status !== 0) return -1;
+  const j = JSON.parse(r.stdout) as { stats64?: { rx?: { packets?: number } } }[];
+  return j[0]?.stats64?.rx?.packets ?? -1;
+}
+
 export async function publishThroughLab(
   names: { pub: string; vm: string },
   streams: number,
@@ -124,6 +132,7 @@ export async function publishThroughLab(
   extra: string[] = [],
 ): Promise<LabRun> {
   const sub = await startSubscriber(["--iface", "vm0", "--netns", names.vm, "--json"]);
+  const rx0 = rxPackets(names.vm, "vm0");
   let pub: PublishSummary;
   try {
     pub = publish([
@@ -137,8 +146,16 @@ export async function publishThroughLab(
       String(seconds),
       ...extra,
     ]);
+    // a forwarder (tap, ovs) may still be delivering: wait until vm0 has seen every frame or stops receiving
+    let last = -1;
+    for (let i = 0; i < 100; i++) {
+      const n = rxPackets(names.vm, "vm0") - rx0;
+      if (n >= pub.sent || n === last) break;
+      last = n;
+      await new Promise((r) => setTimeout(r, 300));
+    }
   } finally {
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 500));
     sub.stop("SIGINT");
   }
   return { pub, sub: parseSubscribe(await sub.done) };
