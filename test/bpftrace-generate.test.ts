@@ -77,11 +77,14 @@ describe("generator text", () => {
     assert.match(g.text, /@nx\[\$s, 0\] = \$smp \+ \$na \+ 1;/, "next frame expected noASDU samples later");
   });
 
-  it("bounds stale entries: the first point prints a pending key as incomplete and clears it", () => {
+  it("bounds stale entries: the first point prints a key pending for two periods as incomplete and clears it", () => {
     const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
-    assert.match(g.text, /printf\("I %llu %llu 0 %llu %llu %llu 0 %s\\n"/);
-    assert.match(g.text, /delete\(@p2\[\$s, \$smp\]\)/);
-    assert.match(g.text, /printf\("R %llu %llu %llu %llu %llu %llu %llu %s\\n"/);
+    assert.match(g.text, /printf\("I %llu %llu %llu 0 %llu %llu %llu 0 %s\\n", \$smp, \$it - 2,/);
+    assert.match(g.text, /delete\(@p2\[\$s, \$smp, \$it - 2\]\)/);
+    assert.match(g.text, /printf\("R %llu %llu %llu %llu %llu %llu %llu %llu %s\\n"/);
+    // every point counts its own smpCnt wraps: keys carry the iteration
+    assert.equal(g.text.match(/@w\[\$s, \d\] = \(\$it << 32\) \| \$lp;/g)?.length, 4);
+    assert.match(g.text, /@p1\[\$s, \$smp, \$it\] = \$now;/);
     assert.match(g.text, /^END$/m);
     assert.match(g.text, /clear\(@p1\);/);
   });
@@ -125,12 +128,12 @@ describe("generator text", () => {
 
   it("sizes maps and perf buffers from the rate, honouring an override", () => {
     const s = sizeFor(32_000);
-    assert.equal(s.mapKeys, 65_536);
+    assert.equal(s.mapKeys, 98_304);
     assert.equal(s.perfPages, 1024);
-    assert.equal(s.env.BPFTRACE_MAP_KEYS_MAX, "65536");
-    assert.equal(s.env.BPFTRACE_MAX_MAP_KEYS, "65536");
+    assert.equal(s.env.BPFTRACE_MAP_KEYS_MAX, "98304");
+    assert.equal(s.env.BPFTRACE_MAX_MAP_KEYS, "98304");
     assert.equal(sizeFor(4000).perfPages, 128);
-    assert.equal(sizeFor(4000).mapKeys, 8192);
+    assert.equal(sizeFor(4000).mapKeys, 12288);
     assert.equal(sizeFor(4000, 100_000).mapKeys, 100_000);
   });
 

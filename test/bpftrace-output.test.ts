@@ -9,11 +9,12 @@ import { utcTimeFromNs, utcTimeToNs } from "../src/sv/utc-time.js";
 
 describe("output lines", () => {
   it("parses a complete row, svID with spaces last", () => {
-    const ev = parseLine("R 3999 16384 0 100 200 300 400 my stream 1", 4);
+    const ev = parseLine("R 3999 2 16384 0 100 200 300 400 my stream 1", 4);
     assert.deepEqual(ev, {
       kind: "row",
       complete: true,
       smpCnt: 3999,
+      iteration: 2,
       appid: 16384,
       refrTm: 0n,
       times: [100n, 200n, 300n, 400n],
@@ -22,7 +23,7 @@ describe("output lines", () => {
   });
 
   it("parses incomplete rows, gaps, duplicates, counters, leftovers", () => {
-    const i = parseLine("I 5 16385 0 100 0 300 0 2", 4);
+    const i = parseLine("I 5 1 16385 0 100 0 300 0 2", 4);
     assert.equal(i.kind, "row");
     assert.equal(i.kind === "row" && i.complete, false);
     assert.deepEqual(parseLine("D 4000 1 svID0001", 4), {
@@ -33,11 +34,12 @@ describe("output lines", () => {
     });
     assert.deepEqual(parseLine("U 2 17 3", 4), { kind: "duplicate", point: 2, smpCnt: 17, stream: "3" });
     assert.deepEqual(parseLine("@in: 12345", 4), { kind: "entered", count: 12345 });
-    assert.deepEqual(parseLine("@p1[svID, 0001, 42]: 987", 4), {
+    assert.deepEqual(parseLine("@p1[svID, 0001, 42, 3]: 987", 4), {
       kind: "pending",
       point: 1,
       stream: "svID, 0001",
       smpCnt: 42,
+      iteration: 3,
       time: 987n,
     });
     assert.deepEqual(parseLine("READY 4711", 4), { kind: "ready", time: 4711n });
@@ -49,7 +51,7 @@ describe("output lines", () => {
     assert.deepEqual(parseLine("Lost 8694 events", 4), { kind: "lost", count: 8694 });
     assert.deepEqual(parseLine("", 4), { kind: "blank" });
     assert.equal(parseLine("R 1 2 3", 4).kind, "other", "a short row is not a row");
-    assert.equal(parseLine("R x 2 3 4 5 6 7 s", 4).kind, "other");
+    assert.equal(parseLine("R x 1 2 3 4 5 6 7 s", 4).kind, "other");
   });
 
   it("converts refrTm (seconds << 24 | fraction) like the codec's UtcTime", () => {

@@ -1,6 +1,6 @@
 /**
  * Per-stream bookkeeping of a trace: drops counted once across the smpCnt wrap from the kernel's
- * discontinuity lines, iterations of complete and stale rows, missed/lost-in-path, duplicates at the last point.
+ * discontinuity lines, iterations (from the kernel) of complete and stale rows, missed/lost-in-path, duplicates at the last point.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -19,7 +19,7 @@ describe("stream state", () => {
 
   it("counts gaps once, also across the wrap, and ignores the normal wrap and backward jumps", () => {
     const s = new StreamState("a");
-    for (let c = 0; c < 4000; c++) s.row(c, 0x4000, all(BigInt(c) * 250_000n + 1n), true);
+    for (let c = 0; c < 4000; c++) s.row(c, 0x4000, all(BigInt(c) * 250_000n + 1n), true, 1);
     s.gap(4000, 0); // normal wrap 3999 -> 0
     assert.equal(s.counters.dropped, 0);
     s.gap(4000, 2); // 3999 -> 2: 0 and 1 missing
@@ -32,28 +32,24 @@ describe("stream state", () => {
     assert.equal(s.counters.dropped, 8);
   });
 
-  it("gives rows their iteration across wraps; stale rows belong to the previous period", () => {
+  it("reports the kernel's iteration 0-based, for complete and stale rows", () => {
     const s = new StreamState("a");
-    const its: number[] = [];
-    const t = (i: number) => all(BigInt(i) * 250_000n + 1n);
-    for (let i = 0; i < 4000 * 2 + 10; i++) its.push(s.row(i % 4000, 1, t(i), true) ?? -1);
-    assert.equal(its[0], 0);
-    assert.equal(its[3999], 0);
-    assert.equal(its[4000], 1);
-    assert.equal(its[8009], 2);
-    // a stale (incomplete) row for smpCnt 9 printed when smpCnt 9 of period 2 entered: it is from period 1
-    assert.equal(s.row(9, 1, [5n, 0n, 0n, 0n], false), 1);
+    assert.equal(s.row(5, 1, all(1n), true, 1), 0);
+    assert.equal(s.row(5, 1, all(1_000_000_001n), true, 2), 1);
+    assert.equal(s.row(9, 1, [5n, 0n, 0n, 0n], false, 1), 0);
     assert.equal(s.counters.lostInPath, 1);
+    assert.equal(s.pending(10, [7n, 8n, 0n, 0n], 3), 2);
+    assert.equal(s.counters.lostInPath, 2);
   });
 
   it("counts missed (a point skipped before a later one saw it) and duplicates at the last point", () => {
     const s = new StreamState("a");
-    s.row(1, 1, [0n, 10n, 20n, 30n], true);
+    s.row(1, 1, [0n, 10n, 20n, 30n], true, 1);
     assert.equal(s.counters.missed, 1);
-    s.row(2, 1, [10n, 20n, 30n, 40n], true);
+    s.row(2, 1, [10n, 20n, 30n, 40n], true, 1);
     assert.equal(s.counters.complete, 1);
     // the same SV read twice at the last point: only the last point is set, 1 µs later
-    assert.equal(s.row(2, 1, [0n, 0n, 0n, 1040n], true), undefined);
+    assert.equal(s.row(2, 1, [0n, 0n, 0n, 1040n], true, 1), undefined);
     assert.equal(s.counters.duplicates, 1);
     assert.equal(s.counters.received, 2);
   });

@@ -5,20 +5,23 @@
  * attach point with the points that share it told apart by their filters. At each point the SV key is extracted
  * from the frame: VLAN tag at +12 or already in skb->vlan_all, BER lengths short/long/non-minimal, optional
  * security field, svID compared exactly (length and bytes), smpCnt and refrTm found by walking the ASDU TLVs.
- * Matching happens in the kernel keyed by (stream, smpCnt): the first point stores its time, middle points
- * theirs, the last point prints one line per SV and deletes the entries. When the first point finds a key still
- * pending from one smpCnt period ago it prints it as incomplete and clears it, so no entry outlives one period.
+ * Matching happens in the kernel keyed by (stream, smpCnt, iteration), each point counting the smpCnt wraps
+ * it sees (so a reader lagging by more than one period still pairs correctly): the first point stores its
+ * time, middle points theirs, the last point prints one line per SV and deletes the entries. When the first
+ * point finds the same (stream, smpCnt) still pending from two periods ago it prints it as incomplete and
+ * clears it, so no entry outlives two smpCnt periods.
  *
  * Output lines (all on stdout; the parser is ./output.ts):
  *   READY <time>                                      BEGIN ran: every probe is attached
- *   R <smpCnt> <appid> <refrTm> <t1> .. <tn> <stream> one SV reached the last point (0 = point not seen)
- *   I <smpCnt> <appid> 0 <t1> .. <tn-1> 0 <stream>    an SV that never reached the last point (stale)
+ *   R <smpCnt> <it> <appid> <refrTm> <t1> .. <tn> <stream>  one SV reached the last point (0 = not seen)
+ *   I <smpCnt> <it> <appid> 0 <t1> .. <tn-1> 0 <stream>     an SV that never reached the last point (stale)
  *   D <expected> <got> <stream>                       smpCnt discontinuity at the first point (gap or wrap)
  * Frames with several ASDUs are keyed by their first ASDU; the next frame is expected at smpCnt + noASDU.
  *   U <point> <smpCnt> <stream>                       the same SV seen twice at a point (duplicate)
  *   @in: <n>                                          SVs entered at the first point so far (every second)
  *   @pend: <n>                                        entries now in the first point's map (every second)
- *   END, then @p<k>[<stream>, <smpCnt>]: <time>       leftovers at exit
+ *   END, then @p<k>[<stream>, <smpCnt>, <it>]: <time> leftovers at exit
+ * <it> is the iteration (1 = the first smpCnt period the first point saw).
  * <stream> is a 1-based index into the svID list when streams are given, else the svID itself (last field,
  * may contain spaces). <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
  * nanoseconds on CLOCK_MONOTONIC (`nsecs`), or CLOCK_TAI with `nsecs(tai)` when bpftrace has it.
@@ -32,8 +35,6 @@ import type { BpftraceFeatures } from "./features.js";
 export const MAX_POINTS = 8;
 /** BPFTRACE_STRLEN default; svIDs longer than this minus one cannot be matched exactly. */
 export const MAX_SVID_LENGTH = 63;
-/** A second sighting of a pending key within this many ns is a duplicate; later, it is a stale entry. */
-export const DUPLICATE_WINDOW_NS = 200_000_000;
 
 export interface GenerateOptions {
   points: ProbePoint[];
@@ -181,12 +182,48 @@ function checkFilterStrings(p: ProbePoint): void {
   }
 }
 
+/**
+ * Per-point iteration (smpCnt wraps seen at this point), kept in @w[stream, k] as (iteration << 32 | last + 1).
+ * Iterations start at 1 at the first point; a later point seeing a stream for the first time takes the first
+ * point's iteration (minus one when the SV is from before the first point's last wrap). A backward jump to
+ * below half of the last counter is a wrap; a small one is a late or repeated SV of the same period.
+ */
+function iterationCode(k: number, indent: string): string {
+  const i = indent;
+  const lines = [
+    `${i}$wv = @w[$s, ${k}];`,
+    `${i}$lp = $wv & 0xffffffff;`,
+    `${i}$it = $wv >> 32;`,
+    `${i}if ($lp == 0) {`,
+  ];
+  if (k === 1) lines.push(`${i}  $it = 1;`);
+  else
+    lines.push(
+      `${i}  $w1 = @w[$s, 1];`,
+      `${i}  $l1 = $w1 & 0xffffffff;`,
+      `${i}  $it = $w1 >> 32;`,
+      `${i}  if ($it > 1 && $smp + 1 > $l1 + ($l1 / 2) + 64) { $it = $it - 1; }`,
+      `${i}  if ($it == 0) { $it = 1; }`,
+    );
+  lines.push(
+    `${i}  $lp = $smp + 1;`,
+    `${i}} else {`,
+    `${i}  if ($smp + 1 < $lp) {`,
+    `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = $smp + 1; }`,
+    `${i}  } else { $lp = $smp + 1; }`,
+    `${i}}`,
+    `${i}@w[$s, ${k}] = ($it << 32) | $lp;`,
+  );
+  return lines.join("\n");
+}
+
 /** The action of point k (1-based) of n, at the end of its attach block. */
 function pointAction(k: number, n: number, streamFmt: string, now: string, indent: string): string {
   const i = indent;
-  const key = "[$s, $smp]";
+  const key = "[$s, $smp, $it]";
+  const staleKey = "[$s, $smp, $it - 2]";
   const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
-  const lines: string[] = [`${i}$now = ${now};`];
+  const lines: string[] = [`${i}$now = ${now};`, iterationCode(k, i)];
   const dropAccounting = [
     // a 1-tuple string key corrupts the key variable in bpftrace 0.17: always use a 2-tuple
     `${i}$nx = @nx[$s, 0];`,
@@ -197,23 +234,24 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
   if (n === 1) {
     lines.push(...dropAccounting);
     lines.push(`${i}@in = count();`);
-    lines.push(`${i}printf("R %llu %llu %llu %llu ${streamFmt}\\n", $smp, $appid, $rt, $now, $s);`);
+    lines.push(`${i}printf("R %llu %llu %llu %llu %llu ${streamFmt}\\n", $smp, $it, $appid, $rt, $now, $s);`);
     return lines.join("\n");
   }
+  const fmt = earlier.map(() => "%llu").join(" ");
+  const args = earlier.map((j) => `$a${j}`).join(", ");
   if (k === 1) {
-    for (const j of earlier) lines.push(`${i}$a${j} = @p${j}${key};`);
+    lines.push(`${i}if (@p1${key} != 0) { printf("U 1 %llu ${streamFmt}\\n", $smp, $s); return; }`);
+    lines.push(`${i}// still pending from two smpCnt periods ago: it never reached the last point`);
+    // (for $it <= 2 the key wraps to a huge iteration that never exists: reads 0)
+    for (const j of earlier) lines.push(`${i}$a${j} = @p${j}${staleKey};`);
+    lines.push(`${i}if (${earlier.map((j) => `$a${j}`).join(" + ")} != 0) {`);
     lines.push(
-      `${i}if ($a1 != 0 && $now - $a1 < ${DUPLICATE_WINDOW_NS}) { printf("U 1 %llu ${streamFmt}\\n", $smp, $s); return; }`,
+      `${i}  printf("I %llu %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $it - 2, $appid, ${args}, $s);`,
     );
-    const sum = earlier.map((j) => `$a${j}`).join(" + ");
-    lines.push(`${i}if (${sum} != 0) {`);
-    lines.push(`${i}  // still pending from one smpCnt period ago: it never reached the last point`);
-    const fmt = earlier.map(() => "%llu").join(" ");
-    lines.push(
-      `${i}  printf("I %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $appid, ${earlier.map((j) => `$a${j}`).join(", ")}, $s);`,
-    );
-    for (const j of earlier.slice(1)) lines.push(`${i}  if ($a${j} != 0) { delete(@p${j}${key}); }`);
-    lines.push(`${i}  if ($a1 != 0) { @pend = sum(-1); }`);
+    for (const j of earlier)
+      lines.push(
+        `${i}  if ($a${j} != 0) { delete(@p${j}${staleKey});${j === 1 ? " @pend = sum(-1);" : ""} }`,
+      );
     lines.push(`${i}}`);
     lines.push(...dropAccounting);
     lines.push(`${i}@p1${key} = $now;`);
@@ -222,10 +260,7 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
     return lines.join("\n");
   }
   if (k < n) {
-    lines.push(`${i}$old = @p${k}${key};`);
-    lines.push(
-      `${i}if ($old != 0 && $now - $old < ${DUPLICATE_WINDOW_NS}) { printf("U ${k} %llu ${streamFmt}\\n", $smp, $s); return; }`,
-    );
+    lines.push(`${i}if (@p${k}${key} != 0) { printf("U ${k} %llu ${streamFmt}\\n", $smp, $s); return; }`);
     lines.push(`${i}@p${k}${key} = $now;`);
     return lines.join("\n");
   }
@@ -233,9 +268,8 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
     lines.push(`${i}$a${j} = @p${j}${key};`);
     lines.push(`${i}if ($a${j} != 0) { delete(@p${j}${key});${j === 1 ? " @pend = sum(-1);" : ""} }`);
   }
-  const fmt = earlier.map(() => "%llu").join(" ");
   lines.push(
-    `${i}printf("R %llu %llu %llu ${fmt} %llu ${streamFmt}\\n", $smp, $appid, $rt, ${earlier.map((j) => `$a${j}`).join(", ")}, $now, $s);`,
+    `${i}printf("R %llu %llu %llu %llu ${fmt} %llu ${streamFmt}\\n", $smp, $it, $appid, $rt, ${args}, $now, $s);`,
   );
   return lines.join("\n");
 }
@@ -314,6 +348,7 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
   const mapNames = [
     ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `@p${j + 1}`),
     "@nx",
+    "@w",
     "@in",
     ...(n > 1 ? ["@pend"] : []),
   ];
@@ -351,14 +386,14 @@ function nextPow2(v: number): number {
 }
 
 /**
- * Map and ring-buffer sizes from the expected total SV rate: the pending maps hold at most one smpCnt period
- * (about one second) of SVs that never reach the last point, so 2 x rate keys; 1024 perf pages per CPU at
+ * Map and ring-buffer sizes from the expected total SV rate: the pending maps hold at most two smpCnt periods
+ * (about two seconds) of SVs that never reach the last point, plus those in flight, so 3 x rate keys; 1024 perf pages per CPU at
  * 32 k SV/s was measured loss-free (KERNEL-TRACING.md §5). Both map-size variable names are set.
  */
 export function sizeFor(expectedRate: number | undefined, mapKeys?: number): Sizing {
   const rate = expectedRate && expectedRate > 0 ? expectedRate : 8 * 4800;
   const keys =
-    mapKeys && mapKeys > 0 ? Math.ceil(mapKeys) : Math.max(4096, Math.ceil((2 * rate) / 4096) * 4096);
+    mapKeys && mapKeys > 0 ? Math.ceil(mapKeys) : Math.max(4096, Math.ceil((3 * rate) / 4096) * 4096);
   const pages = Math.min(1024, Math.max(64, nextPow2(Math.ceil(rate / 32))));
   return {
     mapKeys: keys,

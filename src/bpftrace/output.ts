@@ -11,6 +11,8 @@ export type OutputEvent =
       /** false for an I line: the SV never reached the last point */
       complete: boolean;
       smpCnt: number;
+      /** iteration as the kernel counted it (1 = the first smpCnt period the first point saw) */
+      iteration: number;
       appid: number;
       /** raw refrTm (seconds << 24 | fraction), 0n when absent */
       refrTm: bigint;
@@ -23,7 +25,7 @@ export type OutputEvent =
   | { kind: "entered"; count: number }
   | { kind: "mapEntries"; count: number }
   | { kind: "end" }
-  | { kind: "pending"; point: number; stream: string; smpCnt: number; time: bigint }
+  | { kind: "pending"; point: number; stream: string; smpCnt: number; iteration: number; time: bigint }
   | { kind: "lost"; count: number }
   | { kind: "attaching"; probes: number }
   | { kind: "blank" }
@@ -48,13 +50,14 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
   if (line.trim() === "") return { kind: "blank" };
   const tag = line.slice(0, 2);
   if (tag === "R " || tag === "I ") {
-    const f = splitFields(line.slice(2), 3 + pointCount);
+    const f = splitFields(line.slice(2), 4 + pointCount);
     if (f?.fields.every(isUint)) {
-      const [smp, appid, rt, ...times] = f.fields;
+      const [smp, it, appid, rt, ...times] = f.fields;
       return {
         kind: "row",
         complete: tag === "R ",
         smpCnt: Number(smp),
+        iteration: Number(it),
         appid: Number(appid),
         refrTm: BigInt(rt),
         times: times.map((t) => BigInt(t)),
@@ -79,9 +82,16 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
   if (m) return { kind: "entered", count: Number(m[1]) };
   m = /^@pend: (-?\d+)$/.exec(line);
   if (m) return { kind: "mapEntries", count: Math.max(0, Number(m[1])) };
-  m = /^@p(\d+)\[(.*), (\d+)\]: (\d+)$/.exec(line);
+  m = /^@p(\d+)\[(.*), (\d+), (\d+)\]: (\d+)$/.exec(line);
   if (m)
-    return { kind: "pending", point: Number(m[1]), stream: m[2], smpCnt: Number(m[3]), time: BigInt(m[4]) };
+    return {
+      kind: "pending",
+      point: Number(m[1]),
+      stream: m[2],
+      smpCnt: Number(m[3]),
+      iteration: Number(m[4]),
+      time: BigInt(m[5]),
+    };
   m = /^Lost (\d+) events/.exec(line);
   if (m) return { kind: "lost", count: Number(m[1]) };
   m = /^Attaching (\d+) probes?/.exec(line);

@@ -117,8 +117,8 @@ export class BpftraceRunner {
     return this.child.pid;
   }
 
-  /** SIGINT (bpftrace runs END); SIGKILL after `graceMs` if it has not exited. */
-  async stop(graceMs = 10_000): Promise<RunnerExit> {
+  /** SIGINT (bpftrace runs END and prints the leftovers); SIGKILL after `graceMs` if it has not exited. */
+  async stop(graceMs = 30_000): Promise<RunnerExit> {
     if (!this.stopping && this.child.exitCode === null && this.child.signalCode === null) {
       this.stopping = true;
       this.child.kill("SIGINT");

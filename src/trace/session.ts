@@ -148,7 +148,13 @@ class Session extends EventEmitter implements TraceSession {
     });
     this.ready.catch(() => {});
     this.timers.push(setInterval(() => this.flush(), opts.batchMs ?? 200));
-    this.timers.push(setInterval(() => this.emit("stats", this.stats()), 1000));
+    this.timers.push(
+      setInterval(() => {
+        const st = this.stats();
+        this.checkMissed(st);
+        this.emit("stats", st);
+      }, 1000),
+    );
     for (const t of this.timers) t.unref();
     this.done = this.runner.closed.then((x) => {
       for (const t of this.timers) clearInterval(t);
@@ -180,12 +186,13 @@ class Session extends EventEmitter implements TraceSession {
   private pushRow(
     st: StreamState,
     smp: number,
+    kernelIteration: number,
     appid: number,
     refrTm: bigint,
     times: bigint[],
     complete: boolean,
   ): void {
-    const iteration = st.row(smp, appid, times, complete);
+    const iteration = st.row(smp, appid, times, complete, kernelIteration);
     if (iteration === undefined) return;
     const t: (bigint | null)[] = [refrTmToNs(refrTm), ...times.map((x) => this.conv.convert(x))];
     this.batch.push({
@@ -203,7 +210,15 @@ class Session extends EventEmitter implements TraceSession {
   private onEvent(ev: OutputEvent): void {
     switch (ev.kind) {
       case "row":
-        this.pushRow(this.state(ev.stream), ev.smpCnt, ev.appid, ev.refrTm, ev.times, ev.complete);
+        this.pushRow(
+          this.state(ev.stream),
+          ev.smpCnt,
+          ev.iteration,
+          ev.appid,
+          ev.refrTm,
+          ev.times,
+          ev.complete,
+        );
         break;
       case "gap":
         this.state(ev.stream).gap(ev.expected, ev.got);
@@ -223,7 +238,7 @@ class Session extends EventEmitter implements TraceSession {
         this.lostSinceWarn += ev.count;
         break;
       case "pending": {
-        const key = `${ev.smpCnt} ${ev.stream}`;
+        const key = `${ev.smpCnt} ${ev.iteration} ${ev.stream}`;
         const times = this.pendingAtEnd.get(key) ?? new Array<bigint>(this.gen.points.length).fill(0n);
         times[ev.point - 1] = ev.time;
         this.pendingAtEnd.set(key, times);
@@ -243,10 +258,9 @@ class Session extends EventEmitter implements TraceSession {
   /** Entries still in the kernel maps at exit: SVs that never reached the last point. */
   private flushPending(): void {
     for (const [key, times] of this.pendingAtEnd) {
-      const sp = key.indexOf(" ");
-      const smp = Number(key.slice(0, sp));
-      const st = this.state(key.slice(sp + 1));
-      const iteration = st.pending(smp, times);
+      const [smp, it] = key.split(" ", 2).map(Number);
+      const st = this.state(key.slice(key.indexOf(" ", key.indexOf(" ") + 1) + 1));
+      const iteration = st.pending(smp, times, it);
       this.batch.push({
         svID: st.counters.svID,
         appid: st.counters.appid ?? 0,
@@ -284,6 +298,32 @@ class Session extends EventEmitter implements TraceSession {
       this.warn(
         "map-full",
         `in-kernel SV map ${e}/${this.mapCapacity} entries: new SVs are lost silently when it is full; raise --map-keys (SV_BUFFER_SIZE) or --rate`,
+      );
+    }
+  }
+
+  private lastMissed = 0;
+  private lastReceived = 0;
+  private lastMissedWarn = 0;
+
+  /**
+   * SVs that reach a later point without an earlier one, in numbers, mean the path takes longer than one
+   * smpCnt period (e.g. a subscriber lagging by more than a second under overload): the first point has then
+   * already replaced the entry, and (svID, smpCnt) matching is ambiguous. Say so instead of staying silent.
+   */
+  private checkMissed(st: TraceStats): void {
+    const missed = st.streams.reduce((a, x) => a + x.missed, 0);
+    const received = st.streams.reduce((a, x) => a + x.received, 0);
+    const dm = missed - this.lastMissed;
+    const dr = received - this.lastReceived;
+    this.lastMissed = missed;
+    this.lastReceived = received;
+    const now = Date.now();
+    if (dm > 10 && dm > dr / 100 && now - this.lastMissedWarn > 10_000) {
+      this.lastMissedWarn = now;
+      this.warn(
+        "stale",
+        `${dm} of ${dr} SVs in the last second reached a later point without the earlier ones: the path (or a lagging reader) takes longer than one smpCnt period, so matching by (svID, smpCnt) is ambiguous for them`,
       );
     }
   }

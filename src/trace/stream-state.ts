@@ -1,7 +1,8 @@
 /**
  * Per-stream bookkeeping in user space for a trace: counters (received, complete, missed, lost in path,
- * dropped, duplicates), the smpCnt modulus inferred from the counters seen, the iteration (number of smpCnt
- * wraps) of each row, and the drop count from the kernel's discontinuity lines, counted once across the wrap.
+ * dropped, duplicates), the smpCnt modulus inferred from the counters seen, and the drop count from the
+ * kernel's discontinuity lines, counted once across the wrap. Iterations come from the kernel (per-point
+ * wrap counting in the generated program).
  */
 import type { StreamCounters } from "./session-types.js";
 
@@ -14,14 +15,16 @@ export function inferModulus(maxSeen: number): number {
   return 65536;
 }
 
-/** A second sighting at the last point within this many ns of the first is a duplicate. */
-const DUPLICATE_NS = 200_000_000n;
+/**
+ * A second read of the same SV at the last point within this many ns of the first is a duplicate (two readers
+ * of one frame). Kept short: a reader draining a backlog reads the same smpCnt of the next period at least
+ * tens of ms later, and that is a late SV, not a duplicate.
+ */
+const DUPLICATE_NS = 5_000_000n;
 
 export class StreamState {
   readonly counters: StreamCounters;
   private maxSeen = 0;
-  private lastSmp = -1;
-  private iter = 0;
   /** smpCnt -> raw last-point time of the latest row that reached the last point */
   private readonly lastDone = new Map<number, bigint>();
 
@@ -46,30 +49,18 @@ export class StreamState {
     if (smp > this.maxSeen) this.maxSeen = smp;
   }
 
-  /** Iteration of a row with this smpCnt; `stale` rows are one smpCnt period older than the nearest guess. */
-  private iterationOf(smp: number, stale: boolean): number {
-    const m = this.modulus;
-    if (this.lastSmp < 0) {
-      if (!stale) this.lastSmp = smp;
-      return 0;
-    }
-    let it = this.iter;
-    if (smp < this.lastSmp - m / 2)
-      it = this.iter + 1; // after a wrap
-    else if (smp > this.lastSmp + m / 2) it = this.iter - 1; // a late row from before the last wrap
-    if (stale) return Math.max(0, it - 1);
-    if (it > this.iter || (it === this.iter && smp > this.lastSmp)) {
-      this.iter = it;
-      this.lastSmp = smp;
-    }
-    return Math.max(0, it);
-  }
-
   /**
-   * Account one row. `times` are the raw per-point kernel times (0n = not seen). Returns the iteration, or
-   * undefined when the row is a duplicate at the last point (already counted, not a new SV).
+   * Account one row. `times` are the raw per-point kernel times (0n = not seen); `kernelIteration` is the
+   * kernel's count (1 = first period). Returns the 0-based iteration, or undefined when the row is a duplicate
+   * at the last point (already counted, not a new SV).
    */
-  row(smp: number, appid: number, times: bigint[], complete: boolean): number | undefined {
+  row(
+    smp: number,
+    appid: number,
+    times: bigint[],
+    complete: boolean,
+    kernelIteration: number,
+  ): number | undefined {
     this.see(smp);
     if (this.counters.appid === undefined || this.counters.appid === 0) this.counters.appid = appid;
     const n = times.length;
@@ -91,17 +82,17 @@ export class StreamState {
       if (seen.slice(0, seen.lastIndexOf(true)).includes(false)) this.counters.missed += 1;
       if (seen[0] && !seen[n - 1]) this.counters.lostInPath += 1;
     }
-    return this.iterationOf(smp, !complete);
+    return Math.max(0, kernelIteration - 1);
   }
 
   /** A leftover entry at exit (never reached the last point): counted like an incomplete row. */
-  pending(smp: number, times: bigint[]): number {
+  pending(smp: number, times: bigint[], kernelIteration: number): number {
     this.see(smp);
     this.counters.received += 1;
     const seen = times.map((t) => t !== 0n);
     if (seen.slice(0, seen.lastIndexOf(true)).includes(false)) this.counters.missed += 1;
     if (seen[0]) this.counters.lostInPath += 1;
-    return this.iterationOf(smp, false);
+    return Math.max(0, kernelIteration - 1);
   }
 
   /** The kernel saw `got` where it expected `expected` at the first point: count the missing SVs once. */
