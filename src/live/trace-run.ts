@@ -79,11 +79,16 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     }
   });
   session.on("stats", (s) => model.setStats(s));
+  // before every probe is attached, warnings are held back: if bpftrace fails to start they become the
+  // one-line error instead of a screenful of compiler output
+  let isReady = false;
+  const early: TraceWarning[] = [];
   session.on("warning", (w) => {
     warnings.push(w);
     if (warnings.length > 200) warnings.shift();
     model.noteWarning(w.message);
-    onWarning(w);
+    if (isReady) onWarning(w);
+    else early.push(w);
   });
 
   let stopResolve: (r: StopReason) => void = () => {};
@@ -113,9 +118,21 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     }
     if (opts.prometheus) metrics = await startMetricsServer(model, opts.prometheus);
     const ready = await Promise.race([session.ready.then(() => "ready" as const), stopped]);
+    if (ready === "bpftrace-exit") {
+      const reason = await session.ready.then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      fail(
+        `bpftrace could not start the trace: ${startError(early) ?? reason ?? "it exited before attaching its probes"}`,
+      );
+    }
     if (ready !== "ready") {
       stoppedBy = ready;
     } else {
+      isReady = true;
+      for (const w of early) onWarning(w);
+      early.length = 0;
       opts.onReady?.(session, metrics);
       if (opts.durationS !== undefined)
         timers.push(setTimeout(() => stopResolve("duration"), Math.max(0, opts.durationS * 1000)));
@@ -126,7 +143,10 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     await session.stop().catch(() => undefined);
     await writer?.close().catch(() => undefined);
     await metrics?.close();
-    if (e instanceof Error && !(e.name === "UserError")) fail(e.message.split("\n")[0]);
+    if (e instanceof Error && e.name !== "UserError") {
+      const why = early.length > 0 ? startError(early) : undefined;
+      fail(why ? `bpftrace could not start the trace: ${why}` : e.message.split("\n")[0]);
+    }
     throw e;
   } finally {
     for (const t of timers) clearTimeout(t);
@@ -138,6 +158,14 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
   }
   const summary: TraceSummary = await session.stop();
   model.setStats(summary.stats);
+  if (stoppedBy === "bpftrace-exit" && summary.exitCode !== 0) {
+    await writer?.close();
+    await metrics?.close();
+    display.done();
+    fail(
+      `bpftrace ended unexpectedly (${summary.exitCode ?? summary.exitSignal}); ${summary.rows} SVs were kept${opts.record ? ` in ${opts.record.path}` : ""}`,
+    );
+  }
   await writer?.close();
   await metrics?.close();
   if (writeError) fail(`writing ${opts.record?.path} failed: ${writeError.message}`);
@@ -154,4 +182,14 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     metricsUrl: metrics?.url,
     warnings,
   };
+}
+
+/** The first bpftrace error line among start-up warnings ("ERROR: ..."), without the file position. */
+function startError(ws: TraceWarning[]): string | undefined {
+  for (const w of ws) {
+    const m = /ERROR:\s*(.*)$/.exec(w.message);
+    if (m) return m[1].trim();
+  }
+  const attach = ws.find((w) => w.kind === "attach-failed");
+  return attach?.message;
 }
