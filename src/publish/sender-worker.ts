@@ -108,16 +108,16 @@ function run(input: WorkerInput): PublishSummary {
   for (let w = 0; w < 2000; w++) {
     factory.frame(w % nStreams, (w % fps) * asdu);
     if (cfg.t0 !== undefined) clock_gettime(t0Clock, ts);
-    process.hrtime.bigint();
+    pacer.now();
     frameOffsetNs(plan.rate, w);
   }
-  pacer.waitUntil(process.hrtime.bigint() + 1_000_000n);
+  pacer.waitUntil(pacer.now() + 1_000_000);
 
   // Map the first deadline: aligned = the next frame boundary of a realtime second, >= 20 ms from now.
-  const mono0 = process.hrtime.bigint();
+  const mono0 = pacer.now();
   const real0 = clockNs(CLOCK_REALTIME);
-  const monoMinusReal = mono0 - real0;
-  let baseMono: bigint; // monotonic time of frame index 0 of the base second
+  const monoMinusReal = BigInt(Math.round(mono0)) - real0;
+  let baseMono: number; // monotonic time (ns) of frame index 0 of the base second
   let firstFrame: number; // frame index within that second
   let baseReal: bigint;
   if (cfg.align) {
@@ -126,16 +126,16 @@ function run(input: WorkerInput): PublishSummary {
     baseReal = sec * 1_000_000_000n;
     const within = Number(startReal - baseReal);
     firstFrame = Math.ceil((within * fps) / 1e9);
-    baseMono = baseReal + monoMinusReal;
+    baseMono = Number(baseReal + monoMinusReal);
   } else {
-    baseMono = mono0 + 20_000_000n;
+    baseMono = mono0 + 20_000_000;
     baseReal = real0 + 20_000_000n;
     firstFrame = 0;
   }
   const startedAt = new Date(Number((baseReal + BigInt(frameOffsetNs(plan.rate, firstFrame))) / 1_000_000n));
 
   const count = cfg.count ?? Number.POSITIVE_INFINITY;
-  let prevStart = -1n;
+  let prevStart = -1;
   let stoppedBy: PublishSummary["stopped_by"] = "count";
   let k = 0;
   for (; k < count; k++) {
@@ -144,21 +144,21 @@ function run(input: WorkerInput): PublishSummary {
       break;
     }
     const g = firstFrame + k;
-    const deadline = baseMono + BigInt(frameOffsetNs(plan.rate, g));
+    const deadline = baseMono + frameOffsetNs(plan.rate, g);
     const at = pacer.waitUntil(deadline);
     const idx = g % fps;
     const smpCnt0 = idx * asdu;
     if (skipFrame[idx]) {
       for (let s = 0; s < nStreams; s++) skipped[s]++;
-      prevStart = -1n; // the next interval spans the hole: not a pacing sample
+      prevStart = -1; // the next interval spans the hole: not a pacing sample
       continue;
     }
-    const lateNs = Number(at - deadline);
+    const lateNs = at - deadline;
     late.record(lateNs);
     if (lateNs > periodNs) missed++;
     if (lateNs > 10_000) lateOver10++;
-    if (prevStart >= 0n) {
-      const d = Number(at - prevStart);
+    if (prevStart >= 0) {
+      const d = at - prevStart;
       gap.record(d);
       gapErr.record(Math.abs(d - periodNs));
     }
@@ -198,9 +198,9 @@ function run(input: WorkerInput): PublishSummary {
         }
       }
     }
-    burst.record(Number(process.hrtime.bigint() - at));
+    burst.record(pacer.now() - at);
   }
-  const endMono = process.hrtime.bigint();
+  const endMono = pacer.now();
   sock.close();
   const totalSent = sent.reduce((a, b) => a + b, 0);
   const totalSkipped = skipped.reduce((a, b) => a + b, 0);
@@ -232,7 +232,7 @@ function run(input: WorkerInput): PublishSummary {
     tai_minus_realtime_ns: taiOff,
     aligned: cfg.align,
     started_at: startedAt.toISOString(),
-    duration_s: Math.max(0, Number(endMono - baseMono) / 1e9 - frameOffsetNs(plan.rate, firstFrame) / 1e9),
+    duration_s: Math.max(0, (endMono - baseMono) / 1e9 - frameOffsetNs(plan.rate, firstFrame) / 1e9),
     stopped_by: stoppedBy,
     scheduling: sched.join(", "),
     ...(totalErrors > 0 ? { error: `send failed ${totalErrors} times: ${lastError_}` } : {}),
