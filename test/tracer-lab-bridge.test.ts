@@ -118,7 +118,9 @@ test("live --json snapshots agree with the record of the same run", { timeout: 6
     const liveLines = liveR.stdout.trim().split("\n");
     assert.ok(liveLines.length >= 3, "a snapshot every second");
     const liveSnap = lastSnapshot(liveR.stdout);
+    const recSnap = lastSnapshot(recR.stdout);
     assert.equal(liveSnap.lost_events, 0);
+    assert.equal(recSnap.lost_events, 0);
     const points: PointMeta[] = liveSnap.points.map((p) => ({ ...p, probe: "" }));
     const fromRecord = new LiveModel({ points, thresholdUs: 200 });
     await checkCsvRecord(csv, (row) => fromRecord.addRows([row]));
@@ -128,17 +130,29 @@ test("live --json snapshots agree with the record of the same run", { timeout: 6
       const rs = recModel.streams.find((x) => x.svID === ls.svID);
       assert.ok(rs, `${ls.svID} in both`);
       assert.equal(ls.rows, rs.rows, `${ls.svID}: rows`);
+      assert.equal(ls.complete_rows, rs.complete_rows, `${ls.svID}: rows at every point`);
+      const rc = recSnap.streams.find((x) => x.svID === ls.svID);
+      assert.ok(rc);
+      for (const k of ["received", "complete", "dropped", "duplicates"] as const)
+        assert.equal(ls[k], rc[k], `${ls.svID}: ${k} (live counters vs record counters)`);
       for (const [name, seg] of Object.entries(rs.segments)) {
         const l = ls.segments[name];
         assert.equal(l.count, seg.count, `${ls.svID} ${name} count`);
-        // kernel-to-kernel segments use the same clock in both tracers; segments from T0 (refrTm, realtime)
-        // also carry each tracer's own monotonic->realtime offset measurement
+        // Two bpftrace programs on the same tracepoints time the same SVs a few µs apart (each runs after
+        // the other on every hit), and segments from T0 (refrTm, realtime) also carry each tracer's own
+        // monotonic->realtime offset: medians agree closely, tails loosely; the counts above are exact.
         const fromT0 = name.startsWith("T0-") || name === "total";
+        const tol = {
+          p50: fromT0 ? [20_000, 0.1] : [2000, 0.1],
+          p99: fromT0 ? [50_000, 0.3] : [15_000, 0.3],
+        };
         for (const k of ["p50", "p99"] as const) {
           const a = l[k] as number;
           const b = seg[k] as number;
-          const tol = fromT0 ? Math.max(20_000, 0.1 * b) : Math.max(2000, 0.05 * b);
-          assert.ok(Math.abs(a - b) <= tol, `${ls.svID} ${name} ${k}: live ${a} vs record ${b}`);
+          assert.ok(
+            Math.abs(a - b) <= Math.max(tol[k][0], tol[k][1] * b),
+            `${ls.svID} ${name} ${k}: live ${a} vs record ${b}`,
+          );
         }
       }
     }
