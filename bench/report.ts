@@ -19,15 +19,15 @@ const QS = [0.5, 0.9, 0.99, 0.999, 0.9999, 0.99999];
 const KEYS = ["p50", "p90", "p99", "p99.9", "p99.99", "p99.999"];
 
 const PANDAS = `
-import sys, json, pandas as pd
+import sys, json, numpy as np, pandas as pd
 df = pd.read_csv(sys.argv[1], usecols=["svID", "smpCnt", "t1_ns", "t2_ns"],
                  dtype={"svID": "category", "smpCnt": "uint32", "t1_ns": "int64", "t2_ns": "int64"})
 lat = df["t2_ns"] - df["t1_ns"]
 out = {}
 for sv, g in lat.groupby(df["svID"], observed=True):
-    q = g.quantile(${JSON.stringify(QS)}, interpolation="higher")
+    q = np.quantile(g.to_numpy(), ${JSON.stringify(QS)}, method="inverted_cdf")  # nearest rank, as svtrace
     out[str(sv)] = {"count": int(g.count()), "min": int(g.min()), "mean": float(g.mean()), "stddev": float(g.std(ddof=0)),
-                    "max": int(g.max()), "q": [int(v) for v in q.values],
+                    "max": int(g.max()), "q": [int(v) for v in q],
                     "over_us": {str(t): int((g > t * 1000).sum()) for t in (100, 200, 250)}}
 print(json.dumps(out))
 `;

@@ -1,7 +1,7 @@
 /**
  * Log-linear latency histogram (HdrHistogram layout, 2^11 sub-buckets): records nanosecond values with a
  * relative error of at most 1/2048 (0.049 %) on percentiles, keeps count, sum, min, max exactly and the
- * mean/stddev with Welford's method. Values below 2048 ns are exact. Negative values (a clock problem between
+ * mean/stddev from sums of (value - first value), which keeps precision without a division per value. Values below 2048 ns are exact. Negative values (a clock problem between
  * two hosts) are kept in a mirrored set of buckets so percentiles stay correct; `negatives` counts them.
  *
  * Bucket index: v < 2048 -> v; otherwise with k = floor(log2 v), shift = k - 10, m = v >> shift in
@@ -81,8 +81,10 @@ export class LatencyHistogram {
   private total = 0;
   private minV = Number.POSITIVE_INFINITY;
   private maxV = Number.NEGATIVE_INFINITY;
-  private meanV = 0;
-  private m2 = 0;
+  /** mean and stddev: sums of d = value - shift (shift = the first value), no division per value */
+  private shift = Number.NaN;
+  private s1 = 0;
+  private s2 = 0;
   private negN = 0;
 
   /** Record one latency in nanoseconds (integers; fractions are truncated for bucketing only). */
@@ -91,9 +93,10 @@ export class LatencyHistogram {
     this.total += ns;
     if (ns < this.minV) this.minV = ns;
     if (ns > this.maxV) this.maxV = ns;
-    const d = ns - this.meanV;
-    this.meanV += d / n;
-    this.m2 += d * (ns - this.meanV);
+    if (n === 1) this.shift = ns;
+    const d = ns - this.shift;
+    this.s1 += d;
+    this.s2 += d * d;
     if (ns >= 0) {
       const i = ns < SUB_COUNT ? ns | 0 : bucketIndex(ns);
       this.counts[i]++;
@@ -127,12 +130,17 @@ export class LatencyHistogram {
   }
   /** NaN when empty */
   get mean(): number {
-    return this.n ? this.meanV : Number.NaN;
+    return this.n ? this.shift + this.s1 / this.n : Number.NaN;
   }
   /** population standard deviation; NaN when empty */
   get stddev(): number {
-    return this.n ? Math.sqrt(this.m2 / this.n) : Number.NaN;
+    return this.n ? Math.sqrt(this.m2() / this.n) : Number.NaN;
   }
+  /** sum of squared deviations from the mean */
+  private m2(): number {
+    return Math.max(0, this.s2 - (this.s1 * this.s1) / this.n);
+  }
+
   /** how many recorded values were negative */
   get negatives(): number {
     return this.negN;
@@ -233,9 +241,11 @@ export class LatencyHistogram {
         this.negCounts[i] = (this.negCounts[i] as number) + (other.negCounts[i] as number);
     }
     const n = this.n + other.n;
-    const d = other.meanV - this.meanV;
-    this.m2 = this.m2 + other.m2 + (d * d * this.n * other.n) / n;
-    this.meanV = this.meanV + (d * other.n) / n;
+    // re-express the other's sums around this shift: d' = d + (other.shift - this.shift)
+    if (this.n === 0) this.shift = other.shift;
+    const delta = other.shift - this.shift;
+    this.s2 += other.s2 + 2 * delta * other.s1 + other.n * delta * delta;
+    this.s1 += other.s1 + other.n * delta;
     this.n = n;
     this.total += other.total;
     this.negN += other.negN;
@@ -254,8 +264,9 @@ export class LatencyHistogram {
     this.total = 0;
     this.minV = Number.POSITIVE_INFINITY;
     this.maxV = Number.NEGATIVE_INFINITY;
-    this.meanV = 0;
-    this.m2 = 0;
+    this.shift = Number.NaN;
+    this.s1 = 0;
+    this.s2 = 0;
     this.negN = 0;
   }
 
@@ -320,8 +331,8 @@ export class LatencyHistogram {
       sum: this.total,
       min: this.n ? this.minV : 0,
       max: this.n ? this.maxV : 0,
-      mean: this.meanV,
-      m2: this.m2,
+      mean: this.n ? this.mean : 0,
+      m2: this.n ? this.m2() : 0,
       pos,
       neg,
     };
@@ -351,8 +362,10 @@ export class LatencyHistogram {
       h.minV = j.min;
       h.maxV = j.max;
     }
-    h.meanV = j.mean;
-    h.m2 = j.m2;
+    // sums around the mean: s1 = 0, s2 = m2
+    h.shift = j.count > 0 ? j.mean : Number.NaN;
+    h.s1 = 0;
+    h.s2 = j.m2;
     return h;
   }
 }

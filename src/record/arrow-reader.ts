@@ -1,7 +1,8 @@
 /**
  * Streaming reader for svtrace records in the Apache Arrow IPC stream format. apache-arrow's own reader
- * decodes the flatbuffer message headers; the body buffers (the columns) are sliced straight out of the file
- * chunk, one batch at a time, which keeps 48M-row records fast and memory flat. A file cut mid-batch (a killed
+ * decodes the flatbuffer message headers; the body buffers (the columns) are used in place in the file chunk
+ * (views, no copy: a batch is valid until the next one is read), which keeps 48M-row records fast and memory
+ * flat. A file cut mid-batch (a killed
  * recording) yields every complete batch and then a warning naming the incomplete one.
  */
 import { DataType, type Field, Message, MessageHeader, type Schema } from "apache-arrow";
@@ -135,7 +136,15 @@ function intColumn<T extends Uint16Array | Uint32Array>(
   make: (n: number) => T,
 ): T {
   const t = field.type as { bitWidth: number; isSigned: boolean };
-  const out = make(n);
+  const out = make(0);
+  // the stored type is the wanted one: a view, no copy (valid until the next batch)
+  if (!t.isSigned && t.bitWidth === out.BYTES_PER_ELEMENT * 8)
+    return (
+      out.BYTES_PER_ELEMENT === 2
+        ? new Uint16Array(bytes.buffer, bytes.byteOffset, n)
+        : new Uint32Array(bytes.buffer, bytes.byteOffset, n)
+    ) as T;
+  const copy = make(n);
   const src =
     t.bitWidth === 8
       ? t.isSigned
@@ -148,8 +157,8 @@ function intColumn<T extends Uint16Array | Uint32Array>(
         : t.isSigned
           ? new Int32Array(bytes.buffer, bytes.byteOffset, n)
           : new Uint32Array(bytes.buffer, bytes.byteOffset, n);
-  out.set(src as never);
-  return out;
+  copy.set(src as never);
+  return copy;
 }
 
 function unpackValidity(bitmap: Uint8Array, n: number): Uint8Array {
@@ -328,7 +337,7 @@ export class ArrowRecordReader implements RecordInput {
     const valid: (Uint8Array | null)[] = [];
     for (const p of plan.points) {
       const bytes = need(p, 1, n * 8);
-      t.push(new BigInt64Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * 8)));
+      t.push(new BigInt64Array(bytes.buffer, bytes.byteOffset, n)); // a view into the file chunk
       const nulls = Number(node(p).nullCount);
       if (nulls > 0) {
         const bm = region(p, 0);

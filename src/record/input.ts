@@ -25,7 +25,10 @@ export interface RecordInput {
   readonly rows: number;
   /** problems that did not stop reading (truncated file, missing end-of-stream marker, ...) */
   readonly warnings: string[];
-  /** The rows, batch by batch. Each batch's arrays are its own; `names` is shared and only grows. */
+  /**
+   * The rows, batch by batch. A batch's arrays may be views into the reader's buffer: use (or copy) them before
+   * asking for the next batch of the same input. `names` is shared by all batches and only grows.
+   */
   batches(): Generator<RecordColumns>;
   close(): void;
 }
