@@ -146,9 +146,13 @@ function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePo
   }
   all.push({
     name: "T2b",
-    label: "T2b vhost copy into the guest",
+    label: `T2b vhost copy into the guest${opts.tap !== undefined ? ` from ${opts.tap}` : ""}`,
     attach: "tracepoint:skb:skb_copy_datagram_iovec",
-    filter: vhostTids ? { tids: vhostTids } : { commPrefix: "vhost-" },
+    // skb->dev is still the tap in tun_do_read: narrows the copy to this VM's queue when the tap is known
+    filter: {
+      ...(vhostTids ? { tids: vhostTids } : { commPrefix: "vhost-" }),
+      ...(opts.tap !== undefined ? { dev: opts.tap, netns: host } : {}),
+    },
   });
   if (kprobesAvailable()) {
     all.push(
