@@ -133,14 +133,17 @@ test("equal-sum svIDs are separate streams; --skip-smpcnt gives exactly those dr
     await sleep(1500);
     // Prometheus, scraped while record runs: per-stream counters and latency histograms
     const metrics = await (await fetch(metricsUrl)).text();
-    const sample = (name: string, svid: string): number => {
-      const line = metrics.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes(`svid="${svid}"`));
-      assert.ok(line, `${name} for ${svid}`);
+    const sample = (name: string, svid: string, extra = ""): number => {
+      const line = metrics
+        .split("\n")
+        .find((l) => l.startsWith(`${name}{`) && l.includes(`svid="${svid}"`) && l.includes(extra));
+      assert.ok(line, `${name} for ${svid} ${extra}`);
       return Number(line.slice(line.lastIndexOf(" ") + 1));
     };
     for (const id of ["svID0001", "svID0010", "svID0100", "VLANSV01"]) {
       assert.ok(sample("svtrace_sv_rows_total", id) > 0);
-      assert.ok(sample("svtrace_latency_seconds_count", id) > 0);
+      assert.ok(sample("svtrace_latency_seconds_count", id, 'segment="T1-T2"') > 0);
+      assert.ok(sample("svtrace_latency_seconds_count", id, 'segment="total"') > 0);
     }
     const skipped10 = (JSON.parse(a.stdout) as PublishJson).streams.find(
       (x) => x.svID === "svID0010",
