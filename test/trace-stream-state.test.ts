@@ -32,13 +32,15 @@ describe("stream state", () => {
     assert.equal(s.counters.dropped, 8);
   });
 
-  it("reports the kernel's iteration 0-based, for complete and stale rows", () => {
+  it("reports the kernel's iteration 0-based (the kernel starts at 2), for complete and stale rows", () => {
     const s = new StreamState("a");
-    assert.equal(s.row(5, 1, all(1n), true, 1), 0);
-    assert.equal(s.row(5, 1, all(1_000_000_001n), true, 2), 1);
-    assert.equal(s.row(9, 1, [5n, 0n, 0n, 0n], false, 1), 0);
+    assert.equal(s.row(5, 1, all(1n), true, 2), 0);
+    assert.equal(s.row(5, 1, all(1_000_000_001n), true, 3), 1);
+    assert.equal(s.row(9, 1, [5n, 0n, 0n, 0n], false, 2), 0);
     assert.equal(s.counters.lostInPath, 1);
-    assert.equal(s.pending(10, [7n, 8n, 0n, 0n], 3), 2);
+    assert.equal(s.pending(10, [7n, 8n, 0n, 0n], 4), 2);
+    // an SV from the period before the first point started (only a lagging later point saw it)
+    assert.equal(s.row(3990, 1, [0n, 0n, 0n, 9n], true, 1), 0);
     assert.equal(s.counters.lostInPath, 2);
   });
 

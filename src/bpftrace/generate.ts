@@ -21,7 +21,7 @@
  *   @in: <n>                                          SVs entered at the first point so far (every second)
  *   @pend: <n>                                        entries now in the first point's map (every second)
  *   END, then @p<k>[<stream>, <smpCnt>, <it>]: <time> leftovers at exit
- * <it> is the iteration (1 = the first smpCnt period the first point saw).
+ * <it> is the iteration (2 = the first smpCnt period the first point saw, 1 = the one before).
  * <stream> is a 1-based index into the svID list when streams are given, else the svID itself (last field,
  * may contain spaces). <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
  * nanoseconds on CLOCK_MONOTONIC (`nsecs`), or CLOCK_TAI with `nsecs(tai)` when bpftrace has it.
@@ -184,8 +184,9 @@ function checkFilterStrings(p: ProbePoint): void {
 
 /**
  * Per-point iteration (smpCnt wraps seen at this point), kept in @w[stream, k] as (iteration << 32 | last + 1).
- * Iterations start at 1 at the first point; a later point seeing a stream for the first time takes the first
- * point's iteration (minus one when the SV is from before the first point's last wrap). A backward jump to
+ * Iterations start at 2 at the first point (so an SV from the period before it, still queued for a later
+ * point, can be 1); a later point seeing a stream for the first time takes the first point's iteration, minus
+ * one when the SV is from before the first point's last wrap. A backward jump to
  * below half of the last counter is a wrap; a small one is a late or repeated SV of the same period.
  */
 function iterationCode(k: number, indent: string): string {
@@ -196,7 +197,7 @@ function iterationCode(k: number, indent: string): string {
     `${i}$it = $wv >> 32;`,
     `${i}if ($lp == 0) {`,
   ];
-  if (k === 1) lines.push(`${i}  $it = 1;`);
+  if (k === 1) lines.push(`${i}  $it = 2;`);
   else
     lines.push(
       `${i}  $w1 = @w[$s, 1];`,

@@ -11,7 +11,7 @@ export type OutputEvent =
       /** false for an I line: the SV never reached the last point */
       complete: boolean;
       smpCnt: number;
-      /** iteration as the kernel counted it (1 = the first smpCnt period the first point saw) */
+      /** iteration as the kernel counted it (2 = the first smpCnt period the first point saw) */
       iteration: number;
       appid: number;
       /** raw refrTm (seconds << 24 | fraction), 0n when absent */

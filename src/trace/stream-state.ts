@@ -51,7 +51,7 @@ export class StreamState {
 
   /**
    * Account one row. `times` are the raw per-point kernel times (0n = not seen); `kernelIteration` is the
-   * kernel's count (1 = first period). Returns the 0-based iteration, or undefined when the row is a duplicate
+   * kernel's count (2 = the first period the first point saw). Returns the 0-based iteration, or undefined when the row is a duplicate
    * at the last point (already counted, not a new SV).
    */
   row(
@@ -82,7 +82,7 @@ export class StreamState {
       if (seen.slice(0, seen.lastIndexOf(true)).includes(false)) this.counters.missed += 1;
       if (seen[0] && !seen[n - 1]) this.counters.lostInPath += 1;
     }
-    return Math.max(0, kernelIteration - 1);
+    return Math.max(0, kernelIteration - 2);
   }
 
   /** A leftover entry at exit (never reached the last point): counted like an incomplete row. */
@@ -92,7 +92,7 @@ export class StreamState {
     const seen = times.map((t) => t !== 0n);
     if (seen.slice(0, seen.lastIndexOf(true)).includes(false)) this.counters.missed += 1;
     if (seen[0]) this.counters.lostInPath += 1;
-    return Math.max(0, kernelIteration - 1);
+    return Math.max(0, kernelIteration - 2);
   }
 
   /** The kernel saw `got` where it expected `expected` at the first point: count the missing SVs once. */
