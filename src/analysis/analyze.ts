@@ -223,6 +223,11 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     const lat_ = latArr;
     let lastS = -1;
     let acc = streams[0] as StreamAcc;
+    let curSec = 0;
+    let secStart = Number.POSITIVE_INFINITY;
+    let secEnd = Number.NEGATIVE_INFINITY;
+    // values at or below the smallest kept spike cannot enter the top N (once it is full)
+    let spikeFloor = spikes.floor;
     for (let r = 0; r < n; r++) {
       const s = stream[r] as number;
       if (s !== lastS) {
@@ -235,7 +240,13 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       const h0 = hi0[r2 + 1] as number;
       const l0 = lo0[r2] as number;
       const tNs = h0 * TWO32 + l0;
-      sec_[r] = identity ? Math.floor(tNs / 1e9) : Number.NaN;
+      // the second changes rarely: divide only when tNs leaves the current one
+      if (tNs >= secEnd || tNs < secStart) {
+        curSec = Math.floor(tNs / 1e9);
+        secStart = curSec * 1e9;
+        secEnd = secStart + 1e9;
+      }
+      sec_[r] = identity ? curSec : Number.NaN;
       let hp = h0;
       let lp = l0;
       for (let j = 0; j < nPairs; j++) {
@@ -260,10 +271,11 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
         if (tNs < firstNs) firstNs = tNs;
         if (tNs > lastNs) lastNs = tNs;
       }
-      if (spikes.wants(total)) {
+      if (total > spikeFloor && spikes.wants(total)) {
         has.fill(1);
         lat[totalIdx] = total;
         spikes.add(makeSpike(c, r, identity ? 0 : null));
+        spikeFloor = spikes.floor;
       }
     }
     rows += n;

@@ -22,6 +22,13 @@ export class TopSpikes {
   private readonly heap: Spike[] = [];
   constructor(readonly n: number) {}
 
+  /** values at or below this cannot enter (-Infinity until N spikes are kept) */
+  get floor(): number {
+    return this.n > 0 && this.heap.length >= this.n
+      ? (this.heap[0] as Spike).value
+      : Number.NEGATIVE_INFINITY;
+  }
+
   /** cheap check before building a Spike */
   wants(value: number): boolean {
     return this.n > 0 && (this.heap.length < this.n || value > (this.heap[0] as Spike).value);
