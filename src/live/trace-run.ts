@@ -150,38 +150,46 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     throw e;
   } finally {
     for (const t of timers) clearTimeout(t);
+    opts.signal?.removeEventListener("abort", onAbort);
+  }
+  // the SIGINT/SIGTERM handlers stay until the file is closed: a second Ctrl-C while stopping is ignored
+  try {
+    return await finish();
+  } finally {
     if (handleSignals) {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     }
-    opts.signal?.removeEventListener("abort", onAbort);
   }
-  const summary: TraceSummary = await session.stop();
-  model.setStats(summary.stats);
-  if (stoppedBy === "bpftrace-exit" && summary.exitCode !== 0) {
+
+  async function finish(): Promise<TraceRunResult> {
+    const summary: TraceSummary = await session.stop();
+    model.setStats(summary.stats);
+    if (stoppedBy === "bpftrace-exit" && summary.exitCode !== 0) {
+      await writer?.close();
+      await metrics?.close();
+      display.done();
+      fail(
+        `bpftrace ended unexpectedly (${summary.exitCode ?? summary.exitSignal}); ${summary.rows} SVs were kept${opts.record ? ` in ${opts.record.path}` : ""}`,
+      );
+    }
     await writer?.close();
     await metrics?.close();
+    if (writeError) fail(`writing ${opts.record?.path} failed: ${writeError.message}`);
+    const snapshot = model.snapshot();
+    display.update(snapshot);
     display.done();
-    fail(
-      `bpftrace ended unexpectedly (${summary.exitCode ?? summary.exitSignal}); ${summary.rows} SVs were kept${opts.record ? ` in ${opts.record.path}` : ""}`,
-    );
+    return {
+      summary,
+      snapshot,
+      model,
+      stoppedBy,
+      record:
+        opts.record && writer ? { ...opts.record, rows: writer.rows, batches: writer.batches } : undefined,
+      metricsUrl: metrics?.url,
+      warnings,
+    };
   }
-  await writer?.close();
-  await metrics?.close();
-  if (writeError) fail(`writing ${opts.record?.path} failed: ${writeError.message}`);
-  const snapshot = model.snapshot();
-  display.update(snapshot);
-  display.done();
-  return {
-    summary,
-    snapshot,
-    model,
-    stoppedBy,
-    record:
-      opts.record && writer ? { ...opts.record, rows: writer.rows, batches: writer.batches } : undefined,
-    metricsUrl: metrics?.url,
-    warnings,
-  };
 }
 
 /** The first bpftrace error line among start-up warnings ("ERROR: ..."), without the file position. */
