@@ -123,7 +123,7 @@ export function histogramOption(
     ...BASE,
     title: { text: title, left: "center", textStyle: { fontSize: 14 } },
     legend: runs.length > 1 ? { top: 28 } : undefined,
-    grid: { left: 70, right: 30, top: runs.length > 1 ? 80 : 60, bottom: 55 },
+    grid: { left: 100, right: 30, top: runs.length > 1 ? 80 : 60, bottom: 55 },
     xAxis: {
       type: "category",
       data: labels,
@@ -174,7 +174,7 @@ export function timeSeriesOption(
     ...BASE,
     title: { text: title, left: "center", textStyle: { fontSize: 14 } },
     legend: { top: 28, data: ["max per second", "p99 per second", "top spikes"] },
-    grid: { left: 70, right: 30, top: 80, bottom: 45 },
+    grid: { left: 70, right: 90, top: 80, bottom: 45 },
     xAxis: {
       type: "time",
       name: "time (UTC)",
@@ -182,7 +182,16 @@ export function timeSeriesOption(
       nameGap: 28,
       axisLabel: { formatter: "{HH}:{mm}:{ss}" },
     },
-    yAxis: { type: "log", name: "latency (µs)", logBase: 10, axisLabel: { formatter: usTick } },
+    yAxis: {
+      type: "log",
+      name: "latency (µs)",
+      logBase: 10,
+      axisLabel: { formatter: usTick },
+      // keep the limit line in view
+      max: limitUs
+        ? (v: { max: number }) => 10 ** Math.ceil(Math.log10(Math.max(v.max, limitUs * 1.1)))
+        : undefined,
+    },
     series: [
       {
         type: "line",
