@@ -3,12 +3,14 @@
  * latency statistics and a log2 histogram (screen on a TTY, plain lines on a pipe, JSON with --json).
  * Thin layer over src/live/trace-run.ts.
  */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
 import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
 import { labStatus } from "../../lab/index.js";
 import { displayModeFor } from "../../live/display.js";
 import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
+import type { RecordFormat } from "../../record/schema.js";
+import { RECORD_FORMATS } from "../../record/writer.js";
 
 export const SNAPSHOT_HELP = `
 JSON snapshot (--json: one object per line, every second, and a last one after the trace stopped):
@@ -41,6 +43,10 @@ export function register(program: Command): void {
   for (const o of runOptions()) cmd.addOption(o);
   cmd
     .option("--json", "print one JSON snapshot per second instead of the screen")
+    .option("--out <file>", "also record every SV to this file (as svtrace record does)")
+    .addOption(
+      new Option("--format <format>", "record format with --out").choices(RECORD_FORMATS).default("arrow"),
+    )
     .addHelpText(
       "after",
       `${SELECTION_HELP}\n${SNAPSHOT_HELP}\n\nExamples:\n` +
@@ -48,10 +54,11 @@ export function register(program: Command): void {
         "  svtrace live --lab --switch tap --stream svID0001 --threshold-us 100\n" +
         "  svtrace live --machine hypervisor --iface enp7s0 --prometheus 9184\n" +
         "  svtrace live --machine VM --conf /etc/svtrace.cfg\n" +
-        "  svtrace live --lab --json --duration 10 > snapshots.jsonl\n",
+        "  svtrace live --lab --json --duration 10 > snapshots.jsonl\n" +
+        "  svtrace live --lab --out run.arrow      # the screen, and a record of the same run\n",
     )
     .action(async (_o, c) => {
-      const f = c.opts() as unknown as RunFlags;
+      const f = c.opts() as unknown as RunFlags & { out?: string; format: RecordFormat };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
       const sel = resolveSelection(f, lab?.mode);
       const display = displayModeFor(Boolean(f.json));
@@ -62,6 +69,7 @@ export function register(program: Command): void {
         durationS: f.duration,
         display,
         prometheus: f.prometheus,
+        record: f.out ? { path: f.out, format: f.format } : undefined,
         onReady: (_s, m) => {
           process.stderr.write(
             `svtrace: tracing ${sel.title}${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
