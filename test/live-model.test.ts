@@ -8,24 +8,13 @@ import { LiveModel, log2Bin } from "../src/live/model.js";
 import { fmtUs, renderPlainLines, renderScreen } from "../src/live/screen.js";
 import { segmentsFor } from "../src/live/segments.js";
 import type { PointMeta, SvRow } from "../src/record/schema.js";
+import { mulberry32 as rng } from "../src/util/prng.js";
 
 const points: PointMeta[] = [1, 2, 3, 4].map((i) => ({
   name: `t${i}`,
   label: `T${i} p${i}`,
   probe: `tp${i}`,
 }));
-
-/** deterministic PRNG (mulberry32) */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeRows(n: number, seed: number): SvRow[] {
   const r = rng(seed);

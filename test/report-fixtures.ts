@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { columnsFromRows, type RecordColumns } from "../src/record/columns.js";
 import type { RecordInput } from "../src/record/input.js";
 import type { PointMeta, RecordMeta, SvRow } from "../src/record/schema.js";
-import { prng } from "../src/record/synthetic.js";
+import { mulberry32 as prng } from "../src/util/prng.js";
 
 export function tempDir(prefix = "svtrace-h7-"): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -11,6 +11,7 @@ import { describe, it } from "node:test";
 import { readPackets } from "../src/capture/reader.js";
 import { type DecodeResult, decodeFrame, peekSvKey, type SvDecodeErrorCode } from "../src/sv/decode.js";
 import type { LinkType } from "../src/sv/types.js";
+import { mulberry32 as prng } from "../src/util/prng.js";
 import { capturesDir } from "./helpers.js";
 
 const MUTATIONS = 120_000;
@@ -30,17 +31,6 @@ interface Seed {
   /** offsets of bytes that hold a length: the header Length (2 bytes, first listed) and BER length octets */
   headerLength: number;
   berLengths: number[];
-}
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function loadSeeds(): Seed[] {

@@ -13,19 +13,8 @@ import { decodeFrame } from "../src/sv/decode.js";
 import { type EncodeOptions, encodeFrame, encodeFrameWithLayout } from "../src/sv/encode.js";
 import { formatMac } from "../src/sv/mac.js";
 import type { Asdu, SvFrame } from "../src/sv/types.js";
+import { mulberry32 as prng } from "../src/util/prng.js";
 import { capture, capturesDir } from "./helpers.js";
-
-/** mulberry32: small deterministic PRNG */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomFrame(rnd: () => number, optMask: number, sll: boolean): SvFrame {
   const int = (n: number) => Math.floor(rnd() * n);

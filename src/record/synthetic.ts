@@ -4,6 +4,8 @@
  * spikes (as measured on real hosts), deterministic from a seed. Timestamps are written through 32-bit halves
  * so 48M rows take seconds, not minutes.
  */
+
+import { mulberry32 } from "../util/prng.js";
 import type { RecordColumns } from "./columns.js";
 import type { PointMeta, RecordFormat, RecordMeta } from "./schema.js";
 import { openRecordWriter } from "./writer.js";
@@ -31,18 +33,6 @@ export interface SyntheticOptions {
   batchRows?: number;
 }
 
-/** mulberry32: small, fast, deterministic */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function syntheticMeta(points: string[]): RecordMeta {
   return {
     svtraceVersion: "synthetic",
@@ -68,7 +58,7 @@ export function* syntheticBatches(o: SyntheticOptions): Generator<RecordColumns>
   const sd = o.sdNs ?? new Array(np - 1).fill(4_000);
   const spikeF = o.spikeFraction ?? 0.001;
   const msF = o.msSpikeFraction ?? 0.00001;
-  const rnd = prng(o.seed ?? 1);
+  const rnd = mulberry32(o.seed ?? 1);
   const batch = o.batchRows ?? rate * streams.length;
   const stepNs = 1e9 / (rate * streams.length);
   const startNs = (o.startMs ?? Date.UTC(2026, 10, 26)) * 1e6;
