@@ -52,7 +52,7 @@ test("segments: consecutive pairs with their aliases, then total", () => {
       ["T1-T2", "Thyp"],
       ["T2-T3", "Ttrans"],
       ["T3-T4", "Tsub"],
-      ["total", undefined],
+      ["total", "Tseapath"],
     ],
   );
   assert.deepEqual(

@@ -27,7 +27,10 @@ export function segmentsFor(points: Pick<PointMeta, "name">[]): SegmentDef[] {
     const name = `${pointTitle(points[i])}-${pointTitle(points[i + 1])}`;
     out.push({ name, alias: SEGMENT_ALIASES[name], from: i, to: i + 1 });
   }
-  if (points.length >= 3) out.push({ name: "total", from: -1, to: points.length - 1 });
+  if (points.length >= 3) {
+    const span = `${pointTitle(points[0])}-${pointTitle(points[points.length - 1])}`;
+    out.push({ name: "total", alias: SEGMENT_ALIASES[span], from: -1, to: points.length - 1 });
+  }
   return out;
 }
 
