@@ -9,48 +9,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { gunzipSync } from "node:zlib";
 import { PcapWriter } from "../src/capture/pcap-writer.js";
 import { readPackets } from "../src/capture/reader.js";
-import { capture, capturesDir, cliMain, runCli } from "./helpers.js";
-
-const FIELDS = [
-  "frame",
-  "time_epoch",
-  "src",
-  "dst",
-  "vlan_id",
-  "vlan_pri",
-  "appid",
-  "length",
-  "simulate",
-  "noASDU",
-  "asdu_index",
-  "svID",
-  "datSet",
-  "smpCnt",
-  "confRev",
-  "refrTm",
-  "smpSynch",
-  "smpRate",
-  "smpMod",
-  "gmIdentity",
-  "seqData_hex",
-  "values",
-  "qualities",
-];
+import { capture, capturesDir, cliMain, loadReferenceRecords, REF_RECORD_KEYS, runCli } from "./helpers.js";
 
 function refRecords(stem: string): Record<string, unknown>[] {
-  return gunzipSync(readFileSync(join(capturesDir, `${stem}.ref.jsonl.gz`)))
-    .toString("utf8")
-    .split("\n")
-    .filter((l) => l)
-    .map((l) => {
-      const r = JSON.parse(l) as Record<string, unknown>;
-      const o: Record<string, unknown> = {};
-      for (const k of FIELDS) o[k] = r[k] ?? null;
-      return o;
-    });
+  return loadReferenceRecords(capturesDir, stem).map((r) => {
+    const o: Record<string, unknown> = {};
+    for (const k of REF_RECORD_KEYS) o[k] = r[k] ?? null;
+    return o;
+  });
 }
 
 let tmp = "";
@@ -76,7 +44,11 @@ describe("svtrace decode --json equals the reference decode", () => {
       const want = refRecords(file.replace(/\.pcap(ng)?$/, ""));
       assert.equal(got.length, want.length);
       for (let i = 0; i < want.length; i++) {
-        assert.deepEqual(Object.keys(got[i]), FIELDS, "exactly the reference field names, in order");
+        assert.deepEqual(
+          Object.keys(got[i]),
+          [...REF_RECORD_KEYS],
+          "exactly the reference field names, in order",
+        );
         assert.deepEqual(got[i], want[i], `record ${i + 1}`);
       }
       assert.match(r.stderr, /packets, \d+ SV frames, \d+ ASDUs/);

@@ -3,9 +3,10 @@
  * and a way to run the CLI exactly as a user does (a child process, no shell).
  */
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 
 /** <outDir>/test/helpers.js -> repository root */
 export const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -72,4 +73,40 @@ export function runCliAsync(
 export function assertRoot(what: string): void {
   if (process.getuid?.() !== 0)
     throw new Error(`${what} needs root (CI runs as root); run the suite as root`);
+}
+
+/** The fields of `svtrace decode --json`, in order: the names of the tshark reference decodes (issue 2). */
+export const REF_RECORD_KEYS = [
+  "frame",
+  "time_epoch",
+  "src",
+  "dst",
+  "vlan_id",
+  "vlan_pri",
+  "appid",
+  "length",
+  "simulate",
+  "noASDU",
+  "asdu_index",
+  "svID",
+  "datSet",
+  "smpCnt",
+  "confRev",
+  "refrTm",
+  "smpSynch",
+  "smpRate",
+  "smpMod",
+  "gmIdentity",
+  "seqData_hex",
+  "values",
+  "qualities",
+] as const;
+
+/** The tshark reference decode `<dir>/<stem>.ref.jsonl.gz`: one object per ASDU (or per undecodable frame). */
+export function loadReferenceRecords(dir: string, stem: string): Record<string, unknown>[] {
+  return gunzipSync(readFileSync(resolve(dir, `${stem}.ref.jsonl.gz`)))
+    .toString("utf8")
+    .split("\n")
+    .filter((l) => l.length > 0)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

@@ -17,6 +17,7 @@ import { formatMac, MacParseError, parseMac } from "../src/sv/mac.js";
 import { asduRecords, errorRecord, formatTimeEpoch } from "../src/sv/refjson.js";
 import type { SvFrame } from "../src/sv/types.js";
 import { formatUtcTimeTshark, readUtcTime, writeUtcTime } from "../src/sv/utc-time.js";
+import { REF_RECORD_KEYS } from "./helpers.js";
 
 function leFrame(over: Partial<SvFrame> = {}): SvFrame {
   return {
@@ -366,31 +367,7 @@ describe("reference JSON", () => {
     f.pdu.asdus[0].seqData = new Uint8Array(16);
     const r = decodeOk(encodeFrame(f));
     const rec = asduRecords(r.frame, 3, 1594858030059560000n)[0];
-    assert.deepEqual(Object.keys(rec), [
-      "frame",
-      "time_epoch",
-      "src",
-      "dst",
-      "vlan_id",
-      "vlan_pri",
-      "appid",
-      "length",
-      "simulate",
-      "noASDU",
-      "asdu_index",
-      "svID",
-      "datSet",
-      "smpCnt",
-      "confRev",
-      "refrTm",
-      "smpSynch",
-      "smpRate",
-      "smpMod",
-      "gmIdentity",
-      "seqData_hex",
-      "values",
-      "qualities",
-    ]);
+    assert.deepEqual(Object.keys(rec), REF_RECORD_KEYS);
     assert.equal(rec.time_epoch, "1594858030.059560000");
     assert.equal(rec.vlan_id, null);
     assert.equal(rec.values, null);

@@ -17,40 +17,15 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { gunzipSync } from "node:zlib";
 import { readPackets } from "../src/capture/reader.js";
 import { decodeFrame, peekSvKey, type SvDecodeErrorCode, type SvOffsets } from "../src/sv/decode.js";
 import { asduRecords, type RefAsduRecord } from "../src/sv/refjson.js";
 import type { SvFrame } from "../src/sv/types.js";
-import { capturesDir, repoRoot } from "./helpers.js";
+import { capturesDir, loadReferenceRecords, REF_RECORD_KEYS, repoRoot } from "./helpers.js";
 
 type Ref = Record<string, unknown> & { frame: number; asdu_index: number | null; expert: unknown };
 
-const RECORD_KEYS: (keyof RefAsduRecord)[] = [
-  "frame",
-  "time_epoch",
-  "src",
-  "dst",
-  "vlan_id",
-  "vlan_pri",
-  "appid",
-  "length",
-  "simulate",
-  "noASDU",
-  "asdu_index",
-  "svID",
-  "datSet",
-  "smpCnt",
-  "confRev",
-  "refrTm",
-  "smpSynch",
-  "smpRate",
-  "smpMod",
-  "gmIdentity",
-  "seqData_hex",
-  "values",
-  "qualities",
-];
+const RECORD_KEYS: readonly (keyof RefAsduRecord)[] = REF_RECORD_KEYS;
 
 /** our AsduOffsets key -> the tshark field name used in the reference `offsets` object */
 const OFFSET_KEYS: [string, string][] = [
@@ -96,7 +71,7 @@ function compareAsdus(
   mine: RefAsduRecord[],
   want: Ref[],
   offsets: SvOffsets | undefined,
-  keys: (keyof RefAsduRecord)[],
+  keys: readonly (keyof RefAsduRecord)[],
 ): void {
   for (let i = 0; i < mine.length; i++) {
     const m = mine[i];
@@ -150,11 +125,7 @@ function capturesIn(dir: string): { dir: string; file: string }[] {
 const captures = [...capturesIn(capturesDir), ...capturesIn(fixturesDir)];
 
 function loadRefs(dir: string, stem: string): Ref[] {
-  const text = gunzipSync(readFileSync(join(dir, `${stem}.ref.jsonl.gz`))).toString("utf8");
-  return text
-    .split("\n")
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as Ref);
+  return loadReferenceRecords(dir, stem) as Ref[];
 }
 
 describe("every shared capture decodes exactly like its tshark reference", () => {
