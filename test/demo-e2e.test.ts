@@ -7,12 +7,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { after, before, test } from "node:test";
 import { openRecordFile } from "../src/record/open.js";
 import { assertRoot, runCli } from "./helpers.js";
 import { kill, PREFIX, type Running, start, waitFor } from "./tracer-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "svt-demo-"));
+before(() => {
+  runCli(["lab", "down"]); // a lab left over by an earlier test would be reused and left up by the demo
+});
 after(() => {
   runCli(["lab", "down"]); // in case a test failed midway
   rmSync(dir, { recursive: true, force: true });
