@@ -142,6 +142,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   let chunkSec = new Float64Array(0);
   let chunkLat: Float64Array[] = [];
   let chunkStream = new Uint32Array(0);
+  let chunkIter = new Uint32Array(0);
   let chunkCnt = new Uint32Array(0);
   let chunkNames: string[] = [];
   let secArr = chunkSec;
@@ -152,6 +153,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       names: chunkNames,
       n: used,
       stream: chunkStream,
+      iteration: chunkIter,
       smpCnt: chunkCnt,
       sec: chunkSec,
       lat: chunkLat,
@@ -168,6 +170,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       chunkSec = new Float64Array(cap);
       chunkLat = Array.from({ length: nSide }, () => new Float64Array(cap));
       chunkStream = new Uint32Array(cap);
+      chunkIter = new Uint32Array(cap);
       chunkCnt = new Uint32Array(cap);
     }
     secArr = chunkSec.subarray(used, used + n);
@@ -175,6 +178,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   };
   const sideBatch = (c: RecordColumns): void => {
     chunkStream.set(c.stream.subarray(0, c.length), used);
+    chunkIter.set(c.iteration.subarray(0, c.length), used);
     chunkCnt.set(c.smpCnt.subarray(0, c.length), used);
     chunkNames = c.names;
     used += c.length;

@@ -1,22 +1,16 @@
 /**
  * The part of a report's pass that does not need the timestamps themselves: smpCnt continuity of every
- * stream (drops, duplicates, out-of-order, wraps, modulus; the streams module's SmpCntTracker) and the
+ * stream (drops, duplicates, out-of-order, wraps, modulus; exact from each row's (iteration, smpCnt) with the
+ * streams module's IteratedContinuity, whatever order the rows come in) and the
  * per-second max/p99 series of every segment. The main pass hands each batch's stream indices, smpCnt values,
  * seconds and latencies over; for large inputs this runs in a worker thread (./side-worker.ts) so it overlaps
  * with reading and measuring on the other core.
  */
 import { Worker } from "node:worker_threads";
-import { SmpCntTracker } from "../streams/continuity.js";
+import { IteratedContinuity, type IteratedCounts } from "../streams/iterated-continuity.js";
 import { PerSecondSeries, type SeriesPoint } from "./per-second.js";
 
-export interface StreamContinuity {
-  received: number;
-  missing: number;
-  duplicates: number;
-  outOfOrder: number;
-  wraps: number;
-  modulus: number | null;
-}
+export type StreamContinuity = IteratedCounts;
 
 export interface SideResult {
   continuity: Record<string, StreamContinuity>;
@@ -30,6 +24,7 @@ export interface SideBatch {
   names: string[];
   n: number;
   stream: Uint32Array;
+  iteration: Uint32Array;
   smpCnt: Uint32Array;
   /** second of each row (NaN: no time) */
   sec: Float64Array;
@@ -42,8 +37,8 @@ export type SideMessage = { type: "batch"; batch: SideBatch } | { type: "end" };
 
 /** The side work itself, shared by the inline variant and the worker. */
 export class SideState {
-  private readonly trackers = new Map<string, SmpCntTracker>();
-  private byIndex: SmpCntTracker[] = [];
+  private readonly trackers = new Map<string, IteratedContinuity>();
+  private byIndex: IteratedContinuity[] = [];
   private names: string[] = [];
   private readonly series: PerSecondSeries[];
 
@@ -62,7 +57,7 @@ export class SideState {
         this.byIndex = b.names.map((s) => {
           let t = this.trackers.get(s);
           if (!t) {
-            t = new SmpCntTracker(this.modulus);
+            t = new IteratedContinuity(this.modulus);
             this.trackers.set(s, t);
           }
           return t;
@@ -70,8 +65,10 @@ export class SideState {
       }
       const by = this.byIndex;
       const stream = b.stream;
+      const iteration = b.iteration;
       const smpCnt = b.smpCnt;
-      for (let r = 0; r < n; r++) (by[stream[r] as number] as SmpCntTracker).push(smpCnt[r] as number);
+      for (let r = 0; r < n; r++)
+        (by[stream[r] as number] as IteratedContinuity).push(iteration[r] as number, smpCnt[r] as number);
     }
     const sec = b.sec;
     b.lat.forEach((lat, j) => {
@@ -86,15 +83,7 @@ export class SideState {
 
   result(): SideResult {
     const continuity: Record<string, StreamContinuity> = {};
-    for (const [s, t] of this.trackers)
-      continuity[s] = {
-        received: t.received,
-        missing: t.missing,
-        duplicates: t.duplicates,
-        outOfOrder: t.outOfOrder,
-        wraps: t.wraps,
-        modulus: t.modulus ?? t.likelyModulus ?? null,
-      };
+    for (const [s, t] of this.trackers) continuity[s] = t.counts();
     return { continuity, series: this.series.map((s) => s.finish()) };
   }
 }
@@ -132,7 +121,13 @@ export function workerSideWork(segments: number, modulus?: number): SideWork {
       const names = b.names.length !== sentNames ? [...b.names] : [];
       sentNames = b.names.length;
       const msg: SideMessage = { type: "batch", batch: { ...b, names } };
-      const transfer = [b.stream.buffer, b.smpCnt.buffer, b.sec.buffer, ...b.lat.map((l) => l.buffer)];
+      const transfer = [
+        b.stream.buffer,
+        b.iteration.buffer,
+        b.smpCnt.buffer,
+        b.sec.buffer,
+        ...b.lat.map((l) => l.buffer),
+      ];
       worker.postMessage(msg, transfer as ArrayBuffer[]);
     },
     async finish(): Promise<SideResult> {
