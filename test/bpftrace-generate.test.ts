@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { detectBpftrace, featuresForVersion, parseBpftraceVersion } from "../src/bpftrace/features.js";
-import { generateProgram, MAX_POINTS, sizeFor } from "../src/bpftrace/generate.js";
+import { generateProgram, MAX_POINTS, STALE_PERIODS, sizeFor } from "../src/bpftrace/generate.js";
 import type { ProbePoint } from "../src/probes/catalogue.js";
 import { resolveProfile } from "../src/probes/profiles.js";
 import { assertRoot } from "./helpers.js";
@@ -77,10 +77,10 @@ describe("generator text", () => {
     assert.match(g.text, /@nx\[\$s, 0\] = \$smp \+ \$na \+ 1;/, "next frame expected noASDU samples later");
   });
 
-  it("bounds stale entries: the first point prints a key pending for two periods as incomplete and clears it", () => {
+  it(`bounds stale entries: the first point prints a key pending for ${STALE_PERIODS} periods as incomplete and clears it`, () => {
     const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
-    assert.match(g.text, /printf\("I %llu %llu %llu 0 %llu %llu %llu 0 %s\\n", \$smp, \$it - 2,/);
-    assert.match(g.text, /delete\(@p2\[\$s, \$smp, \$it - 2\]\)/);
+    assert.match(g.text, /printf\("I %llu %llu %llu 0 %llu %llu %llu 0 %s\\n", \$smp, \$it - 4,/);
+    assert.match(g.text, /delete\(@p2\[\$s, \$smp, \$it - 4\]\)/);
     assert.match(g.text, /printf\("R %llu %llu %llu %llu %llu %llu %llu %llu %s\\n"/);
     // every point counts its own smpCnt wraps: keys carry the iteration
     assert.equal(g.text.match(/@w\[\$s, \d\] = \(\$it << 32\) \| \$lp;/g)?.length, 4);
@@ -128,12 +128,13 @@ describe("generator text", () => {
 
   it("sizes maps and perf buffers from the rate, honouring an override", () => {
     const s = sizeFor(32_000);
-    assert.equal(s.mapKeys, 98_304);
-    assert.equal(s.perfPages, 1024);
-    assert.equal(s.env.BPFTRACE_MAP_KEYS_MAX, "98304");
-    assert.equal(s.env.BPFTRACE_MAX_MAP_KEYS, "98304");
-    assert.equal(sizeFor(4000).perfPages, 128);
-    assert.equal(sizeFor(4000).mapKeys, 12288);
+    assert.equal(s.mapKeys, 163_840);
+    assert.equal(s.perfPages, 4096);
+    assert.equal(s.env.BPFTRACE_PERF_RB_PAGES, "4096");
+    assert.equal(s.env.BPFTRACE_MAP_KEYS_MAX, "163840");
+    assert.equal(s.env.BPFTRACE_MAX_MAP_KEYS, "163840");
+    assert.equal(sizeFor(4000).perfPages, 512);
+    assert.equal(sizeFor(4000).mapKeys, 20_480);
     assert.equal(sizeFor(4000, 100_000).mapKeys, 100_000);
   });
 

@@ -13,6 +13,7 @@ import { after, before, test } from "node:test";
 import { assertRoot } from "./helpers.js";
 import {
   checkCsvRecord,
+  describePatterns,
   interrupt,
   kill,
   labDown,
@@ -85,7 +86,10 @@ test("tap: 8 streams x 4000 SV/s for 30 s at T1..T4: complete, 0 lost, counts = 
       assert.ok(subS);
       assert.equal(s.withT4, subS.received, `${ps.svID}: SVs at T4 = the subscriber's count`);
     }
-    assert.ok(complete >= 0.999 * published.sent, `complete ${complete} of ${published.sent}`);
+    assert.ok(
+      complete >= 0.999 * published.sent,
+      `complete ${complete} of ${published.sent}; rows by points present (t0..t4): ${describePatterns(streams)}`,
+    );
   } finally {
     kill(rec);
     kill(sub);
@@ -165,7 +169,10 @@ test("equal-sum svIDs are separate streams; --skip-smpcnt gives exactly those dr
       const rs = streams.get(id);
       assert.ok(rs, `${id} is its own stream in the record`);
       assert.equal(rs.withT1, ps.sent, `${id}: its own count = what was sent to it`);
-      assert.ok(rs.complete >= 0.999 * ps.sent, `${id}: complete`);
+      assert.ok(
+        rs.complete >= 0.999 * ps.sent,
+        `${id}: complete ${rs.complete} of ${ps.sent}; rows by points present (t0..t4): ${describePatterns(new Map([[id, rs]]))}`,
+      );
       const subS = subscribed.streams.find((x) => x.svID === id);
       assert.equal(rs.withT4, subS?.received, `${id}: T4 count = subscriber's`);
       for (const v of skip) assert.ok(!rs.smpCnts.has(v), `${id}: skipped smpCnt ${v} never seen`);

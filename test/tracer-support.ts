@@ -162,6 +162,8 @@ export interface StreamCheck {
   /** (iteration, smpCnt) seen twice */
   duplicateKeys: number;
   smpCnts: Set<number>;
+  /** rows per pattern of present points, e.g. "-1111" = no t0, t1..t4 present (for failure messages) */
+  patterns: Map<string, number>;
 }
 
 /**
@@ -194,7 +196,16 @@ export async function checkCsvRecord(
     };
     let s = streams.get(row.svID);
     if (!s) {
-      s = { rows: 0, complete: 0, withT4: 0, withT1: 0, outOfOrder: 0, duplicateKeys: 0, smpCnts: new Set() };
+      s = {
+        rows: 0,
+        complete: 0,
+        withT4: 0,
+        withT1: 0,
+        outOfOrder: 0,
+        duplicateKeys: 0,
+        smpCnts: new Set(),
+        patterns: new Map(),
+      };
       streams.set(row.svID, s);
       keys.set(row.svID, new Set());
     }
@@ -204,6 +215,8 @@ export async function checkCsvRecord(
     const ks = keys.get(row.svID) as Set<number>;
     if (ks.has(k)) s.duplicateKeys++;
     ks.add(k);
+    const pattern = row.t.map((x) => (x === null ? "-" : "1")).join("");
+    s.patterns.set(pattern, (s.patterns.get(pattern) ?? 0) + 1);
     const kernel = row.t.slice(1);
     if (kernel.every((x) => x !== null)) s.complete++;
     if (row.t[row.t.length - 1] !== null) s.withT4++;
@@ -220,4 +233,14 @@ export async function checkCsvRecord(
     onRow?.(row);
   }
   return { header, streams };
+}
+
+/** "11111: 119000, -1111: 1000" over every stream: which points the rows have, most common first */
+export function describePatterns(streams: Map<string, StreamCheck>): string {
+  const all = new Map<string, number>();
+  for (const s of streams.values()) for (const [p, n] of s.patterns) all.set(p, (all.get(p) ?? 0) + n);
+  return [...all]
+    .sort((a, b) => b[1] - a[1])
+    .map(([p, n]) => `${p}: ${n}`)
+    .join(", ");
 }

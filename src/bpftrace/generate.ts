@@ -8,8 +8,8 @@
  * Matching happens in the kernel keyed by (stream, smpCnt, iteration), each point counting the smpCnt wraps
  * it sees (so a reader lagging by more than one period still pairs correctly): the first point stores its
  * time, middle points theirs, the last point prints one line per SV and deletes the entries. When the first
- * point finds the same (stream, smpCnt) still pending from two periods ago it prints it as incomplete and
- * clears it, so no entry outlives two smpCnt periods.
+ * point finds the same (stream, smpCnt) still pending from STALE_PERIODS periods ago it prints it as incomplete
+ * and clears it, so no entry outlives STALE_PERIODS smpCnt periods.
  *
  * Output lines (all on stdout; the parser is ./output.ts):
  *   READY <time>                                      BEGIN ran: every probe is attached
@@ -35,6 +35,13 @@ import type { BpftraceFeatures } from "./features.js";
 export const MAX_POINTS = 8;
 /** BPFTRACE_STRLEN default; svIDs longer than this minus one cannot be matched exactly. */
 export const MAX_SVID_LENGTH = 63;
+/**
+ * How many smpCnt periods (seconds, at a 4000/4800 modulus) an SV may take from the first point to the last
+ * before its entry is printed as incomplete. Two was too few for the tap lab on two busy cores, where the
+ * subscriber (T4) fell more than two seconds behind T1 and SVs were split into an incomplete row and a row
+ * without T1..T3.
+ */
+export const STALE_PERIODS = 4;
 
 export interface GenerateOptions {
   points: ProbePoint[];
@@ -222,7 +229,7 @@ function iterationCode(k: number, indent: string): string {
 function pointAction(k: number, n: number, streamFmt: string, now: string, indent: string): string {
   const i = indent;
   const key = "[$s, $smp, $it]";
-  const staleKey = "[$s, $smp, $it - 2]";
+  const staleKey = `[$s, $smp, $it - ${STALE_PERIODS}]`;
   const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
   const lines: string[] = [`${i}$now = ${now};`, iterationCode(k, i)];
   const dropAccounting = [
@@ -242,12 +249,14 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
   const args = earlier.map((j) => `$a${j}`).join(", ");
   if (k === 1) {
     lines.push(`${i}if (@p1${key} != 0) { printf("U 1 %llu ${streamFmt}\\n", $smp, $s); return; }`);
-    lines.push(`${i}// still pending from two smpCnt periods ago: it never reached the last point`);
-    // (for $it <= 2 the key wraps to a huge iteration that never exists: reads 0)
+    lines.push(
+      `${i}// still pending from ${STALE_PERIODS} smpCnt periods ago: it never reached the last point`,
+    );
+    // (for $it <= STALE_PERIODS the key wraps to a huge iteration that never exists: reads 0)
     for (const j of earlier) lines.push(`${i}$a${j} = @p${j}${staleKey};`);
     lines.push(`${i}if (${earlier.map((j) => `$a${j}`).join(" + ")} != 0) {`);
     lines.push(
-      `${i}  printf("I %llu %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $it - 2, $appid, ${args}, $s);`,
+      `${i}  printf("I %llu %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $it - ${STALE_PERIODS}, $appid, ${args}, $s);`,
     );
     for (const j of earlier)
       lines.push(
@@ -387,15 +396,20 @@ function nextPow2(v: number): number {
 }
 
 /**
- * Map and ring-buffer sizes from the expected total SV rate: the pending maps hold at most two smpCnt periods
- * (about two seconds) of SVs that never reach the last point, plus those in flight, so 3 x rate keys; 1024 perf pages per CPU at
- * 32 k SV/s was measured loss-free (KERNEL-TRACING.md §5). Both map-size variable names are set.
+ * Map and ring-buffer sizes from the expected total SV rate: the pending maps hold at most STALE_PERIODS smpCnt
+ * periods (seconds) of SVs that never reach the last point, plus those in flight, so (STALE_PERIODS + 1) x rate keys. The perf
+ * buffer holds about four seconds of output lines per CPU (up to 4096 pages = 16 MiB per CPU): 1024 pages at
+ * 32 k SV/s was loss-free on an idle machine (KERNEL-TRACING.md §5), but with the lab's real-time forwarder and
+ * subscriber on two cores bpftrace is starved for seconds at a time and lost events. Matching is in the kernel,
+ * so lines that arrive late only arrive late. Both map-size variable names are set.
  */
 export function sizeFor(expectedRate: number | undefined, mapKeys?: number): Sizing {
   const rate = expectedRate && expectedRate > 0 ? expectedRate : 8 * 4800;
   const keys =
-    mapKeys && mapKeys > 0 ? Math.ceil(mapKeys) : Math.max(4096, Math.ceil((3 * rate) / 4096) * 4096);
-  const pages = Math.min(1024, Math.max(64, nextPow2(Math.ceil(rate / 32))));
+    mapKeys && mapKeys > 0
+      ? Math.ceil(mapKeys)
+      : Math.max(4096, Math.ceil(((STALE_PERIODS + 1) * rate) / 4096) * 4096);
+  const pages = Math.min(4096, Math.max(64, nextPow2(Math.ceil(rate / 8))));
   return {
     mapKeys: keys,
     perfPages: pages,
