@@ -2,7 +2,7 @@
  * The HTML report: one self-contained page (inline CSS and inline SVG charts rendered server-side with
  * ECharts; no script, no network) with the verdict, warnings, per-stream tables, the plots and the spikes.
  */
-import type { ReportSummary, SegmentStats } from "../analysis/summary.js";
+import { type ReportSummary, type SegmentStats, STAT_KEYS } from "../analysis/summary.js";
 import { CHART_HEIGHT, CHART_WIDTH, renderSvg } from "./charts.js";
 import { count, us } from "./format.js";
 import { xmlEscape as esc } from "./junit.js";
@@ -22,24 +22,10 @@ th{background:#f6f8fa}td{white-space:nowrap}td:first-child,th:first-child{text-a
 .up{color:#cf222e}.down{color:#1a7f37}
 `;
 
-const STATS = [
-  "count",
-  "min",
-  "mean",
-  "stddev",
-  "p50",
-  "p90",
-  "p99",
-  "p99.9",
-  "p99.99",
-  "p99.999",
-  "max",
-] as const;
-
 export function segmentTableHtml(summary: ReportSummary, segments: Record<string, SegmentStats>): string {
   const th = [
     "segment",
-    ...STATS.map((s) => (s === "count" ? s : `${s} (µs)`)),
+    ...STAT_KEYS.map((s) => (s === "count" ? s : `${s} (µs)`)),
     ...summary.thresholds_us.map((t) => `&gt; ${t} µs`),
     "negative",
   ];
@@ -49,7 +35,7 @@ export function segmentTableHtml(summary: ReportSummary, segments: Record<string
     .map((s) => {
       const cells = [
         esc(s.alias ? `${s.name} (${s.alias})` : s.name),
-        ...STATS.map((k) => (k === "count" ? count(s.count) : us(s[k]))),
+        ...STAT_KEYS.map((k) => (k === "count" ? count(s.count) : us(s[k]))),
         ...summary.thresholds_us.map((t) => count(s.over_us[String(t)] ?? 0)),
         count(s.negative),
       ];
