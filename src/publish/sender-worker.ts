@@ -102,7 +102,8 @@ function run(input: WorkerInput): PublishSummary {
   const ts = { tv_sec: 0, tv_nsec: 0 };
   /** refrTm quality 0x0a: leap seconds unknown, clock OK and synchronised as far as we know, 10-bit accuracy */
   const t0Time = { seconds: 0, fraction: 0, quality: 0x0a };
-  const pacer = new Pacer(cfg.spinNs ?? 60_000);
+  // spin margin: --spin-us, growing up to 90 % of a period when the machine wakes the thread late
+  const pacer = new Pacer(cfg.spinNs ?? 60_000, Math.max(cfg.spinNs ?? 0, 0.9 * periodNs));
 
   // Warm up (JIT) the per-frame path without sending, so the first deadlines are not missed.
   for (let w = 0; w < 2000; w++) {

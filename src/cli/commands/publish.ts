@@ -48,7 +48,10 @@ export function register(program: Command): void {
     .option("--skip-smpcnt <n,n,...>", "never send these smpCnt values (every second): drop tests")
     .option("--priority <p>", "run the sender thread SCHED_FIFO at this priority (1..99)")
     .option("--cpu <n>", "pin the sender thread to this CPU")
-    .option("--spin-us <us>", "sleep until this long before each deadline, then spin (default 60)")
+    .option(
+      "--spin-us <us>",
+      "sleep until this long before each deadline, then spin (default 60; grows by itself, up to 90 % of a period, when wake-ups come late)",
+    )
     .option("--json", "print the summary as one JSON object");
   for (const [flags, desc] of STREAM_FLAGS) cmd.option(flags, desc);
   cmd
