@@ -19,6 +19,34 @@ export interface RecordColumns {
   valid: (Uint8Array | null)[];
 }
 
+/** A batch of n rows with `points` time columns (all present until a validity array is set), to fill in. */
+export function emptyColumns(n: number, points: number, names: string[] = []): RecordColumns {
+  return {
+    length: n,
+    names,
+    stream: new Uint32Array(n),
+    appid: new Uint16Array(n),
+    iteration: new Uint32Array(n),
+    smpCnt: new Uint32Array(n),
+    t: Array.from({ length: points }, () => new BigInt64Array(n)),
+    valid: Array.from({ length: points }, () => null),
+  };
+}
+
+/** The first n rows of a batch (views, no copy). */
+export function trim(c: RecordColumns, n: number): RecordColumns {
+  return {
+    length: n,
+    names: c.names,
+    stream: c.stream.subarray(0, n),
+    appid: c.appid.subarray(0, n),
+    iteration: c.iteration.subarray(0, n),
+    smpCnt: c.smpCnt.subarray(0, n),
+    t: c.t.map((a) => a.subarray(0, n)),
+    valid: c.valid.map((v) => (v ? v.subarray(0, n) : null)),
+  };
+}
+
 /** Row r of a batch as an SvRow (allocates; for tests, export and small tools). */
 export function rowAt(c: RecordColumns, r: number): SvRow {
   return {
@@ -43,16 +71,7 @@ export function columnsFromRows(rows: SvRow[], points: number): RecordColumns {
   const n = rows.length;
   const names: string[] = [];
   const index = new Map<string, number>();
-  const c: RecordColumns = {
-    length: n,
-    names,
-    stream: new Uint32Array(n),
-    appid: new Uint16Array(n),
-    iteration: new Uint32Array(n),
-    smpCnt: new Uint32Array(n),
-    t: Array.from({ length: points }, () => new BigInt64Array(n)),
-    valid: Array.from({ length: points }, () => null),
-  };
+  const c = emptyColumns(n, points, names);
   for (let r = 0; r < n; r++) {
     const row = rows[r] as SvRow;
     let s = index.get(row.svID);

@@ -2,7 +2,7 @@
  * Streaming reader for svtrace CSV records: header `svID,appid,iteration,smpCnt,t0_ns,...` (exactly the
  * column names), one SV per line, empty field = null, svID quoted when it holds a comma or quote.
  */
-import type { RecordColumns } from "./columns.js";
+import { emptyColumns, type RecordColumns, trim } from "./columns.js";
 import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js";
 import { LineReader } from "./line-reader.js";
 import { FIXED_COLUMNS, type RecordMeta } from "./schema.js";
@@ -149,33 +149,10 @@ export class CsvRecordReader implements RecordInput {
   }
 
   private fresh(np: number): RecordColumns {
-    return {
-      length: BATCH,
-      names: this.table.names,
-      stream: new Uint32Array(BATCH),
-      appid: new Uint16Array(BATCH),
-      iteration: new Uint32Array(BATCH),
-      smpCnt: new Uint32Array(BATCH),
-      t: Array.from({ length: np }, () => new BigInt64Array(BATCH)),
-      valid: Array.from({ length: np }, () => null),
-    };
+    return emptyColumns(BATCH, np, this.table.names);
   }
 
   close(): void {
     this.reader.close();
   }
-}
-
-/** The first n rows of a batch. */
-export function trim(c: RecordColumns, n: number): RecordColumns {
-  return {
-    length: n,
-    names: c.names,
-    stream: c.stream.subarray(0, n),
-    appid: c.appid.subarray(0, n),
-    iteration: c.iteration.subarray(0, n),
-    smpCnt: c.smpCnt.subarray(0, n),
-    t: c.t.map((a) => a.subarray(0, n)),
-    valid: c.valid.map((v) => (v ? v.subarray(0, n) : null)),
-  };
 }

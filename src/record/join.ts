@@ -10,8 +10,7 @@
  * window, not the file size. Missing, duplicated (the same key twice in one input: the first is kept) and
  * reordered SVs across the smpCnt wrap are all handled.
  */
-import type { RecordColumns } from "./columns.js";
-import { trim } from "./csv-reader.js";
+import { emptyColumns, type RecordColumns, trim } from "./columns.js";
 import { NameTable, type RecordInput } from "./input.js";
 import type { PointMeta, RecordMeta } from "./schema.js";
 
@@ -282,16 +281,7 @@ export class JoinedRecords implements RecordInput {
   }
 
   private fresh(np: number): RecordColumns {
-    return {
-      length: OUT_BATCH,
-      names: this.table.names,
-      stream: new Uint32Array(OUT_BATCH),
-      appid: new Uint16Array(OUT_BATCH),
-      iteration: new Uint32Array(OUT_BATCH),
-      smpCnt: new Uint32Array(OUT_BATCH),
-      t: Array.from({ length: np }, () => new BigInt64Array(OUT_BATCH)),
-      valid: Array.from({ length: np }, () => null),
-    };
+    return emptyColumns(OUT_BATCH, np, this.table.names);
   }
 
   close(): void {

@@ -3,8 +3,7 @@
  * no time. Each latency becomes a row of a two-point record (t1 = 0, t2 = latency), svID "(results)", so the
  * statistics work on it; `identity` is false so reports skip drops, duplicates and time series.
  */
-import type { RecordColumns } from "./columns.js";
-import { trim } from "./csv-reader.js";
+import { emptyColumns, type RecordColumns, trim } from "./columns.js";
 import { badInput, NameTable, type RecordInput } from "./input.js";
 import { LineReader } from "./line-reader.js";
 import type { RecordMeta } from "./schema.js";
@@ -83,14 +82,5 @@ export class LegacyResultsReader implements RecordInput {
 }
 
 function fresh(names: string[]): RecordColumns {
-  return {
-    length: BATCH,
-    names,
-    stream: new Uint32Array(BATCH),
-    appid: new Uint16Array(BATCH),
-    iteration: new Uint32Array(BATCH),
-    smpCnt: new Uint32Array(BATCH),
-    t: [new BigInt64Array(BATCH), new BigInt64Array(BATCH)],
-    valid: [null, null],
-  };
+  return emptyColumns(BATCH, 2, names);
 }

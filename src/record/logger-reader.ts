@@ -5,8 +5,7 @@
  * noted. Each file is a one-point record; several are joined per SV with ./join.ts.
  */
 import { SmpCntTracker } from "../streams/continuity.js";
-import type { RecordColumns } from "./columns.js";
-import { trim } from "./csv-reader.js";
+import { emptyColumns, type RecordColumns, trim } from "./columns.js";
 import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js";
 import { LineReader } from "./line-reader.js";
 import type { PointMeta, RecordMeta } from "./schema.js";
@@ -114,14 +113,5 @@ export class TimestampLoggerReader implements RecordInput {
 }
 
 function fresh(names: string[]): RecordColumns {
-  return {
-    length: BATCH,
-    names,
-    stream: new Uint32Array(BATCH),
-    appid: new Uint16Array(BATCH),
-    iteration: new Uint32Array(BATCH),
-    smpCnt: new Uint32Array(BATCH),
-    t: [new BigInt64Array(BATCH)],
-    valid: [null],
-  };
+  return emptyColumns(BATCH, 1, names);
 }
