@@ -172,8 +172,15 @@ describe("runner", { timeout: 120_000 }, () => {
     const n = Number(lines[end + 1]?.slice(1));
     const rows = lines.filter((l) => l.startsWith("R"));
     assert.ok(rows.length > 10);
-    assert.equal(rows.length, n, "every row printed before END was delivered");
-    assert.equal(rows[rows.length - 1], `R${n}`);
+    // Every row bpftrace read is delivered, in order, none missing in between. bpftrace 0.17 keeps its probes
+    // attached while END runs but stops reading the perf buffer first, so the one interval event that fired in
+    // that window can be counted in @n and never printed (seen in CI: 49 rows, @n = 50).
+    assert.deepEqual(
+      rows,
+      rows.map((_, i) => `R${i + 1}`),
+      "rows 1..k in order, none lost",
+    );
+    assert.ok(rows.length === n || rows.length === n - 1, `${rows.length} rows delivered, @n = ${n} at END`);
   });
 });
 
