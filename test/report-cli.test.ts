@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { writeSyntheticRecord } from "../src/record/synthetic.js";
 import { runCli } from "./helpers.js";
-import { tempDir } from "./report-fixtures.js";
+import { REPORT_STAT_KEYS, tempDir } from "./report-fixtures.js";
 
 const tmp = tempDir();
 const rec = join(tmp.dir, "run.arrow");
@@ -29,20 +29,6 @@ before(async () => {
 });
 after(() => tmp.cleanup());
 
-const STAT_KEYS = [
-  "count",
-  "min",
-  "mean",
-  "stddev",
-  "p50",
-  "p90",
-  "p99",
-  "p99.9",
-  "p99.99",
-  "p99.999",
-  "max",
-];
-
 test("--json: one object; streams with svID and segments keyed by name, alias and total, in ns", () => {
   const r = runCli(["report", rec, "--json", "--threshold-us", "50"]);
   assert.equal(r.code, 0, r.stderr);
@@ -60,7 +46,7 @@ test("--json: one object; streams with svID and segments keyed by name, alias an
       assert.ok(st.segments[key], `${st.svID} has segment ${key}`);
     assert.deepEqual(st.segments.Thyp, st.segments["T1-T2"]);
     for (const seg of Object.values(st.segments) as Record<string, unknown>[]) {
-      for (const k of STAT_KEYS) assert.equal(typeof seg[k], "number", `${k} is a number`);
+      for (const k of REPORT_STAT_KEYS) assert.equal(typeof seg[k], "number", `${k} is a number`);
       assert.deepEqual(Object.keys(seg.over_us as object).sort(), ["100", "200", "250", "50"]);
     }
     const t = st.segments.total;

@@ -9,7 +9,7 @@ import { after, before, test } from "node:test";
 import { writeSyntheticRecord } from "../src/record/synthetic.js";
 import { change, describeChange } from "../src/report/compare.js";
 import { runCli } from "./helpers.js";
-import { tempDir } from "./report-fixtures.js";
+import { REPORT_STAT_KEYS, tempDir } from "./report-fixtures.js";
 
 const tmp = tempDir();
 const a = join(tmp.dir, "before.arrow");
@@ -46,19 +46,7 @@ test("compare two records: JSON with every statistic's change, consistent with e
   assert.equal(c.scopes[0].scope, "all");
   assert.equal(seg.name, "T1-T2");
   assert.equal(seg.alias, "Thyp");
-  for (const k of [
-    "count",
-    "min",
-    "mean",
-    "stddev",
-    "p50",
-    "p90",
-    "p99",
-    "p99.9",
-    "p99.99",
-    "p99.999",
-    "max",
-  ]) {
+  for (const k of REPORT_STAT_KEYS) {
     assert.equal(seg.stats[k].a, ra.all.segments["T1-T2"][k], `A ${k}`);
     assert.equal(seg.stats[k].b, rb.all.segments["T1-T2"][k], `B ${k}`);
     assert.equal(seg.stats[k].delta, seg.stats[k].b - seg.stats[k].a);

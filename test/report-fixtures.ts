@@ -158,3 +158,18 @@ export function assertClose(got: number | null, want: number, what: string, tol 
   if (!(err <= tol))
     throw new Error(`${what}: got ${got}, exact ${want} (relative error ${(err * 100).toFixed(4)} %)`);
 }
+
+/** The statistics of every segment in `report --json`, as issue 5 lists them (kept apart from src on purpose). */
+export const REPORT_STAT_KEYS = [
+  "count",
+  "min",
+  "mean",
+  "stddev",
+  "p50",
+  "p90",
+  "p99",
+  "p99.9",
+  "p99.99",
+  "p99.999",
+  "max",
+] as const;
