@@ -12,6 +12,9 @@ export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 export class ByteSource {
   buf: Buffer;
   view: DataView;
+  /** buf.buffer and buf.byteOffset, kept here: reading them from buf costs ~20 ns each (not inlined by V8) */
+  arrayBuffer: ArrayBufferLike;
+  bufOffset: number;
   /** read cursor in buf */
   pos = 0;
   /** end of valid bytes in buf */
@@ -40,7 +43,14 @@ export class ByteSource {
       throw captureFsError(path, err);
     }
     this.buf = Buffer.allocUnsafe(Math.max(4096, bufferSize));
-    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    this.arrayBuffer = this.buf.buffer;
+    this.bufOffset = this.buf.byteOffset;
+    this.view = new DataView(this.arrayBuffer, this.bufOffset, this.buf.byteLength);
+  }
+
+  /** A view of buf[off, off + len) (no copy; valid until the next need()). */
+  bytes(off: number, len: number): Uint8Array {
+    return new Uint8Array(this.arrayBuffer, this.bufOffset + off, len);
   }
 
   /** bytes available from pos */
@@ -68,6 +78,8 @@ export class ByteSource {
       const bigger = Buffer.allocUnsafe(Math.max(n, this.buf.length * 2));
       this.buf.copy(bigger, 0, 0, this.end);
       this.buf = bigger;
+      this.arrayBuffer = bigger.buffer;
+      this.bufOffset = bigger.byteOffset;
       this.view = new DataView(bigger.buffer, bigger.byteOffset, bigger.byteLength);
     }
     while (this.end < n && !this.eof) {

@@ -162,7 +162,7 @@ export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Gen
             linkType: iface.linkType,
             linkTypeCode: iface.code,
             tsNs: lastTs,
-            data: new Uint8Array(src.buf.buffer, src.buf.byteOffset + dataStart, capLen),
+            data: src.bytes(dataStart, capLen),
             origLen,
             ifIndex,
           };
@@ -182,7 +182,7 @@ export function* readPcapngPackets(src: ByteSource, opts: ReadOptions = {}): Gen
             linkType: iface.linkType,
             linkTypeCode: iface.code,
             tsNs: lastTs,
-            data: new Uint8Array(src.buf.buffer, src.buf.byteOffset + bodyStart + 4, capLen),
+            data: src.bytes(bodyStart + 4, capLen),
             origLen,
             ifIndex: 0,
           };
