@@ -4,6 +4,7 @@
  * the buffer grows only when a single record is larger than it.
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { forgetView, viewOf } from "../sv/byte-views.js";
 import { CaptureError, captureFsError } from "./errors.js";
 
 /** no record in a capture may be larger than this (a sign of a corrupt length field) */
@@ -48,9 +49,9 @@ export class ByteSource {
     this.view = new DataView(this.arrayBuffer, this.bufOffset, this.buf.byteLength);
   }
 
-  /** A view of buf[off, off + len) (no copy; valid until the next need()). */
+  /** A view of buf[off, off + len) (no copy; valid until the next need()); see sv/byte-views.ts. */
   bytes(off: number, len: number): Uint8Array {
-    return new Uint8Array(this.arrayBuffer, this.bufOffset + off, len);
+    return viewOf(this.arrayBuffer, this.bufOffset + off, len);
   }
 
   /** bytes available from pos */
@@ -96,6 +97,7 @@ export class ByteSource {
   }
 
   close(): void {
+    forgetView();
     if (this.#fd >= 0) {
       try {
         closeSync(this.#fd);

@@ -10,6 +10,7 @@
  * `errors` list of a clean decode are shared and frozen: read them, do not modify them.
  * Duplicate elements (a field twice in one ASDU, two noASDU/seqASDU in a savPdu) are "bad-tag" errors.
  */
+import { subView } from "./byte-views.js";
 import { formatMac } from "./mac.js";
 import type { Asdu, LinkType, SvFrame, SvPdu, VlanTag } from "./types.js";
 import { SV_ETHERTYPE, VLAN_TPID } from "./types.js";
@@ -253,7 +254,7 @@ function readTlvSlow(
 
 /** data[off, off+len) as a view (cheaper than subarray, which looks up the species constructor) */
 function view(data: Uint8Array, off: number, len: number): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset + off, len);
+  return subView(data, off, len);
 }
 
 function readUnsigned(data: Uint8Array, off: number, len: number): number {
@@ -505,10 +506,11 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   const length = (data[off + 2] << 8) | data[off + 3];
   const reserved1 = (data[off + 4] << 8) | data[off + 5];
   const reserved2 = (data[off + 6] << 8) | data[off + 7];
-  const asdus: Asdu[] = [];
+  // made at the first ASDU as `[a]`: an array grown by push() from [] carries a 17-slot backing store (136 bytes)
+  let asdus: Asdu[] | undefined;
   if (length < 8) {
     err(errors, "bad-length", off + 2, `SV Length ${length} is below the 8-byte header`);
-    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, undefined);
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, undefined);
   }
   let end = off + length;
   if (end > len) {
@@ -528,15 +530,15 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   let p = off + 8;
   if (p >= end) {
     err(errors, "truncated", p, "no savPdu after the SV header");
-    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, offsets);
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, offsets);
   }
   if (data[p] !== 0x60) {
     err(errors, "bad-tag", p, `expected savPdu tag 0x60, found 0x${data[p].toString(16).padStart(2, "0")}`);
-    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, offsets);
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, offsets);
   }
   let savEnd = readTlv(data, p, end, errors, "savPdu");
   if (savEnd === -1)
-    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus }, offsets);
+    return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, offsets);
   if (savEnd < 0) savEnd = -savEnd - 1;
   p = tlvValue;
 
@@ -625,7 +627,8 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
           fatal = true;
           break;
         }
-        asdus.push(a);
+        if (asdus === undefined) asdus = [a];
+        else asdus.push(a);
         if (offsets && ao) offsets.asdus.push(ao);
         q = asduEnd;
       }
@@ -639,11 +642,18 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     if (!seqFound) err(errors, "missing-field", off + 8, "savPdu lacks seqASDU");
   }
   if (errors.length > 0) {
-    const pp: NonNullable<PartialSvFrame["pdu"]> = { appid, length, reserved1, reserved2, asdus };
+    const pp: NonNullable<PartialSvFrame["pdu"]> = {
+      appid,
+      length,
+      reserved1,
+      reserved2,
+      asdus: asdus ?? [],
+    };
     if (noASDU >= 0) pp.noASDU = noASDU;
     if (security) pp.security = security;
     return errorResult(src, dst, vlan, pp, offsets);
   }
+  if (asdus === undefined) asdus = [];
   if (noASDU !== asdus.length) {
     err(
       errors,
