@@ -1,8 +1,11 @@
 /**
  * Decode benchmark: generates a pcap of >= 1 000 000 SV frames (8 streams, 9-2LE, VLAN-tagged) with the SV
- * encoder and the pcap writer, then times svtrace's read + full decodeFrame (svID and smpCnt of every frame)
- * against `tshark -r FILE -T fields -e sv.svID -e sv.smpCnt` on the same file, and prints frames/s and the ratio.
- * Options: --frames=N (default 1000000), --keep (keep the generated file and print its path).
+ * encoder and the pcap writer, then times svtrace's read from disk + full decodeFrame (every field of every ASDU)
+ * against `tshark -r FILE -T fields -e sv.svID -e sv.smpCnt` on the same file, and prints frames/s (wall and CPU)
+ * and the ratios. The machine is shared, so both sides run several times in alternating rounds and each side's
+ * best is compared; both must report the same frames and the same svID/smpCnt checksum.
+ * Options: --frames=N (default 1000000), --rounds=N (default 2: tshark runs), --runs=N (svtrace runs per round,
+ * default 3), --keep (keep the generated file and print its path).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -62,62 +65,76 @@ function generate(path: string, frames: number): void {
   }
 }
 
-/** read only: the floor under any decoder that reads this file */
+/** one timed pass over the file */
 interface Run {
+  /** SV frames seen (lines printed, for tshark) */
   n: number;
   /** wall seconds */
   s: number;
   /** CPU seconds (user + system), or NaN when unknown */
   cpu: number;
+  /** sum of smpCnt + svID length over every ASDU: svtrace and tshark must agree on it */
+  check: number;
 }
 
-function cpuSince(c0: NodeJS.CpuUsage): number {
+function timed(pass: () => { n: number; check: number }): Run {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  const { n, check } = pass();
   const u = process.cpuUsage(c0);
-  return (u.user + u.system) / 1e6;
+  return { n, check, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: (u.user + u.system) / 1e6 };
 }
 
 /** read only: the floor under any decoder that reads this file */
 function readOnly(path: string): Run {
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  let n = 0;
-  for (const p of readPackets(path)) if (p.data.length > 0) n++;
-  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
+  return timed(() => {
+    let n = 0;
+    for (const p of readPackets(path)) if (p.data.length > 0) n++;
+    return { n, check: 0 };
+  });
 }
 
+/** what `svtrace decode` does per packet: read it, decodeFrame (every field of every ASDU) */
 function ours(path: string): Run {
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  let n = 0;
-  let check = 0;
-  for (const p of readPackets(path)) {
-    if (p.linkType === "other") continue;
-    const r = decodeFrame(p.data, p.linkType);
-    if (r.kind !== "sv") continue;
-    const a = r.frame.pdu.asdus[0];
-    if (a === undefined) continue;
-    n++;
-    check += a.smpCnt + a.svID.length;
-  }
-  if (check < 0) n = -1; // keep the reads observable
-  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
+  return timed(() => {
+    let n = 0;
+    let check = 0;
+    for (const p of readPackets(path)) {
+      if (p.linkType === "other") continue;
+      const r = decodeFrame(p.data, p.linkType);
+      if (r.kind !== "sv") continue;
+      n++;
+      const asdus = r.frame.pdu.asdus;
+      for (let i = 0; i < asdus.length; i++) check += asdus[i].smpCnt + asdus[i].svID.length;
+    }
+    return { n, check };
+  });
 }
 
 /** the fast path: read + peekSvKey (svID and smpCnt of the first ASDU, no frame object) */
 function oursPeek(path: string): Run {
-  const t0 = process.hrtime.bigint();
-  const c0 = process.cpuUsage();
-  let n = 0;
-  let check = 0;
-  for (const p of readPackets(path)) {
-    if (p.linkType === "other") continue;
-    const k = peekSvKey(p.data, p.linkType);
-    if (k === undefined) continue;
-    n++;
-    check += k.smpCnt + k.svID.length;
-  }
-  if (check < 0) n = -1;
-  return { n, s: Number(process.hrtime.bigint() - t0) / 1e9, cpu: cpuSince(c0) };
+  return timed(() => {
+    let n = 0;
+    let check = 0;
+    for (const p of readPackets(path)) {
+      if (p.linkType === "other") continue;
+      const k = peekSvKey(p.data, p.linkType);
+      if (k === undefined) continue;
+      n++;
+      check += k.smpCnt + k.svID.length;
+    }
+    return { n, check };
+  });
+}
+
+/** Sums one tshark output line ("svID[,svID...]\tsmpCnt[,smpCnt...]") into the same check as ours(). */
+function tsharkLineCheck(line: string): number {
+  const tab = line.indexOf("\t");
+  if (tab < 0) return Number.NaN;
+  let sum = 0;
+  for (const id of line.slice(0, tab).split(",")) sum += id.length;
+  for (const c of line.slice(tab + 1).split(",")) sum += Number(c);
+  return sum;
 }
 
 /** tshark's wall time, and its CPU time from GNU time (-o FILE) when /usr/bin/time exists */
@@ -132,83 +149,125 @@ function tshark(path: string, dir: string): Promise<Run> {
     const t0 = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"] });
     let lines = 0;
-    child.stdout.on("data", (chunk: Buffer) => {
-      for (let i = 0; i < chunk.length; i++) if (chunk[i] === 10) lines++;
+    let check = 0;
+    let rest = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const line of parts) {
+        lines++;
+        check += tsharkLineCheck(line);
+      }
     });
     child.on("error", (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
     child.on("close", (code) => {
       const s = Number(process.hrtime.bigint() - t0) / 1e9;
       if (code !== 0) return reject(new Error(`tshark exited with ${code}`));
+      if (rest !== "") {
+        lines++;
+        check += tsharkLineCheck(rest);
+      }
       let cpu = Number.NaN;
       if (useTime) {
         const m = /([\d.]+) ([\d.]+)\s*$/.exec(readFileSync(timeFile, "utf8"));
         if (m) cpu = Number(m[1]) + Number(m[2]);
       }
-      resolve({ n: lines, s, cpu });
+      resolve({ n: lines, s, cpu, check });
     });
   });
 }
 
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+const bestWall = (runs: Run[]) => runs.reduce((x, y) => (y.s < x.s ? y : x));
+const bestCpu = (runs: Run[]) => runs.reduce((x, y) => (y.cpu < x.cpu ? y : x));
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ");
+
+function intOption(args: string[], name: string, fallback: number): number {
+  const arg = args.find((a) => a.startsWith(`--${name}=`));
+  if (arg === undefined) return fallback;
+  const v = Number(arg.slice(name.length + 3));
+  if (!Number.isInteger(v) || v < 1) throw new Error(`--${name} must be a positive integer: ${arg}`);
+  return v;
+}
 
 export const bench: Bench = {
   name: "decode",
   title: "SV decode rate (read + decodeFrame) against tshark -T fields -e sv.svID -e sv.smpCnt",
   async run(args) {
-    const framesArg = args.find((a) => a.startsWith("--frames="));
-    const frames = framesArg ? Number(framesArg.slice("--frames=".length)) : 1_000_000;
-    if (!Number.isInteger(frames) || frames < 1)
-      throw new Error(`--frames must be a positive integer: ${framesArg}`);
+    const frames = intOption(args, "frames", 1_000_000);
+    // the machine is shared: each side runs several times, in rounds (one tshark run and `runs` svtrace runs
+    // each), and the best wall and the best CPU time of each side are compared
+    const rounds = intOption(args, "rounds", 2);
+    const runs = intOption(args, "runs", 3);
     const keep = args.includes("--keep");
     const dir = mkdtempSync(join(tmpdir(), "svtrace-bench-decode-"));
     const file = join(dir, "sv-bench.pcap");
+    const out = (l: string) => process.stdout.write(`${l}\n`);
     try {
       const g0 = process.hrtime.bigint();
       generate(file, frames);
       const gs = Number(process.hrtime.bigint() - g0) / 1e9;
       const size = statSync(file).size;
-      process.stdout.write(
-        `generated ${fmt(frames)} frames, ${STREAMS} streams, ${(size / 1e6).toFixed(1)} MB in ${gs.toFixed(2)} s (${fmt(frames / gs)} frames/s)\n`,
+      out(
+        `generated ${fmt(frames)} frames, ${STREAMS} streams, ${(size / 1e6).toFixed(1)} MB in ${gs.toFixed(2)} s (${fmt(frames / gs)} frames/s)`,
       );
+      const load0 = load();
       ours(file); // warm-up (JIT, page cache)
-      const ro = readOnly(file);
-      const runs = [ours(file), ours(file), ours(file)];
-      const best = runs.reduce((x, y) => (y.s < x.s ? y : x));
-      const bestCpu = runs.reduce((x, y) => (y.cpu < x.cpu ? y : x));
+      const ro = [readOnly(file), readOnly(file)];
+      const mine: Run[] = [];
+      const theirs: Run[] = [];
+      for (let r = 0; r < rounds; r++) {
+        for (let i = 0; i < runs; i++) mine.push(ours(file));
+        theirs.push(await tshark(file, dir));
+      }
       oursPeek(file);
-      const peek = oursPeek(file);
-      const ts = await tshark(file, dir);
+      const peek = [oursPeek(file), oursPeek(file)];
       const rate = (r: Run, t: number) => r.n / t;
-      const out = (l: string) => process.stdout.write(`${l}\n`);
+      const row = (label: string, w: Run, c: Run, note: string) =>
+        out(
+          `${label.padEnd(30)}${fmt(rate(w, w.s)).padStart(12)}   ${Number.isNaN(c.cpu) ? "n/a".padStart(16) : fmt(rate(c, c.cpu)).padStart(16)}   ${note}`,
+        );
       out(
-        `load average: ${loadavg()
-          .map((x) => x.toFixed(1))
-          .join(" ")} on ${cpus().length} CPUs (wall times suffer from it, CPU times less)`,
+        `load average: ${load0} before, ${load()} after, on ${cpus().length} CPUs (wall times suffer from it, CPU times less)`,
       );
-      out(`                              wall frames/s        CPU frames/s`);
+      out(`${"".padEnd(29)}wall frames/s       CPU frames/s`);
+      row("read only (pcap reader):", bestWall(ro), bestCpu(ro), "(best of 2)");
+      const wall = (rs: Run[]) => rs.map((r) => r.s.toFixed(3)).join(" / ");
+      row(
+        "svtrace read + decodeFrame:",
+        bestWall(mine),
+        bestCpu(mine),
+        `(best of ${mine.length}; wall ${wall(mine)} s)`,
+      );
+      row("svtrace read + peekSvKey:", bestWall(peek), bestCpu(peek), "(fast path, for reference)");
+      row(
+        "tshark -T fields:",
+        bestWall(theirs),
+        bestCpu(theirs),
+        `(best of ${theirs.length}; wall ${theirs.map((r) => r.s.toFixed(2)).join(" / ")} s)`,
+      );
+      const wallRatio = rate(bestWall(mine), bestWall(mine).s) / rate(bestWall(theirs), bestWall(theirs).s);
+      const cpuRatio = rate(bestCpu(mine), bestCpu(mine).cpu) / rate(bestCpu(theirs), bestCpu(theirs).cpu);
       out(
-        `read only (pcap reader):      ${fmt(rate(ro, ro.s)).padStart(12)}   ${fmt(rate(ro, ro.cpu)).padStart(16)}`,
+        `${"ratio svtrace / tshark:".padEnd(30)}${`${wallRatio.toFixed(1)}x`.padStart(12)}   ${Number.isNaN(cpuRatio) ? "n/a".padStart(16) : `${cpuRatio.toFixed(1)}x`.padStart(16)}   (target >= 50x)`,
       );
       out(
-        `svtrace read + decodeFrame:   ${fmt(rate(best, best.s)).padStart(12)}   ${fmt(rate(bestCpu, bestCpu.cpu)).padStart(16)}   (best of 3; wall ${runs.map((r) => r.s.toFixed(3)).join(" / ")} s)`,
+        `  (${rounds} round(s) of ${runs} svtrace runs then 1 tshark run; each side's best wall and best CPU time)`,
       );
+      const m = mine[0];
+      const t = theirs[0];
+      const same =
+        mine.every((r) => r.n === frames && r.check === m.check) &&
+        theirs.every((r) => r.n === frames && r.check === m.check);
       out(
-        `svtrace read + peekSvKey:     ${fmt(rate(peek, peek.s)).padStart(12)}   ${fmt(rate(peek, peek.cpu)).padStart(16)}   (fast path, for reference)`,
-      );
-      out(
-        `tshark -T fields:             ${fmt(rate(ts, ts.s)).padStart(12)}   ${Number.isNaN(ts.cpu) ? "n/a".padStart(16) : fmt(rate(ts, ts.cpu)).padStart(16)}   (wall ${ts.s.toFixed(2)} s)`,
-      );
-      const wallRatio = rate(best, best.s) / rate(ts, ts.s);
-      const cpuRatio = rate(bestCpu, bestCpu.cpu) / rate(ts, ts.cpu);
-      out(
-        `ratio svtrace / tshark:       ${`${wallRatio.toFixed(1)}x`.padStart(12)}   ${Number.isNaN(cpuRatio) ? "n/a".padStart(16) : `${cpuRatio.toFixed(1)}x`.padStart(16)}   (target >= 50x)`,
-      );
-      const same = best.n === ts.n && best.n === frames;
-      out(
-        `SV frames seen: svtrace ${fmt(best.n)}, tshark ${fmt(ts.n)}, generated ${fmt(frames)}: ${same ? "same" : "DIFFERENT"}`,
+        `SV frames seen: svtrace ${fmt(m.n)}, tshark ${fmt(t.n)}, generated ${fmt(frames)}; svID/smpCnt checksum svtrace ${m.check}, tshark ${t.check}: ${same ? "same" : "DIFFERENT"}`,
       );
       if (!same) process.exitCode = 1;
-      if (keep) process.stdout.write(`kept ${file}\n`);
+      if (keep) out(`kept ${file}`);
     } finally {
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }

@@ -48,25 +48,22 @@ class PcapPacketIterator implements Generator<CapturedPacket> {
   }
 
   next(): IteratorResult<CapturedPacket> {
-    if (this.state !== READING) {
-      if (this.state === FINISHED) return DONE;
-      this.state = READING;
+    let packet: CapturedPacket | undefined;
+    if (this.state !== FINISHED) {
       try {
-        this.readGlobalHeader();
+        if (this.state === NOT_STARTED) {
+          this.state = READING;
+          this.readGlobalHeader();
+        }
+        packet = this.readRecord();
       } catch (err) {
         this.finish();
         throw err;
       }
+      if (packet === undefined) this.finish();
     }
-    try {
-      const packet = this.readRecord();
-      if (packet !== undefined) return { value: packet, done: false };
-    } catch (err) {
-      this.finish();
-      throw err;
-    }
-    this.finish();
-    return DONE;
+    // one result literal for every path: inlined into the caller's for-of, V8 then need not allocate it
+    return { value: packet, done: packet === undefined } as IteratorResult<CapturedPacket>;
   }
 
   return(): IteratorResult<CapturedPacket> {
