@@ -113,13 +113,17 @@ function macAt(data: Uint8Array, off: number): string {
 }
 
 const STR_SLOTS = 256;
-const strBytes: (Uint8Array | undefined)[] = new Array(STR_SLOTS);
-const strValues: string[] = new Array(STR_SLOTS);
+/** longest string the cache holds */
+const STR_MAX = 128;
+/** the cached strings' bytes, STR_MAX per slot, in one flat array (faster to compare than one array per slot) */
+const strBytes = new Uint8Array(STR_SLOTS * STR_MAX);
+const strLengths = new Int32Array(STR_SLOTS).fill(-1);
+const strValues: string[] = new Array(STR_SLOTS).fill("");
 
 /** Latin-1 string of data[off, off+len) through a direct-mapped cache (svID and datSet repeat). */
 function stringAt(data: Uint8Array, off: number, len: number): string {
   if (len === 0) return "";
-  if (len > 128) return latin1(data, off, len);
+  if (len > STR_MAX) return latin1(data, off, len);
   // cheap hash over the length and the last 4 bytes (where stream names usually differ); equality is checked below
   const e = off + len - 1;
   let h = len * 31 + data[e];
@@ -127,22 +131,17 @@ function stringAt(data: Uint8Array, off: number, len: number): string {
   if (len > 2) h = h * 31 + data[e - 2];
   if (len > 3) h = h * 31 + data[e - 3];
   const slot = (h ^ (h >>> 8)) & (STR_SLOTS - 1);
-  const cached = strBytes[slot];
-  if (cached !== undefined && cached.length === len) {
-    let same = true;
-    for (let i = 0; i < len; i++) {
-      if (cached[i] !== data[off + i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return strValues[slot];
+  // strBytes[shift + i] is the cached byte for data[i]
+  const shift = slot * STR_MAX - off;
+  const stop = off + len;
+  if (strLengths[slot] === len) {
+    let i = off;
+    while (i < stop && strBytes[shift + i] === data[i]) i++;
+    if (i === stop) return strValues[slot];
   }
   const s = latin1(data, off, len);
-  // an explicit copy: Buffer#slice would return a view of the caller's (possibly reused) buffer
-  const copy = new Uint8Array(len);
-  for (let i = 0; i < len; i++) copy[i] = data[off + i];
-  strBytes[slot] = copy;
+  for (let i = off; i < stop; i++) strBytes[shift + i] = data[i];
+  strLengths[slot] = len;
   strValues[slot] = s;
   return s;
 }
