@@ -10,7 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { detectBpftrace, featuresForVersion, parseBpftraceVersion } from "../src/bpftrace/features.js";
-import { generateProgram, MAX_POINTS, STALE_PERIODS, sizeFor } from "../src/bpftrace/generate.js";
+import {
+  generateProgram,
+  MAX_POINTS,
+  rowsPerEvent,
+  STALE_PERIODS,
+  sizeFor,
+} from "../src/bpftrace/generate.js";
 import type { ProbePoint } from "../src/probes/catalogue.js";
 import { resolveProfile } from "../src/probes/profiles.js";
 import { assertRoot } from "./helpers.js";
@@ -62,8 +68,10 @@ describe("generator text", () => {
     assert.match(g.text, /else if \(\$dn == "vm0" && .*\) \{ \$pt = 3; \}/);
     // the extraction template appears once per block: never pasted per point
     assert.equal(g.text.match(/the ASDU after svID/g)?.length, 3);
-    // with no stream list the key is the svID string
-    assert.match(g.text, /\$s = \$sv;/);
+    // with no stream list each svID gets a number, keyed by the exact string, announced once by an S line
+    assert.match(g.text, /\$s = @sid\[\$sv, 0\];/);
+    assert.match(g.text, /\$s = \(\$sn << 16\) \| \$c;/, "ids are per CPU: two CPUs never give out the same");
+    assert.match(g.text, /printf\("S %llu %s\\n", \$s, \$sv\);/);
   });
 
   it("walks the TLVs with long and non-minimal BER lengths, reads refrTm, handles the VLAN tag", () => {
@@ -74,19 +82,38 @@ describe("generator text", () => {
     assert.match(g.text, /if \(\$tg != 0x82 \|\| \$L != 2\) \{ return; \}/);
     assert.match(g.text, /if \(\$tg == 0x84 && \$L == 8\) \{ \$rt = /);
     assert.match(g.text, /if \(\(\$w & 0xffff\) == 0x0081\) \{ \$e = 16;/);
-    assert.match(g.text, /@nx\[\$s, 0\] = \$smp \+ \$na \+ 1;/, "next frame expected noASDU samples later");
+    assert.match(g.text, /\$lp = \$smp \+ \$na;/, "next frame expected noASDU samples later");
+    assert.match(g.text, /if \(\$nx != 0 && \$nx != \$smp\) \{ printf\("D /);
   });
 
   it(`bounds stale entries: the first point prints a key pending for ${STALE_PERIODS} periods as incomplete and clears it`, () => {
     const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
-    assert.match(g.text, /printf\("I %llu %llu %llu 0 %llu %llu %llu 0 %s\\n", \$smp, \$it - 4,/);
+    assert.match(g.text, /printf\("I %llu %llu %llu 0 %llu %llu %llu 0 %llu\\n", \$smp, \$it - 4,/);
     assert.match(g.text, /delete\(@p2\[\$s, \$smp, \$it - 4\]\)/);
-    assert.match(g.text, /printf\("R %llu %llu %llu %llu %llu %llu %llu %llu %s\\n"/);
     // every point counts its own smpCnt wraps: keys carry the iteration
     assert.equal(g.text.match(/@w\[\$s, \d\] = \(\$it << 32\) \| \$lp;/g)?.length, 4);
     assert.match(g.text, /@p1\[\$s, \$smp, \$it\] = \$now;/);
     assert.match(g.text, /^END$/m);
     assert.match(g.text, /clear\(@p1\);/);
+  });
+
+  it("prints complete SVs packed, several per perf event, and the staged rest from END", () => {
+    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
+    const k = rowsPerEvent(4);
+    assert.ok(k >= 4, `${k} rows per event`);
+    const row = "R %llu %llu %llu %llu %llu %llu\\n";
+    assert.ok(g.text.includes(`printf("${row.repeat(k)}"`), "one printf carries k packed rows");
+    assert.match(g.text, /\$A = \$smp \| \(\$appid << 16\) \| \(\$it << 32\);/);
+    assert.match(g.text, /\$P0 = \$d1 \| \(\$d2 << 32\);/);
+    assert.match(g.text, /\$P1 = \$d3;/);
+    assert.match(g.text, /@b\[\$c, \$k\] = \(/);
+    // a delta that does not fit 32 bits (or a point after the last one) is printed unpacked at once
+    assert.match(g.text, /\$a1 > \$now \|\| \$now - \$a1 >= 0xfffffffe/);
+    assert.match(g.text, /printf\("F %llu %llu %llu %llu %llu %llu %llu %llu %llu\\n"/);
+    assert.match(g.text, /print\(@bn\);\n {2}print\(@b\);/);
+    // every point count keeps the printf arguments within bpftrace's BPF stack
+    for (let n = 1; n <= MAX_POINTS; n++)
+      assert.ok(rowsPerEvent(n) * 8 * (4 + Math.ceil((n - 1) / 2)) <= 288);
   });
 
   it("opens with a comment saying what it measures", () => {
@@ -234,6 +261,22 @@ describe("bpftrace accepts the program of every profile and variant", { timeout:
       build: () => resolveProfile({ profile: "vm", iface: "lo", appComm: "svt-sub" }).points,
       streams: ["x"],
     },
+    ...[6, 7, MAX_POINTS].map((n) => ({
+      what: `${n} points, all streams (the largest batched printf for that count)`,
+      build: () => {
+        const base = resolveProfile({
+          profile: "lab",
+          labSwitch: "tap",
+          labPrefix: prefix,
+          points: ["T1", "T2", "T2b", "T3", "T4"],
+        }).points;
+        return Array.from({ length: n }, (_, j) => {
+          const b = base[j % base.length];
+          const dev = b.filter.dev === undefined ? {} : { dev: `dev${j}` };
+          return { ...b, name: `P${j + 1}`, filter: { ...b.filter, ...dev } };
+        });
+      },
+    })),
     {
       what: "single point",
       build: () => resolveProfile({ profile: "vm", iface: "lo", points: ["T3"] }).points,

@@ -8,36 +8,83 @@ import { parseLine, refrTmToNs } from "../src/bpftrace/output.js";
 import { utcTimeFromNs, utcTimeToNs } from "../src/sv/utc-time.js";
 
 describe("output lines", () => {
-  it("parses a complete row, svID with spaces last", () => {
-    const ev = parseLine("R 3999 2 16384 0 100 200 300 400 my stream 1", 4);
+  it("unpacks a packed row: A = smpCnt | appid << 16 | iteration << 32, two 32-bit deltas per word", () => {
+    const a = 3999n | (0x4000n << 16n) | (7n << 32n);
+    const tn = 1_000_000_000n;
+    // T1 5000 ns before T4, T2 not seen, T3 1 ns before T4 (delta + 1 is printed; 0 = not seen)
+    const p0 = 5001n | (0n << 32n);
+    const p1 = 2n;
+    const ev = parseLine(`R ${a} 123456789 ${tn} ${p0} ${p1} 65537`, 4);
     assert.deepEqual(ev, {
+      kind: "row",
+      complete: true,
+      smpCnt: 3999,
+      iteration: 7,
+      appid: 0x4000,
+      refrTm: 123456789n,
+      times: [tn - 5000n, 0n, tn - 1n, tn],
+      stream: "65537",
+    });
+    // equal times (delta 0) stay distinct from "not seen"
+    const same = parseLine(`R ${a} 0 ${tn} ${1n | (1n << 32n)} 1 3`, 4);
+    assert.equal(same.kind === "row" && same.times.join(), [tn, tn, tn, tn].join());
+    // deltas up to 2^32 - 2 ns, with the high word
+    const big = parseLine(`R ${a} 0 ${tn} ${1n | (0xfffffffen << 32n)} 0 3`, 4);
+    assert.equal(big.kind === "row" && big.times.join(), [tn, tn - 0xfffffffdn, 0n, tn].join());
+    // two points: one word with one delta; one point: no word
+    assert.deepEqual(
+      parseLine(`R ${a} 0 ${tn} 11 1`, 2).kind === "row" && parseLine(`R ${a} 0 ${tn} 11 1`, 2),
+      {
+        ...(ev as object),
+        refrTm: 0n,
+        times: [tn - 10n, tn],
+        stream: "1",
+      },
+    );
+    assert.equal(parseLine(`R ${a} 0 ${tn} 1`, 1).kind, "row");
+    assert.equal(parseLine(`R ${a} 0 ${tn} 11 1`, 1).kind, "other", "field count follows the point count");
+  });
+
+  it("parses an unpacked F row, stream announcements and rows staged at exit", () => {
+    assert.deepEqual(parseLine("F 3999 2 16384 0 100 0 300 400 12", 4), {
       kind: "row",
       complete: true,
       smpCnt: 3999,
       iteration: 2,
       appid: 16384,
       refrTm: 0n,
-      times: [100n, 200n, 300n, 400n],
-      stream: "my stream 1",
+      times: [100n, 0n, 300n, 400n],
+      stream: "12",
     });
+    assert.deepEqual(parseLine("S 65536 my svID with spaces", 4), {
+      kind: "stream",
+      stream: "65536",
+      svID: "my svID with spaces",
+    });
+    assert.deepEqual(parseLine("@bn[1]: 3", 4), { kind: "stagedCount", cpu: 1, count: 3 });
+    const a = 17n | (1n << 16n) | (2n << 32n);
+    const st = parseLine(`@b[1, 2]: (${a}, 0, 500, 11, 0, 65537)`, 4);
+    assert.equal(st.kind, "staged");
+    if (st.kind === "staged") {
+      assert.equal(st.cpu, 1);
+      assert.equal(st.slot, 2);
+      assert.deepEqual(st.row.times, [490n, 0n, 0n, 500n]);
+      assert.equal(st.row.smpCnt, 17);
+      assert.equal(st.row.stream, "65537");
+    }
   });
 
   it("parses incomplete rows, gaps, duplicates, counters, leftovers", () => {
     const i = parseLine("I 5 1 16385 0 100 0 300 0 2", 4);
     assert.equal(i.kind, "row");
     assert.equal(i.kind === "row" && i.complete, false);
-    assert.deepEqual(parseLine("D 4000 1 svID0001", 4), {
-      kind: "gap",
-      expected: 4000,
-      got: 1,
-      stream: "svID0001",
-    });
+    assert.deepEqual(parseLine("D 4000 1 5", 4), { kind: "gap", expected: 4000, got: 1, stream: "5" });
     assert.deepEqual(parseLine("U 2 17 3", 4), { kind: "duplicate", point: 2, smpCnt: 17, stream: "3" });
     assert.deepEqual(parseLine("@in: 12345", 4), { kind: "entered", count: 12345 });
-    assert.deepEqual(parseLine("@p1[svID, 0001, 42, 3]: 987", 4), {
+    assert.deepEqual(parseLine("@p1[65536, 42, 3]: 987", 4), {
       kind: "pending",
       point: 1,
-      stream: "svID, 0001",
+      stream: "65536",
       smpCnt: 42,
       iteration: 3,
       time: 987n,
@@ -51,7 +98,8 @@ describe("output lines", () => {
     assert.deepEqual(parseLine("Lost 8694 events", 4), { kind: "lost", count: 8694 });
     assert.deepEqual(parseLine("", 4), { kind: "blank" });
     assert.equal(parseLine("R 1 2 3", 4).kind, "other", "a short row is not a row");
-    assert.equal(parseLine("R x 1 2 3 4 5 6 7 s", 4).kind, "other");
+    assert.equal(parseLine("R x 1 2 3 4 5", 4).kind, "other");
+    assert.equal(parseLine("F 1 2 3 4 5 6 7 8 s", 4).kind, "other", "the stream is a number");
   });
 
   it("converts refrTm (seconds << 24 | fraction) like the codec's UtcTime", () => {

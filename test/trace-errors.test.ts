@@ -153,7 +153,7 @@ describe("runner", { timeout: 120_000 }, () => {
     const r = new BpftraceRunner({
       binary: "bpftrace",
       program:
-        'BEGIN { printf("READY %llu\\n", nsecs); @n = 0; }\ninterval:ms:10 { @n = @n + 1; printf("R %llu 1 1 0 %llu s\\n", @n, nsecs); }\nEND { printf("END\\n"); printf("@in: %llu\\n", @n); clear(@n); }\n',
+        'BEGIN { printf("READY %llu\\n", nsecs); @n = 0; }\ninterval:ms:10 { @n = @n + 1; printf("R %llu 0 %llu 1\\n", @n, nsecs); }\nEND { printf("END\\n"); printf("@in: %llu\\n", @n); clear(@n); }\n',
       env: {},
       pointCount: 1,
       onEvent: (ev) => {

@@ -13,17 +13,23 @@
  *
  * Output lines (all on stdout; the parser is ./output.ts):
  *   READY <time>                                      BEGIN ran: every probe is attached
- *   R <smpCnt> <it> <appid> <refrTm> <t1> .. <tn> <stream>  one SV reached the last point (0 = not seen)
+ *   S <stream> <svID>                                 a new svID got the number <stream> (all-streams mode)
+ *   R <A> <refrTm> <tn> <P1> .. <Pm> <stream>         one SV reached the last point, packed (see emitRow):
+ *                                                     A = smpCnt | appid << 16 | it << 32; each P holds two
+ *                                                     earlier points as 32-bit (tn - tj + 1), 0 = not seen;
+ *                                                     several R lines come in one perf event
+ *   F <smpCnt> <it> <appid> <refrTm> <t1> .. <tn> <stream>  the same, unpacked (a delta did not fit 32 bits)
  *   I <smpCnt> <it> <appid> 0 <t1> .. <tn-1> 0 <stream>     an SV that never reached the last point (stale)
  *   D <expected> <got> <stream>                       smpCnt discontinuity at the first point (gap or wrap)
  * Frames with several ASDUs are keyed by their first ASDU; the next frame is expected at smpCnt + noASDU.
  *   U <point> <smpCnt> <stream>                       the same SV seen twice at a point (duplicate)
  *   @in: <n>                                          SVs entered at the first point so far (every second)
  *   @pend: <n>                                        entries now in the first point's map (every second)
- *   END, then @p<k>[<stream>, <smpCnt>, <it>]: <time> leftovers at exit
+ *   END, then @p<k>[<stream>, <smpCnt>, <it>]: <time> leftovers at exit,
+ *   @bn[<cpu>]: <n> and @b[<cpu>, <slot>]: (<R fields>)  rows staged for a batch at exit (slots below n)
  * <it> is the iteration (2 = the first smpCnt period the first point saw, 1 = the one before).
- * <stream> is a 1-based index into the svID list when streams are given, else the svID itself (last field,
- * may contain spaces). <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
+ * <stream> is a number: a 1-based index into the svID list when streams are given, else the number an S line
+ * gave the svID. <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
  * nanoseconds on CLOCK_MONOTONIC (`nsecs`), or CLOCK_TAI with `nsecs(tai)` when bpftrace has it.
  */
 import { fail } from "../cli/errors.js";
@@ -42,6 +48,17 @@ export const MAX_SVID_LENGTH = 63;
  * without T1..T3.
  */
 export const STALE_PERIODS = 4;
+/**
+ * Rows printed per perf event by the last point (see emitRow): as many as fit 288 bytes of printf arguments
+ * (less from 7 points on, where the other locals of the last point's block grow), which keeps the block under
+ * bpftrace's 512-byte BPF stack; checked by compiling every count in test/bpftrace-generate.test.ts. 6 rows at
+ * 4 points.
+ */
+export function rowsPerEvent(pointCount: number): number {
+  const fields = 4 + packedWords(pointCount);
+  const budget = 288 - 32 * Math.max(0, pointCount - 6);
+  return Math.min(8, Math.max(2, Math.floor(budget / (8 * fields))));
+}
 
 export interface GenerateOptions {
   points: ProbePoint[];
@@ -112,7 +129,7 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     tlvHeader(i),
     `${i}if ($tg != 0x80) { return; }`,
     `${i}$na = (uint64)1;`,
-    `${i}if ($L == 1) { $na = (uint64)*(uint8 *)($p + $q + $h); }`,
+    `${i}if ($L == 1) { $na = $h == 2 ? ($w >> 16) & 0xff : (uint64)*(uint8 *)($p + $q + $h); }`,
     `${i}$q = $q + $h + $L;`,
     tlvHeader(i),
     `${i}if ($tg == 0x81) {`,
@@ -136,8 +153,9 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     tlvHeader(`${i}  `),
     `${i}}`,
     `${i}if ($tg != 0x82 || $L != 2) { return; }`,
-    `${i}$v = (uint64)*(uint16 *)($p + $q + $h);`,
-    `${i}$smp = (($v & 0xff) << 8) | ($v >> 8);`,
+    `${i}// short form: the value is in the header read already`,
+    `${i}$v = $h == 2 ? $w >> 16 : (uint64)*(uint16 *)($p + $q + $h);`,
+    `${i}$smp = (($v & 0xff) << 8) | (($v >> 8) & 0xff);`,
     `${i}$q = $q + $h + $L;`,
     tlvHeader(i),
     `${i}if ($tg == 0x83) {`,
@@ -157,7 +175,19 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     });
     lines.push(`${i}if ($s == 0) { return; }`);
   } else {
-    lines.push(`${i}$s = $sv;`);
+    lines.push(
+      `${i}// stream id: a number per svID (the map key is the exact svID string), told to svtrace once by an S line;`,
+      `${i}// ids are (per-CPU counter << 16 | cpu), so two CPUs never hand out the same id`,
+      `${i}$s = @sid[$sv, 0];`,
+      `${i}if ($s == 0) {`,
+      `${i}  $c = (uint64)cpu;`,
+      `${i}  $sn = @sn[$c] + 1;`,
+      `${i}  @sn[$c] = $sn;`,
+      `${i}  $s = ($sn << 16) | $c;`,
+      `${i}  @sid[$sv, 0] = $s;`,
+      `${i}  printf("S %llu %s\\n", $s, $sv);`,
+      `${i}}`,
+    );
   }
   return lines.join("\n");
 }
@@ -213,12 +243,16 @@ function iterationCode(k: number, indent: string): string {
       `${i}  if ($it > 1 && $smp + 1 > $l1 + ($l1 / 2) + 64) { $it = $it - 1; }`,
       `${i}  if ($it == 0) { $it = 1; }`,
     );
+  // the first point keeps the next expected smpCnt (smpCnt + noASDU: a frame carries noASDU consecutive
+  // samples), which is also what its gap check compares against ($nx, 0 = unknown); later points smpCnt + 1
+  const next = k === 1 ? "$smp + $na" : "$smp + 1";
+  if (k === 1) lines.splice(1, 0, `${i}$nx = $wv & 0xffffffff;`);
   lines.push(
-    `${i}  $lp = $smp + 1;`,
+    `${i}  $lp = ${next};`,
     `${i}} else {`,
     `${i}  if ($smp + 1 < $lp) {`,
-    `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = $smp + 1; }`,
-    `${i}  } else { $lp = $smp + 1; }`,
+    `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = ${next}; }`,
+    `${i}  } else { $lp = ${next}; }`,
     `${i}}`,
     `${i}@w[$s, ${k}] = ($it << 32) | $lp;`,
   );
@@ -233,16 +267,12 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
   const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
   const lines: string[] = [`${i}$now = ${now};`, iterationCode(k, i)];
   const dropAccounting = [
-    // a 1-tuple string key corrupts the key variable in bpftrace 0.17: always use a 2-tuple
-    `${i}$nx = @nx[$s, 0];`,
-    `${i}if ($nx != 0 && $nx != $smp + 1) { printf("D %llu %llu ${streamFmt}\\n", $nx - 1, $smp, $s); }`,
-    `${i}// next expected smpCnt (+1 so that 0 means unknown); a frame carries noASDU consecutive samples`,
-    `${i}@nx[$s, 0] = $smp + $na + 1;`,
+    `${i}if ($nx != 0 && $nx != $smp) { printf("D %llu %llu ${streamFmt}\\n", $nx, $smp, $s); }`,
   ];
   if (n === 1) {
     lines.push(...dropAccounting);
     lines.push(`${i}@in = count();`);
-    lines.push(`${i}printf("R %llu %llu %llu %llu %llu ${streamFmt}\\n", $smp, $it, $appid, $rt, $now, $s);`);
+    lines.push(emitRow(n, i));
     return lines.join("\n");
   }
   const fmt = earlier.map(() => "%llu").join(" ");
@@ -278,8 +308,60 @@ function pointAction(k: number, n: number, streamFmt: string, now: string, inden
     lines.push(`${i}$a${j} = @p${j}${key};`);
     lines.push(`${i}if ($a${j} != 0) { delete(@p${j}${key});${j === 1 ? " @pend = sum(-1);" : ""} }`);
   }
+  lines.push(emitRow(n, i));
+  return lines.join("\n");
+}
+
+/** Packed time words of a row: earlier points j = 1..n-1 two per word, (tn - tj + 1) in 32 bits, 0 = not seen. */
+export function packedWords(n: number): number {
+  return Math.ceil((n - 1) / 2);
+}
+
+/**
+ * The last point's output of one SV. The common case is staged per CPU in @b and printed rowsPerEvent(n) rows
+ * per printf: every printf is a perf event that wakes bpftrace (an IPI, a VM exit on a virtual machine: it
+ * cost ~17 us per SV on the project's VM) and one write(2) of bpftrace's, so fewer, larger events are what keep
+ * the tracer cheap. Rows are packed: "R <A> <refrTm> <tn> <P>.. <stream>", A = smpCnt | appid << 16 |
+ * iteration << 32, each P two 32-bit deltas (tn - tj + 1, 0 = not seen). An SV whose deltas do not fit (a point
+ * later than the last one, or more than 4.29 s before it) is printed at once in full: "F" with the R fields of
+ * the unpacked layout. Staged rows of a CPU are printed by its next SVs, and at exit from END (@bn, @b).
+ */
+function emitRow(n: number, indent: string): string {
+  const i = indent;
+  const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
+  const words = packedWords(n);
+  const lines: string[] = [];
+  lines.push(`${i}$A = $smp | ($appid << 16) | ($it << 32);`);
+  if (n > 1) {
+    lines.push(
+      `${i}if (${earlier.map((j) => `$a${j} > $now || $now - $a${j} >= 0xfffffffe`).join(" || ")}) {`,
+      `${i}  printf("F %llu %llu %llu %llu ${earlier.map(() => "%llu ").join("")}%llu %llu\\n", $smp, $it, $appid, $rt, ${earlier.map((j) => `$a${j}, `).join("")}$now, $s);`,
+      `${i}  return;`,
+      `${i}}`,
+    );
+    for (const j of earlier) lines.push(`${i}$d${j} = $a${j} == 0 ? (uint64)0 : $now - $a${j} + 1;`);
+    for (let w = 0; w < words; w++) {
+      const lo = 2 * w + 1;
+      const hi = lo + 1;
+      lines.push(`${i}$P${w} = ${hi <= n - 1 ? `$d${lo} | ($d${hi} << 32)` : `$d${lo}`};`);
+    }
+  }
+  const fields = ["$A", "$rt", "$now", ...Array.from({ length: words }, (_, w) => `$P${w}`), "$s"];
+  const rowFmt = `R ${fields.map(() => "%llu").join(" ")}\\n`;
+  const K = rowsPerEvent(n);
+  lines.push(`${i}$c = (uint64)cpu;`, `${i}$k = @bn[$c];`, `${i}if ($k >= ${K - 1}) {`);
+  const args: string[] = [];
+  // staged rows are read field by field straight into the printf arguments: a tuple copied to a variable per
+  // row would not fit bpftrace's 512-byte BPF stack next to the printf buffer
+  for (let r = 0; r < K - 1; r++) for (let f = 0; f < fields.length; f++) args.push(`@b[$c, ${r}].${f}`);
+  args.push(...fields);
   lines.push(
-    `${i}printf("R %llu %llu %llu %llu ${fmt} %llu ${streamFmt}\\n", $smp, $it, $appid, $rt, ${args}, $now, $s);`,
+    `${i}  printf("${rowFmt.repeat(K)}", ${args.join(", ")});`,
+    `${i}  @bn[$c] = 0;`,
+    `${i}} else {`,
+    `${i}  @b[$c, $k] = (${fields.map((f) => `(uint64)${f}`).join(", ")});`,
+    `${i}  @bn[$c] = $k + 1;`,
+    `${i}}`,
   );
   return lines.join("\n");
 }
@@ -293,7 +375,8 @@ function probeBlock(
   now: string,
 ): string {
   const a = ATTACH_POINTS[attach];
-  const streamFmt = streams && streams.length > 0 ? "%llu" : "%s";
+  // the stream is a number in both modes: the list index, or the id an S line announced
+  const streamFmt = "%llu";
   const lines: string[] = [];
   lines.push(`// ${members.map((m) => `${m.point.label} [${describePoint(m.point)}]`).join("; ")}`);
   lines.push(attach);
@@ -357,10 +440,12 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
   ];
   const mapNames = [
     ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `@p${j + 1}`),
-    "@nx",
     "@w",
     "@in",
     ...(n > 1 ? ["@pend"] : []),
+    "@b",
+    "@bn",
+    ...(streams ? [] : ["@sid", "@sn"]),
   ];
   const text = [
     ...header,
@@ -376,6 +461,9 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
     ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `  print(@p${j + 1});`),
     "  print(@in);",
     ...(n > 1 ? ["  print(@pend);"] : []),
+    "  // rows staged for a batch: @bn[cpu] of them are in @b[cpu, 0..]",
+    "  print(@bn);",
+    "  print(@b);",
     ...mapNames.map((m) => `  clear(${m});`),
     "}",
     "",

@@ -4,22 +4,31 @@
  * Pure: one line in, one typed event out.
  */
 
+import { packedWords } from "./generate.js";
+
+export interface RowEvent {
+  kind: "row";
+  /** false for an I line: the SV never reached the last point */
+  complete: boolean;
+  smpCnt: number;
+  /** iteration as the kernel counted it (2 = the first smpCnt period the first point saw) */
+  iteration: number;
+  appid: number;
+  /** raw refrTm (seconds << 24 | fraction), 0n when absent */
+  refrTm: bigint;
+  /** per point, 0n = not seen */
+  times: bigint[];
+  /** the stream number (list index or S-line number) as printed */
+  stream: string;
+}
+
 export type OutputEvent =
   | { kind: "ready"; time: bigint }
-  | {
-      kind: "row";
-      /** false for an I line: the SV never reached the last point */
-      complete: boolean;
-      smpCnt: number;
-      /** iteration as the kernel counted it (2 = the first smpCnt period the first point saw) */
-      iteration: number;
-      appid: number;
-      /** raw refrTm (seconds << 24 | fraction), 0n when absent */
-      refrTm: bigint;
-      /** per point, 0n = not seen */
-      times: bigint[];
-      stream: string;
-    }
+  | RowEvent
+  | { kind: "stream"; stream: string; svID: string }
+  /** a row staged for a batch and printed from END: only slots below the CPU's stagedCount are rows */
+  | { kind: "staged"; cpu: number; slot: number; row: RowEvent }
+  | { kind: "stagedCount"; cpu: number; count: number }
   | { kind: "gap"; expected: number; got: number; stream: string }
   | { kind: "duplicate"; point: number; smpCnt: number; stream: string }
   | { kind: "entered"; count: number }
@@ -45,17 +54,51 @@ function splitFields(rest: string, count: number): { fields: string[]; tail: str
 
 const isUint = (s: string) => /^\d+$/.test(s);
 
+const MASK32 = 0xffffffffn;
+
+/** A packed row's fields (A, refrTm, tn, P.., stream), all unsigned decimal, to a row event. */
+function unpackRow(f: string[], pointCount: number): RowEvent {
+  const a = BigInt(f[0]);
+  const tn = BigInt(f[2]);
+  const times = new Array<bigint>(pointCount);
+  times[pointCount - 1] = tn;
+  const words = packedWords(pointCount);
+  for (let w = 0; w < words; w++) {
+    const p = BigInt(f[3 + w]);
+    const lo = 2 * w;
+    times[lo] = (p & MASK32) === 0n ? 0n : tn - (p & MASK32) + 1n;
+    if (lo + 1 < pointCount - 1) times[lo + 1] = p >> 32n === 0n ? 0n : tn - (p >> 32n) + 1n;
+  }
+  return {
+    kind: "row",
+    complete: true,
+    smpCnt: Number(a & 0xffffn),
+    iteration: Number(a >> 32n),
+    appid: Number((a >> 16n) & 0xffffn),
+    refrTm: BigInt(f[1]),
+    times,
+    stream: f[3 + words],
+  };
+}
+
 /** Parse one stdout line of a generated program with `pointCount` points. */
 export function parseLine(line: string, pointCount: number): OutputEvent {
   if (line.trim() === "") return { kind: "blank" };
   const tag = line.slice(0, 2);
-  if (tag === "R " || tag === "I ") {
+  if (tag === "R ") {
+    const f = line.slice(2).split(" ");
+    if (f.length === 4 + packedWords(pointCount) && f.every(isUint)) return unpackRow(f, pointCount);
+  } else if (tag === "S ") {
+    const sp = line.indexOf(" ", 2);
+    if (sp > 2 && isUint(line.slice(2, sp)))
+      return { kind: "stream", stream: line.slice(2, sp), svID: line.slice(sp + 1) };
+  } else if (tag === "F " || tag === "I ") {
     const f = splitFields(line.slice(2), 4 + pointCount);
-    if (f?.fields.every(isUint)) {
+    if (f?.fields.every(isUint) && isUint(f.tail)) {
       const [smp, it, appid, rt, ...times] = f.fields;
       return {
         kind: "row",
-        complete: tag === "R ",
+        complete: tag === "F ",
         smpCnt: Number(smp),
         iteration: Number(it),
         appid: Number(appid),
@@ -66,11 +109,11 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
     }
   } else if (tag === "D ") {
     const f = splitFields(line.slice(2), 2);
-    if (f?.fields.every(isUint))
+    if (f?.fields.every(isUint) && isUint(f.tail))
       return { kind: "gap", expected: Number(f.fields[0]), got: Number(f.fields[1]), stream: f.tail };
   } else if (tag === "U ") {
     const f = splitFields(line.slice(2), 2);
-    if (f?.fields.every(isUint))
+    if (f?.fields.every(isUint) && isUint(f.tail))
       return { kind: "duplicate", point: Number(f.fields[0]), smpCnt: Number(f.fields[1]), stream: f.tail };
   }
   if (line.startsWith("READY ")) {
@@ -82,7 +125,7 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
   if (m) return { kind: "entered", count: Number(m[1]) };
   m = /^@pend: (-?\d+)$/.exec(line);
   if (m) return { kind: "mapEntries", count: Math.max(0, Number(m[1])) };
-  m = /^@p(\d+)\[(.*), (\d+), (\d+)\]: (\d+)$/.exec(line);
+  m = /^@p(\d+)\[(\d+), (\d+), (\d+)\]: (\d+)$/.exec(line);
   if (m)
     return {
       kind: "pending",
@@ -92,6 +135,14 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
       iteration: Number(m[4]),
       time: BigInt(m[5]),
     };
+  m = /^@bn\[(\d+)\]: (\d+)$/.exec(line);
+  if (m) return { kind: "stagedCount", cpu: Number(m[1]), count: Number(m[2]) };
+  m = /^@b\[(\d+), (\d+)\]: \(([\d, ]+)\)$/.exec(line);
+  if (m) {
+    const f = m[3].split(", ");
+    if (f.length === 4 + packedWords(pointCount) && f.every(isUint))
+      return { kind: "staged", cpu: Number(m[1]), slot: Number(m[2]), row: unpackRow(f, pointCount) };
+  }
   m = /^Lost (\d+) events/.exec(line);
   if (m) return { kind: "lost", count: Number(m[1]) };
   m = /^Attaching (\d+) probes?/.exec(line);

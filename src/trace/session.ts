@@ -10,7 +10,7 @@ import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { hostname, release } from "node:os";
 import { type GeneratedProgram, generateProgram, sizeFor } from "../bpftrace/generate.js";
-import { type OutputEvent, refrTmToNs } from "../bpftrace/output.js";
+import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
 import { fail } from "../cli/errors.js";
 import { describePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
@@ -169,12 +169,19 @@ class Session extends EventEmitter implements TraceSession {
     });
   }
 
+  /** svID of each stream number the program announced with an S line (all-streams mode) */
+  private svIdOf = new Map<string, string>();
+  /** events of a stream number whose S line has not been read yet (per-CPU buffers are read in turn) */
+  private waiting = new Map<string, OutputEvent[]>();
+
+  /** The svID of a stream number, or undefined when its S line is still to come. */
+  private svIdFor(stream: string): string | undefined {
+    if (this.gen.streams) return this.gen.streams[Number(stream) - 1] ?? `#${stream}`;
+    return this.svIdOf.get(stream);
+  }
+
   private state(stream: string): StreamState {
-    let id = stream;
-    if (this.gen.streams) {
-      const i = Number(stream);
-      id = this.gen.streams[i - 1] ?? stream;
-    }
+    const id = this.svIdFor(stream) ?? `#${stream}`;
     let s = this.streams.get(id);
     if (!s) {
       s = new StreamState(id);
@@ -207,8 +214,30 @@ class Session extends EventEmitter implements TraceSession {
 
   private pendingAtEnd = new Map<string, bigint[]>();
 
+  private stagedRows = new Map<string, RowEvent>();
+  private stagedCounts = new Map<number, number>();
+
   private onEvent(ev: OutputEvent): void {
+    if ((ev.kind === "row" || ev.kind === "gap" || ev.kind === "duplicate") && !this.svIdFor(ev.stream)) {
+      const q = this.waiting.get(ev.stream) ?? [];
+      q.push(ev);
+      this.waiting.set(ev.stream, q);
+      return;
+    }
     switch (ev.kind) {
+      case "stream": {
+        this.svIdOf.set(ev.stream, ev.svID);
+        const q = this.waiting.get(ev.stream);
+        this.waiting.delete(ev.stream);
+        for (const e of q ?? []) this.onEvent(e);
+        break;
+      }
+      case "staged":
+        this.stagedRows.set(`${ev.cpu} ${ev.slot}`, ev.row);
+        break;
+      case "stagedCount":
+        this.stagedCounts.set(ev.cpu, ev.count);
+        break;
       case "row":
         this.pushRow(
           this.state(ev.stream),
@@ -255,8 +284,25 @@ class Session extends EventEmitter implements TraceSession {
     }
   }
 
-  /** Entries still in the kernel maps at exit: SVs that never reached the last point. */
+  /** Entries still in the kernel maps at exit: rows staged for a batch, SVs that never reached the last point. */
   private flushPending(): void {
+    for (const [cpu, count] of this.stagedCounts) {
+      for (let slot = 0; slot < count; slot++) {
+        const row = this.stagedRows.get(`${cpu} ${slot}`);
+        if (row) this.onEvent(row);
+      }
+    }
+    this.stagedCounts.clear();
+    this.stagedRows.clear();
+    for (const [stream, q] of this.waiting) {
+      this.warn(
+        "stderr",
+        `bpftrace printed ${q.length} event(s) of stream number ${stream} but never its svID`,
+      );
+      this.svIdOf.set(stream, `#${stream}`);
+      for (const e of q) this.onEvent(e);
+    }
+    this.waiting.clear();
     for (const [key, times] of this.pendingAtEnd) {
       const [smp, it] = key.split(" ", 2).map(Number);
       const st = this.state(key.slice(key.indexOf(" ", key.indexOf(" ") + 1) + 1));
