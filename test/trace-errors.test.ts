@@ -10,6 +10,7 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { BPFTRACE_ARGS, FLUSH_PAD } from "../src/bpftrace/generate.js";
 import { UserError } from "../src/cli/errors.js";
 import { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, clockNs } from "../src/net/libc.js";
 import { kprobesAvailable } from "../src/probes/discovery.js";
@@ -145,6 +146,42 @@ describe("runner", { timeout: 120_000 }, () => {
       stderr.join("\n"),
     );
     assert.ok(!x.stderr.some((l) => /RLIMIT_MEMLOCK/.test(l)), "the harmless warning is not reported");
+  });
+
+  it("with full output buffering, a line printed before the flush pad arrives while bpftrace runs", async () => {
+    assertRoot("bpftrace");
+    let rows = 0;
+    let sawRow: () => void = () => {};
+    const row = new Promise<void>((res) => {
+      sawRow = res;
+    });
+    const r = new BpftraceRunner({
+      binary: "bpftrace",
+      args: BPFTRACE_ARGS,
+      // one short row a second: without the pad it would sit in bpftrace's 4 KiB stdio buffer until exit
+      program: `BEGIN { printf("READY %llu\\n${FLUSH_PAD}\\n", nsecs); }\ninterval:s:1 { printf("R 1 0 %llu 1\\n${FLUSH_PAD}\\n", nsecs); }\n`,
+      env: {},
+      pointCount: 1,
+      onEvent: (ev) => {
+        if (ev.kind === "row") {
+          rows++;
+          sawRow();
+        }
+      },
+      onStderr: () => {},
+    });
+    try {
+      await r.ready;
+      const timeout = new Promise<string>((res) => setTimeout(() => res("timeout"), 30_000).unref());
+      assert.notEqual(
+        await Promise.race([row.then(() => "row"), timeout]),
+        "timeout",
+        "no row while running",
+      );
+      assert.ok(rows >= 1);
+    } finally {
+      await r.stop();
+    }
   });
 
   it("stops on SIGINT: END runs and every printed line arrives", async () => {

@@ -214,7 +214,7 @@ describe("trace session on the bridge lab", { timeout: 240_000 }, () => {
     }
   });
 
-  it("traces all streams (no svID list) keyed by the svID string", async () => {
+  it("traces all streams (no svID list): each svID numbered in the kernel, announced by an S line", async () => {
     const { rows, summary, pub, sub } = await traceRun(
       { profile: "lab", labSwitch: "bridge", expectedRate: 8000 },
       ["--streams", "2", "--svid-prefix", "allSV", "--count", "1500"],

@@ -60,6 +60,11 @@ export function rowsPerEvent(pointCount: number): number {
   return Math.min(8, Math.max(2, Math.floor(budget / (8 * fields))));
 }
 
+/** bpftrace's command-line options for generated programs: full output buffering (see FLUSH_PAD). */
+export const BPFTRACE_ARGS = ["-B", "full"];
+/** Spaces longer than the 4 KiB stdio buffer bpftrace has on a pipe: printing them flushes what came before. */
+export const FLUSH_PAD = " ".repeat(4100);
+
 export interface GenerateOptions {
   points: ProbePoint[];
   /** explicit svIDs (exact); undefined or empty: every stream, keyed by the svID string */
@@ -450,10 +455,12 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
   const text = [
     ...header,
     "",
-    `BEGIN { printf("READY %llu\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
+    "// bpftrace runs with -B full (one write(2) per 4 KiB, not per line); a blank line longer than the 4 KiB",
+    "// stdio buffer of a pipe pushes out everything printed before it: after READY, and every second",
+    `BEGIN { printf("READY %llu\\n${FLUSH_PAD}\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
     "",
     ...[...groups.entries()].map(([attach, members]) => `${probeBlock(attach, members, n, streams, now)}\n`),
-    `interval:s:1 { print(@in);${n > 1 ? " print(@pend);" : ""} }`,
+    `interval:s:1 { print(@in);${n > 1 ? " print(@pend);" : ""} printf("${FLUSH_PAD}\\n"); }`,
     "",
     "END",
     "{",

@@ -29,6 +29,8 @@ export function classifyStderr(line: string): StderrKind {
 export interface RunnerOptions {
   binary: string;
   program: string;
+  /** bpftrace options before the program file (BPFTRACE_ARGS for generated programs) */
+  args?: string[];
   env: Record<string, string>;
   pointCount: number;
   onEvent: (ev: OutputEvent) => void;
@@ -57,7 +59,7 @@ export class BpftraceRunner {
     this.programPath = join(dir, "svtrace.bt");
     writeFileSync(this.programPath, opts.program);
     const stderrLines: string[] = [];
-    this.child = spawn(opts.binary, [this.programPath], {
+    this.child = spawn(opts.binary, [...(opts.args ?? []), this.programPath], {
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });

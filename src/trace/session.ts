@@ -9,7 +9,7 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { hostname, release } from "node:os";
-import { type GeneratedProgram, generateProgram, sizeFor } from "../bpftrace/generate.js";
+import { BPFTRACE_ARGS, type GeneratedProgram, generateProgram, sizeFor } from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
 import { fail } from "../cli/errors.js";
 import { describePoint } from "../probes/catalogue.js";
@@ -123,6 +123,7 @@ class Session extends EventEmitter implements TraceSession {
     this.runner = new BpftraceRunner({
       binary: features.binary,
       program: this.program,
+      args: BPFTRACE_ARGS,
       env: sizing.env,
       pointCount: n,
       onEvent: (ev) => this.onEvent(ev),
