@@ -52,30 +52,58 @@ function splitFields(rest: string, count: number): { fields: string[]; tail: str
   return { fields, tail: rest.slice(pos) };
 }
 
-const isUint = (s: string) => /^\d+$/.test(s);
+/** A non-empty run of decimal digits (a loop: this runs on every field of every row). */
+function isUint(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
 
+const TWO16 = 65536;
+const TWO32 = 4294967296;
 const MASK32 = 0xffffffffn;
+
+/** Low and high 32-bit halves of an unsigned decimal, through a double when it is exact (< 2^53). */
+function halves(s: string, out: number[]): void {
+  if (s.length <= 15) {
+    const v = Number(s);
+    out[0] = v % TWO32;
+    out[1] = Math.floor(v / TWO32);
+  } else {
+    const b = BigInt(s);
+    out[0] = Number(b & MASK32);
+    out[1] = Number(b >> 32n);
+  }
+}
+
+const word = [0, 0];
 
 /** A packed row's fields (A, refrTm, tn, P.., stream), all unsigned decimal, to a row event. */
 function unpackRow(f: string[], pointCount: number): RowEvent {
-  const a = BigInt(f[0]);
+  halves(f[0], word);
+  const smpCnt = word[0] % TWO16;
+  const appid = Math.floor(word[0] / TWO16);
+  const iteration = word[1];
   const tn = BigInt(f[2]);
   const times = new Array<bigint>(pointCount);
   times[pointCount - 1] = tn;
   const words = packedWords(pointCount);
   for (let w = 0; w < words; w++) {
-    const p = BigInt(f[3 + w]);
+    halves(f[3 + w], word);
     const lo = 2 * w;
-    times[lo] = (p & MASK32) === 0n ? 0n : tn - (p & MASK32) + 1n;
-    if (lo + 1 < pointCount - 1) times[lo + 1] = p >> 32n === 0n ? 0n : tn - (p >> 32n) + 1n;
+    times[lo] = word[0] === 0 ? 0n : tn - BigInt(word[0] - 1);
+    if (lo + 1 < pointCount - 1) times[lo + 1] = word[1] === 0 ? 0n : tn - BigInt(word[1] - 1);
   }
   return {
     kind: "row",
     complete: true,
-    smpCnt: Number(a & 0xffffn),
-    iteration: Number(a >> 32n),
-    appid: Number((a >> 16n) & 0xffffn),
-    refrTm: BigInt(f[1]),
+    smpCnt,
+    iteration,
+    appid,
+    refrTm: f[1] === "0" ? 0n : BigInt(f[1]),
     times,
     stream: f[3 + words],
   };
@@ -83,7 +111,6 @@ function unpackRow(f: string[], pointCount: number): RowEvent {
 
 /** Parse one stdout line of a generated program with `pointCount` points. */
 export function parseLine(line: string, pointCount: number): OutputEvent {
-  if (line.trim() === "") return { kind: "blank" };
   const tag = line.slice(0, 2);
   if (tag === "R ") {
     const f = line.slice(2).split(" ");
@@ -116,6 +143,7 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
     if (f?.fields.every(isUint) && isUint(f.tail))
       return { kind: "duplicate", point: Number(f.fields[0]), smpCnt: Number(f.fields[1]), stream: f.tail };
   }
+  if (line.trim() === "") return { kind: "blank" };
   if (line.startsWith("READY ")) {
     const t = line.slice(6).trim();
     if (isUint(t)) return { kind: "ready", time: BigInt(t) };
