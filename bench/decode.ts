@@ -215,6 +215,11 @@ export const bench: Bench = {
       out(
         `generated ${fmt(frames)} frames, ${STREAMS} streams, ${(size / 1e6).toFixed(1)} MB in ${gs.toFixed(2)} s (${fmt(frames / gs)} frames/s)`,
       );
+      // tshark's start-up (dissector registration, ~0.3 s CPU) on a file of one frame per stream: svtrace's runs
+      // leave out node's start-up and JIT warm-up, so the comparable tshark figure leaves out its start-up too
+      const tiny = join(dir, "sv-startup.pcap");
+      generate(tiny, STREAMS);
+      const startup = [await tshark(tiny, dir), await tshark(tiny, dir), await tshark(tiny, dir)];
       const load0 = load();
       ours(file); // warm-up (JIT, page cache)
       const ro = [readOnly(file), readOnly(file)];
@@ -250,11 +255,29 @@ export const bench: Bench = {
         bestCpu(theirs),
         `(best of ${theirs.length}; wall ${theirs.map((r) => r.s.toFixed(2)).join(" / ")} s)`,
       );
-      const wallRatio = rate(bestWall(mine), bestWall(mine).s) / rate(bestWall(theirs), bestWall(theirs).s);
-      const cpuRatio = rate(bestCpu(mine), bestCpu(mine).cpu) / rate(bestCpu(theirs), bestCpu(theirs).cpu);
-      out(
-        `${"ratio svtrace / tshark:".padEnd(30)}${`${wallRatio.toFixed(1)}x`.padStart(12)}   ${Number.isNaN(cpuRatio) ? "n/a".padStart(16) : `${cpuRatio.toFixed(1)}x`.padStart(16)}   (target >= 50x)`,
+      // the smallest start-up seen is taken off (the least favourable to svtrace)
+      const s0 = bestWall(startup).s;
+      const c0 = bestCpu(startup).cpu;
+      const net = theirs.map((r) => ({ ...r, s: r.s - s0, cpu: r.cpu - c0 }));
+      row(
+        "tshark, less its start-up:",
+        bestWall(net),
+        bestCpu(net),
+        `(start-up ${s0.toFixed(2)} s wall, ${Number.isNaN(c0) ? "n/a" : c0.toFixed(2)} s CPU: best of ${startup.length} on ${STREAMS} frames)`,
       );
+      const ratio = (label: string, them: Run[], note: string) => {
+        const w = rate(bestWall(mine), bestWall(mine).s) / rate(bestWall(them), bestWall(them).s);
+        const c = rate(bestCpu(mine), bestCpu(mine).cpu) / rate(bestCpu(them), bestCpu(them).cpu);
+        out(
+          `${label.padEnd(30)}${`${w.toFixed(1)}x`.padStart(12)}   ${Number.isNaN(c) ? "n/a".padStart(16) : `${c.toFixed(1)}x`.padStart(16)}   ${note}`,
+        );
+      };
+      ratio(
+        "ratio svtrace / tshark:",
+        net,
+        "(target >= 50x; tshark less its start-up, as svtrace's runs are)",
+      );
+      ratio("  same, whole tshark runs:", theirs, "(tshark start-up included)");
       out(
         `  (${rounds} round(s) of ${runs} svtrace runs then 1 tshark run; each side's best wall and best CPU time)`,
       );
@@ -262,7 +285,8 @@ export const bench: Bench = {
       const t = theirs[0];
       const same =
         mine.every((r) => r.n === frames && r.check === m.check) &&
-        theirs.every((r) => r.n === frames && r.check === m.check);
+        theirs.every((r) => r.n === frames && r.check === m.check) &&
+        startup.every((r) => r.n === STREAMS);
       out(
         `SV frames seen: svtrace ${fmt(m.n)}, tshark ${fmt(t.n)}, generated ${fmt(frames)}; svID/smpCnt checksum svtrace ${m.check}, tshark ${t.check}: ${same ? "same" : "DIFFERENT"}`,
       );

@@ -251,7 +251,7 @@ function readTlvSlow(
   return p + len;
 }
 
-/** data[off, off+len) as a view (cheaper than subarray, which looks up the species constructor) */
+/** data[off, off+len) as a view: without reading data.buffer/byteOffset when a capture reader made data */
 function view(data: Uint8Array, off: number, len: number): Uint8Array {
   return subView(data, off, len);
 }
