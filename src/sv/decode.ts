@@ -385,6 +385,37 @@ function decodeAsdu(
     err(errors, "missing-field", tagOff, `ASDU lacks ${missing}`);
     return undefined;
   }
+  return makeAsdu(
+    data,
+    svID,
+    datSet,
+    smpCnt,
+    confRev,
+    refrOff,
+    smpSynch,
+    smpRate,
+    seqOff,
+    seqLen,
+    smpMod,
+    gmOff,
+  );
+}
+
+/** The Asdu object from its decoded fields (-1: absent), built the same way by both decoding paths. */
+function makeAsdu(
+  data: Uint8Array,
+  svID: string,
+  datSet: string | undefined,
+  smpCnt: number,
+  confRev: number,
+  refrOff: number,
+  smpSynch: number,
+  smpRate: number,
+  seqOff: number,
+  seqLen: number,
+  smpMod: number,
+  gmOff: number,
+): Asdu {
   const seqData = view(data, seqOff, seqLen);
   // the common shapes as one literal each (no hidden-class transitions); other fields are added below
   const a: Asdu =
@@ -397,10 +428,233 @@ function decodeAsdu(
   return a;
 }
 
+// ---------------------------------------------------------------------------------------------------
+// fast path: the common well-formed frame, straight through in one function. V8 compiles it far better than the
+// general walk (decodeUnsafe: any order, unknown tags, any BER length, problems reported): ~100 ns less per frame.
+
+/** the BER length read last by decodeCommon (short form inline, long forms by fastLongLength) */
+let fastLen = 0;
+
+/** BER length at data[p] (p < end) in 0x81/0x82 long form: sets fastLen, returns the octets it takes, or 0 */
+function fastLongLength(data: Uint8Array, p: number, end: number): number {
+  const l = data[p];
+  if (l === 0x81 && p + 1 < end) {
+    fastLen = data[p + 1];
+    return 2;
+  }
+  if (l === 0x82 && p + 2 < end) {
+    fastLen = (data[p + 1] << 8) | data[p + 2];
+    return 3;
+  }
+  return 0;
+}
+
+/** Big-endian unsigned of n (1..4) bytes: readUnsigned's value, in fewer bytecodes. */
+function beUint(data: Uint8Array, v: number, n: number): number {
+  let x = data[v];
+  for (let i = 1; i < n; i++) x = x * 256 + data[v + i];
+  return x;
+}
+
+/**
+ * decodeFrame's result for a frame of the common layout, or undefined for any other frame (which decodeUnsafe then
+ * decodes, and reports what is unusual or wrong). The common layout: Ethernet or SLL with at most one 802.1Q tag;
+ * SV Length within the captured bytes; a savPdu that fills the PDU and holds noASDU, optionally security, then
+ * seqASDU, which holds only ASDUs; constructed TLVs with short or 0x81/0x82 lengths that fill their containers; in
+ * each ASDU the fields in the standard's tag order (none twice, no unknown tags), svID, smpCnt, confRev and seqData
+ * present, each a one-byte tag with a short-form length, sizes valid (1..4 bytes for numbers, 8 for refrTm and
+ * gmIdentity); noASDU equal to the ASDUs present. For such a frame decodeUnsafe finds no problem and builds the
+ * same objects (makeAsdu, svResult). Reports nothing. Exported for the test that holds it to the general walk;
+ * callers use decodeFrame.
+ */
+export function decodeCommon(data: Uint8Array, linkType: LinkType): DecodeResult | undefined {
+  const len = data.length;
+  let off = linkType === "sll" ? 16 : 14;
+  if (len < off) return undefined;
+  let etherType = (data[off - 2] << 8) | data[off - 1];
+  let vlan: VlanTag | undefined;
+  if (etherType === VLAN_TPID) {
+    if (len < off + 4) return undefined;
+    vlan = vlanOf((data[off] << 8) | data[off + 1]);
+    etherType = (data[off + 2] << 8) | data[off + 3];
+    off += 4;
+  }
+  if (etherType !== SV_ETHERTYPE || len < off + 8) return undefined;
+  const appid = (data[off] << 8) | data[off + 1];
+  const length = (data[off + 2] << 8) | data[off + 3];
+  const reserved1 = (data[off + 4] << 8) | data[off + 5];
+  const reserved2 = (data[off + 6] << 8) | data[off + 7];
+  const end = off + length;
+  if (length < 8 || end > len) return undefined;
+  let p = off + 8;
+  // savPdu, filling the PDU
+  if (p + 1 >= end || data[p] !== 0x60) return undefined;
+  let l = data[p + 1];
+  let h = 1;
+  if (l >= 0x80) {
+    h = fastLongLength(data, p + 1, end);
+    l = fastLen;
+  }
+  if (h === 0 || p + 1 + h + l !== end) return undefined;
+  p += 1 + h;
+  // noASDU
+  if (p + 2 > end || data[p] !== 0x80) return undefined;
+  let n = data[p + 1];
+  if (n < 1 || n > 4 || p + 2 + n > end) return undefined;
+  const noASDU = n === 1 ? data[p + 2] : n === 2 ? (data[p + 2] << 8) | data[p + 3] : beUint(data, p + 2, n);
+  p += 2 + n;
+  // security (optional)
+  let security: Uint8Array | undefined;
+  if (p + 1 < end && data[p] === 0x81) {
+    l = data[p + 1];
+    h = 1;
+    if (l >= 0x80) {
+      h = fastLongLength(data, p + 1, end);
+      l = fastLen;
+    }
+    if (h === 0 || p + 1 + h + l > end) return undefined;
+    security = view(data, p + 1 + h, l);
+    p += 1 + h + l;
+  }
+  // seqASDU, the last element
+  if (p + 1 >= end || data[p] !== 0xa2) return undefined;
+  l = data[p + 1];
+  h = 1;
+  if (l >= 0x80) {
+    h = fastLongLength(data, p + 1, end);
+    l = fastLen;
+  }
+  if (h === 0 || p + 1 + h + l !== end) return undefined;
+  p += 1 + h;
+  let asdus: Asdu[] | undefined;
+  while (p < end) {
+    if (p + 1 >= end || data[p] !== 0x30) return undefined;
+    l = data[p + 1];
+    h = 1;
+    if (l >= 0x80) {
+      h = fastLongLength(data, p + 1, end);
+      l = fastLen;
+    }
+    if (h === 0) return undefined;
+    p += 1 + h;
+    const e = p + l;
+    if (e > end) return undefined;
+    // svID
+    if (p + 2 > e || data[p] !== 0x80) return undefined;
+    n = data[p + 1];
+    if (n >= 0x80 || p + 2 + n > e) return undefined;
+    const svID = stringAt(data, p + 2, n);
+    p += 2 + n;
+    let datSet: string | undefined;
+    if (p + 2 <= e && data[p] === 0x81) {
+      n = data[p + 1];
+      if (n >= 0x80 || p + 2 + n > e) return undefined;
+      datSet = stringAt(data, p + 2, n);
+      p += 2 + n;
+    }
+    // smpCnt, confRev
+    if (p + 2 > e || data[p] !== 0x82) return undefined;
+    n = data[p + 1];
+    if (n < 1 || n > 4 || p + 2 + n > e) return undefined;
+    const smpCnt =
+      n === 1 ? data[p + 2] : n === 2 ? (data[p + 2] << 8) | data[p + 3] : beUint(data, p + 2, n);
+    p += 2 + n;
+    if (p + 2 > e || data[p] !== 0x83) return undefined;
+    n = data[p + 1];
+    if (n < 1 || n > 4 || p + 2 + n > e) return undefined;
+    const confRev =
+      n === 1 ? data[p + 2] : n === 2 ? (data[p + 2] << 8) | data[p + 3] : beUint(data, p + 2, n);
+    p += 2 + n;
+    let refrOff = -1;
+    if (p + 2 <= e && data[p] === 0x84) {
+      if (data[p + 1] !== 8 || p + 10 > e) return undefined;
+      refrOff = p + 2;
+      p += 10;
+    }
+    let smpSynch = -1;
+    if (p + 2 <= e && data[p] === 0x85) {
+      n = data[p + 1];
+      if (n < 1 || n > 4 || p + 2 + n > e) return undefined;
+      smpSynch = n === 1 ? data[p + 2] : n === 2 ? (data[p + 2] << 8) | data[p + 3] : beUint(data, p + 2, n);
+      p += 2 + n;
+    }
+    let smpRate = -1;
+    if (p + 2 <= e && data[p] === 0x86) {
+      n = data[p + 1];
+      if (n < 1 || n > 4 || p + 2 + n > e) return undefined;
+      smpRate = n === 1 ? data[p + 2] : n === 2 ? (data[p + 2] << 8) | data[p + 3] : beUint(data, p + 2, n);
+      p += 2 + n;
+    }
+    // seqData
+    if (p + 2 > e || data[p] !== 0x87) return undefined;
+    const seqLen = data[p + 1];
+    if (seqLen >= 0x80 || p + 2 + seqLen > e) return undefined;
+    const seqOff = p + 2;
+    p += 2 + seqLen;
+    let smpMod = -1;
+    if (p + 2 <= e && data[p] === 0x88) {
+      n = data[p + 1];
+      if (n < 1 || n > 4 || p + 2 + n > e) return undefined;
+      smpMod = n === 1 ? data[p + 2] : n === 2 ? (data[p + 2] << 8) | data[p + 3] : beUint(data, p + 2, n);
+      p += 2 + n;
+    }
+    let gmOff = -1;
+    if (p + 2 <= e && data[p] === 0x89) {
+      if (data[p + 1] !== 8 || p + 10 > e) return undefined;
+      gmOff = p + 2;
+      p += 10;
+    }
+    if (p !== e) return undefined;
+    // makeAsdu's result, its two plain shapes written out here (V8 then builds them in place)
+    const a: Asdu =
+      datSet === undefined && refrOff < 0 && smpRate < 0 && smpMod < 0 && gmOff < 0
+        ? smpSynch >= 0
+          ? { svID, smpCnt, confRev, smpSynch, seqData: view(data, seqOff, seqLen) }
+          : { svID, smpCnt, confRev, seqData: view(data, seqOff, seqLen) }
+        : makeAsdu(
+            data,
+            svID,
+            datSet,
+            smpCnt,
+            confRev,
+            refrOff,
+            smpSynch,
+            smpRate,
+            seqOff,
+            seqLen,
+            smpMod,
+            gmOff,
+          );
+    if (asdus === undefined) asdus = [a];
+    else asdus.push(a);
+  }
+  if (asdus === undefined || asdus.length !== noASDU) return undefined;
+  const dst = linkType === "sll" ? undefined : macAt(data, 0);
+  // svResult's objects, written out here (faster); no errors: decodeFrame calls this with none pending
+  const src = macAt(data, 6);
+  const pdu: SvPdu = { appid, length, reserved1, reserved2, noASDU, asdus };
+  if (security) pdu.security = security;
+  const frame: SvFrame =
+    dst === undefined
+      ? vlan
+        ? { src, vlan, pdu }
+        : { src, pdu }
+      : vlan
+        ? { dst, src, vlan, pdu }
+        : { dst, src, pdu };
+  return { kind: "sv", frame, errors: NO_ERRORS };
+}
+
 /** Decode one captured frame. Never throws. */
 export function decodeFrame(data: Uint8Array, linkType: LinkType, opts?: DecodeOptions): DecodeResult {
   try {
-    return decodeUnsafe(data, linkType, opts?.offsets === true);
+    const wantOffsets = opts?.offsets === true;
+    // decodeCommon reports nothing: it runs only with no errors pending (always so between decodes)
+    if (!wantOffsets && scratchErrors.length === 0) {
+      const common = decodeCommon(data, linkType);
+      if (common !== undefined) return common;
+    }
+    return decodeUnsafe(data, linkType, wantOffsets);
   } catch (e) {
     // defensive: a bug must not escape as an exception
     scratchErrors.length = 0;
@@ -661,6 +915,23 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
       `noASDU is ${noASDU} but seqASDU holds ${asdus.length} ASDU(s)`,
     );
   }
+  return svResult(src, dst, vlan, appid, length, reserved1, reserved2, noASDU, asdus, security, offsets);
+}
+
+/** The "sv" result of a decoded frame (with the errors reported so far, e.g. a noASDU mismatch). */
+function svResult(
+  src: string,
+  dst: string | undefined,
+  vlan: VlanTag | undefined,
+  appid: number,
+  length: number,
+  reserved1: number,
+  reserved2: number,
+  noASDU: number,
+  asdus: Asdu[],
+  security: Uint8Array | undefined,
+  offsets: SvOffsets | undefined,
+): DecodeResult {
   const pdu: SvPdu = { appid, length, reserved1, reserved2, noASDU, asdus };
   if (security) pdu.security = security;
   const frame: SvFrame =
