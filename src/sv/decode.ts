@@ -3,7 +3,9 @@
  * typed errors with byte offsets. Never throws. The PDU is bounded by the SV header Length (trailers, FCS and
  * padding are ignored); BER lengths may be short, long or non-minimal; unknown tags are skipped; whatever was
  * decoded before a problem is kept. Allocation-light: seqData/security/gmIdentity are views into `data`,
- * svID and MAC strings come from small caches, and no closures are created per frame.
+ * svID and MAC strings come from small caches, and no closures are created per frame. Two paths give the same
+ * result: decodeCommon takes frames of the common layout straight through; the general walk (decodeUnsafe) takes
+ * every other frame, and every call that asks for offsets.
  *
  * Callers must know: (1) seqData, security and gmIdentity are VIEWS of `data`; a capture reader that reuses its
  * buffer overwrites them at the next packet, so copy what you keep (`Uint8Array.from(x)`; Buffer#slice does NOT copy). (2) `vlan` objects and the empty
