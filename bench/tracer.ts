@@ -4,10 +4,12 @@
  * /proc/PID/stat over the traffic, % of one core), lost events, SVs recorded, and the subscriber's end-to-end
  * latency (refrTm T0 -> kernel receive timestamp at vm0) without and with `svtrace record` attached: p50 and
  * p99 shift. The subscriber runs SCHED_FIFO 40 (chrt) in both runs, the publisher at normal priority (a
- * real-time publisher spinning on a 2-core box starves bpftrace). Prints figures; never fails on timing.
+ * real-time publisher spinning on a 2-core box starves bpftrace). A third, 10 s run with
+ * kernel.bpf_stats_enabled gives the in-kernel cost of each probe block (ns per run, runs and µs per SV).
+ * Prints figures; never fails on timing.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,6 +64,37 @@ function cpuSeconds(pid: number): number {
     return 0;
   }
 }
+
+interface ProgStat {
+  id: string;
+  runTimeNs: number;
+  runs: number;
+}
+
+/** run_time_ns and run_cnt of every BPF program a process holds (fdinfo; needs kernel.bpf_stats_enabled). */
+function progStats(pid: number): ProgStat[] {
+  const out: ProgStat[] = [];
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fdinfo`);
+  } catch {
+    return out;
+  }
+  for (const fd of fds) {
+    try {
+      const t = readFileSync(`/proc/${pid}/fdinfo/${fd}`, "utf8");
+      const id = /^prog_id:\s+(\d+)/m.exec(t)?.[1];
+      const rt = /^run_time_ns:\s+(\d+)/m.exec(t)?.[1];
+      const rc = /^run_cnt:\s+(\d+)/m.exec(t)?.[1];
+      if (id && rt && rc) out.push({ id, runTimeNs: Number(rt), runs: Number(rc) });
+    } catch {
+      /* closed meanwhile */
+    }
+  }
+  return out;
+}
+
+const BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled";
 
 /** The bpftrace child of a process. */
 function bpftracePid(parent: number): number | undefined {
@@ -177,6 +210,63 @@ export const bench: Bench = {
           `svtrace record CPU ${(((cpu1.rec - cpu0.rec) / wall) * 100).toFixed(1)} % (over ${wall.toFixed(1)} s; target bpftrace < 10 %)\n` +
           `lost events ${snap.lost_events ?? "?"}, SVs recorded ${snap.record?.rows ?? "?"} (${complete} at every point) of ${traced.received} received\n`,
       );
+      // In-kernel cost: with kernel.bpf_stats_enabled (which itself adds two clock reads per run, hence a
+      // separate run), the run time per program run of each probe block, over 10 s of the same traffic.
+      const statsS = Math.min(10, durationS);
+      let statsWas = "0";
+      try {
+        statsWas = readFileSync(BPF_STATS, "utf8").trim();
+        writeFileSync(BPF_STATS, "1");
+      } catch {
+        process.stdout.write("in-kernel cost: kernel.bpf_stats_enabled not writable, skipped\n");
+      }
+      try {
+        const rec2 = svtrace(["record", "--lab", "--out", join(dir, "stats.arrow"), "--rate", "38400"]);
+        await waitFor(rec2, "recording");
+        const bt2 = bpftracePid(rec2.child.pid as number);
+        const sub2 = svtrace(["subscribe", "--iface", "vm0", "--netns", ns.vm, "--json"], 40);
+        await waitFor(sub2, "listening");
+        const pub2 = svtrace([
+          ...["publish", "--iface", "pub0", "--netns", ns.pub, "--streams", "8", "--freq", "60"],
+          ...["--t0", "--duration", String(statsS + 2)],
+        ]);
+        await new Promise((r) => setTimeout(r, 1000));
+        const s0 = bt2 ? progStats(bt2) : [];
+        await new Promise((r) => setTimeout(r, statsS * 1000));
+        const s1 = bt2 ? progStats(bt2) : [];
+        await pub2.done;
+        sub2.child.kill("SIGINT");
+        await sub2.done;
+        rec2.child.kill("SIGINT");
+        await rec2.done;
+        const svs = 38_400 * statsS;
+        const blocks = [
+          "netif_receive_skb (T1 hyp-in, T3 vm0, other devices)",
+          "net_dev_start_xmit (T2 hyp-out, other devices)",
+          "skb_copy_datagram_iovec (T4 svt-sub read)",
+        ];
+        // programs in load order (bpftrace loads the probe blocks in program order): BEGIN and END did not
+        // run in the window, interval:s:1 comes after the three blocks
+        const deltas = s1
+          .map((x) => {
+            const b = s0.find((y) => y.id === x.id) ?? { runTimeNs: 0, runs: 0 };
+            return { id: Number(x.id), ns: x.runTimeNs - b.runTimeNs, runs: x.runs - b.runs };
+          })
+          .filter((x) => x.runs > statsS * 2)
+          .sort((a, b) => a.id - b.id);
+        deltas.slice(0, blocks.length).forEach((x, k) => {
+          const per = x.ns / x.runs;
+          process.stdout.write(
+            `in-kernel cost ${blocks[k]}: ${per.toFixed(0)} ns per run, ${(x.runs / svs).toFixed(2)} runs per SV, ${(x.ns / svs / 1000).toFixed(2)} µs per SV\n`,
+          );
+        });
+      } finally {
+        try {
+          writeFileSync(BPF_STATS, statsWas);
+        } catch {
+          /* not writable: nothing was changed */
+        }
+      }
     } finally {
       const down = svtrace(["lab", "down"]);
       await down.done;

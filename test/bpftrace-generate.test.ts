@@ -11,8 +11,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { detectBpftrace, featuresForVersion, parseBpftraceVersion } from "../src/bpftrace/features.js";
 import {
+  DRAIN_MS,
   generateProgram,
   MAX_POINTS,
+  RING_ROWS,
   rowsPerEvent,
   STALE_PERIODS,
   sizeFor,
@@ -97,23 +99,33 @@ describe("generator text", () => {
     assert.match(g.text, /clear\(@p1\);/);
   });
 
-  it("prints complete SVs packed, several per perf event, and the staged rest from END", () => {
-    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
+  it("queues complete SVs packed in per-CPU rings that a timer probe drains, several rows per printf", () => {
+    const g = generateProgram({ points: FOUR, features: v017, clock: "realtime", cpus: 6 });
     const k = rowsPerEvent(4);
-    assert.ok(k >= 4, `${k} rows per event`);
-    const row = "R %llu %llu %llu %llu %llu %llu\\n";
-    assert.ok(g.text.includes(`printf("${row.repeat(k)}"`), "one printf carries k packed rows");
+    assert.ok(k >= 6, `${k} rows per event`);
     assert.match(g.text, /\$A = \$smp \| \(\$appid << 16\) \| \(\$it << 32\);/);
     assert.match(g.text, /\$P0 = \$d1 \| \(\$d2 << 32\);/);
     assert.match(g.text, /\$P1 = \$d3;/);
-    assert.match(g.text, /@b\[\$c, \$k\] = \(/);
+    // the last point only queues: @b[cpu, head % RING_ROWS], head in @bh[cpu]
+    assert.match(g.text, new RegExp(`@b\\[\\$c, \\$bi % ${RING_ROWS}\\] = \\(\\(uint64\\)\\$A, `));
+    assert.match(g.text, /@bh\[\$c\] = \$bi \+ 1;/);
+    // drain probes (timer, hard interrupt context: one IPI per run), 4 CPUs each: 6 CPUs -> two probes
+    assert.equal(g.text.match(new RegExp(`^interval:ms:${DRAIN_MS}$`, "gm"))?.length, 2);
+    assert.match(g.text, /\$c = \(uint64\)4;\n {2}while \(\$c < 6\)/);
+    const row = "R %llu %llu %llu %llu %llu %llu\\n";
+    assert.ok(g.text.includes(`printf("${row.repeat(k)}"`), "one printf carries k packed rows");
+    assert.match(
+      g.text,
+      new RegExp(`printf\\("O %llu %llu\\\\n", \\$c, \\$hd - \\$t - ${RING_ROWS}\\)`),
+      "overruns are said",
+    );
     // a delta that does not fit 32 bits (or a point after the last one) is printed unpacked at once
     assert.match(g.text, /\$a1 > \$now \|\| \$now - \$a1 >= 0xfffffffe/);
     assert.match(g.text, /printf\("F %llu %llu %llu %llu %llu %llu %llu %llu %llu\\n"/);
-    assert.match(g.text, /print\(@bn\);\n {2}print\(@b\);/);
-    // every point count keeps the printf arguments within bpftrace's BPF stack
-    for (let n = 1; n <= MAX_POINTS; n++)
-      assert.ok(rowsPerEvent(n) * 8 * (4 + Math.ceil((n - 1) / 2)) <= 288);
+    // what is still queued at exit is printed by END
+    assert.match(g.text, /print\(@bh\);\n {2}print\(@bt\);\n {2}print\(@b\);/);
+    // the ring maps fit: never fewer map keys than RING_ROWS per CPU
+    assert.equal(sizeFor(4000, 1000, 6).mapKeys, 6 * RING_ROWS);
   });
 
   it("opens with a comment saying what it measures", () => {
@@ -154,15 +166,16 @@ describe("generator text", () => {
   });
 
   it("sizes maps and perf buffers from the rate, honouring an override", () => {
-    const s = sizeFor(32_000);
+    const s = sizeFor(32_000, undefined, 2);
     assert.equal(s.mapKeys, 163_840);
     assert.equal(s.perfPages, 4096);
     assert.equal(s.env.BPFTRACE_PERF_RB_PAGES, "4096");
     assert.equal(s.env.BPFTRACE_MAP_KEYS_MAX, "163840");
     assert.equal(s.env.BPFTRACE_MAX_MAP_KEYS, "163840");
-    assert.equal(sizeFor(4000).perfPages, 512);
-    assert.equal(sizeFor(4000).mapKeys, 20_480);
-    assert.equal(sizeFor(4000, 100_000).mapKeys, 100_000);
+    assert.equal(sizeFor(4000, undefined, 2).perfPages, 512);
+    assert.equal(sizeFor(4000, undefined, 2).mapKeys, 20_480);
+    assert.equal(sizeFor(4000, 100_000, 2).mapKeys, 100_000);
+    assert.equal(sizeFor(4000, undefined, 4).mapKeys, 4 * RING_ROWS, "the row rings of 4 CPUs need more");
   });
 
   it("parses bpftrace versions", () => {
@@ -262,7 +275,7 @@ describe("bpftrace accepts the program of every profile and variant", { timeout:
       streams: ["x"],
     },
     ...[6, 7, MAX_POINTS].map((n) => ({
-      what: `${n} points, all streams (the largest batched printf for that count)`,
+      what: `${n} points, all streams (the largest drain printf for that count)`,
       build: () => {
         const base = resolveProfile({
           profile: "lab",

@@ -45,7 +45,7 @@ describe("output lines", () => {
     assert.equal(parseLine(`R ${a} 0 ${tn} 11 1`, 1).kind, "other", "field count follows the point count");
   });
 
-  it("parses an unpacked F row, stream announcements and rows staged at exit", () => {
+  it("parses an unpacked F row, stream announcements, ring state and slots printed at exit", () => {
     assert.deepEqual(parseLine("F 3999 2 16384 0 100 0 300 400 12", 4), {
       kind: "row",
       complete: true,
@@ -61,7 +61,9 @@ describe("output lines", () => {
       stream: "65536",
       svID: "my svID with spaces",
     });
-    assert.deepEqual(parseLine("@bn[1]: 3", 4), { kind: "stagedCount", cpu: 1, count: 3 });
+    assert.deepEqual(parseLine("@bh[1]: 8195", 4), { kind: "ringHead", cpu: 1, index: 8195 });
+    assert.deepEqual(parseLine("@bt[0]: 17", 4), { kind: "ringTail", cpu: 0, index: 17 });
+    assert.deepEqual(parseLine("O 1 42", 4), { kind: "overrun", cpu: 1, rows: 42 });
     const a = 17n | (1n << 16n) | (2n << 32n);
     const st = parseLine(`@b[1, 2]: (${a}, 0, 500, 11, 0, 65537)`, 4);
     assert.equal(st.kind, "staged");

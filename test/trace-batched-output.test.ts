@@ -1,8 +1,9 @@
 /**
- * The tracer's batched output through the real record command, with a stand-in for bpftrace that prints what
+ * The tracer's packed output through the real record command, with a stand-in for bpftrace that prints what
  * the generated program prints: a packed R row whose stream number arrives before its S line (bpftrace reads
- * the per-CPU buffers in turn), and at exit the rows still staged for a batch (@bn/@b, only slots below the
- * count are rows). The record must hold exactly the two SVs, with the svID, T0 and every point's time.
+ * the per-CPU buffers in turn), and at exit the rows still queued in the per-CPU rings (@bh head, @bt tail,
+ * @b slots: only indexes from tail to head are rows). The record must hold exactly the two SVs, with the svID,
+ * T0 and every point's time.
  * (The generated program itself runs on the kernel in the tracer-lab tests, which compare counts with the
  * subscriber's.)
  */
@@ -16,7 +17,7 @@ import { assertRoot, runCli } from "./helpers.js";
 const packA = (smp: bigint, appid: bigint, it: bigint) => smp | (appid << 16n) | (it << 32n);
 const refrTm = (1_764_000_000n << 24n) | 0x800000n; // 1764000000.5 s
 
-test("packed rows, a stream announced late and rows staged at exit all reach the record", () => {
+test("packed rows, a stream announced late and rows still queued at exit all reach the record", () => {
   assertRoot("the tracer preflight");
   const dir = mkdtempSync(join(tmpdir(), "svt-fakebt-"));
   try {
@@ -24,7 +25,7 @@ test("packed rows, a stream announced late and rows staged at exit all reach the
     const tn2 = 5_000_250_000n;
     // row 1: T1 30 us, T2 20 us, T3 10 us before T4 (deltas + 1 in two 32-bit halves)
     const row1 = `R ${packA(10n, 0x4000n, 2n)} ${refrTm} ${tn1} ${30_001n | (20_001n << 32n)} 10001 65536`;
-    // row 2 (staged on CPU 0): no refrTm, T2 and T3 not seen
+    // row 2 (queued on CPU 0 at index 8193, slot 1, after the tail): no refrTm, T2 and T3 not seen
     const row2 = `(${packA(11n, 0x4000n, 2n)}, 0, ${tn2}, 40001, 0, 65536)`;
     const stale = `(${packA(999n, 0x4000n, 1n)}, 0, 1, 1, 1, 65536)`;
     const fake = join(dir, "bpftrace");
@@ -33,7 +34,7 @@ test("packed rows, a stream announced late and rows staged at exit all reach the
       [
         "#!/bin/sh",
         'if [ "$1" = "--version" ]; then echo "bpftrace v0.17.0"; exit 0; fi',
-        `trap 'echo END; echo "@bn[0]: 1"; echo "@bn[1]: 0"; echo "@b[0, 0]: ${row2}"; echo "@b[0, 1]: ${stale}"; echo "@b[1, 0]: ${stale}"; exit 0' INT TERM`,
+        `trap 'echo END; echo "@bh[0]: 8194"; echo "@bt[0]: 8193"; echo "@bh[1]: 5"; echo "@bt[1]: 5"; echo "@b[0, 0]: ${stale}"; echo "@b[0, 1]: ${row2}"; echo "@b[0, 2]: ${stale}"; echo "@b[1, 4]: ${stale}"; exit 0' INT TERM`,
         'echo "Attaching 6 probes..."',
         'echo "READY 1000"',
         `echo "${row1}"`,

@@ -32,6 +32,7 @@
  * gave the svID. <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
  * nanoseconds on CLOCK_MONOTONIC (`nsecs`), or CLOCK_TAI with `nsecs(tai)` when bpftrace has it.
  */
+import { readFileSync } from "node:fs";
 import { fail } from "../cli/errors.js";
 import { ATTACH_POINTS, type AttachName, describePoint, type ProbePoint } from "../probes/catalogue.js";
 import type { ClockName } from "../record/schema.js";
@@ -49,15 +50,33 @@ export const MAX_SVID_LENGTH = 63;
  */
 export const STALE_PERIODS = 4;
 /**
- * Rows printed per perf event by the last point (see emitRow): as many as fit 288 bytes of printf arguments
- * (less from 7 points on, where the other locals of the last point's block grow), which keeps the block under
- * bpftrace's 512-byte BPF stack; checked by compiling every count in test/bpftrace-generate.test.ts. 6 rows at
- * 4 points.
+ * Rows per printf of the drain probe: as many as fit 384 bytes of printf arguments, under bpftrace's 512-byte
+ * BPF stack (checked by compiling every point count in test/bpftrace-generate.test.ts): 8 rows at 4 points.
  */
 export function rowsPerEvent(pointCount: number): number {
   const fields = 4 + packedWords(pointCount);
-  const budget = 288 - 32 * Math.max(0, pointCount - 6);
-  return Math.min(8, Math.max(2, Math.floor(budget / (8 * fields))));
+  return Math.min(8, Math.max(1, Math.floor(384 / (8 * fields))));
+}
+
+/** Ring slots per CPU for complete rows waiting for the drain probe (8192: 200 ms at 38 400 SV/s on one CPU). */
+export const RING_ROWS = 8192;
+/** The drain probe's period. */
+export const DRAIN_MS = 2;
+/** Bounded loops of a drain run: printfs of rowsPerEvent rows per CPU (about 100 000 rows/s per CPU). */
+const DRAIN_BATCHES = 16;
+/** CPUs per drain probe: each is one BPF program, and the verifier walks every iteration of its loops. */
+const CPUS_PER_DRAIN_PROBE = 4;
+
+/** The number of possible CPUs (cpu ids are below it), from sysfs; 1 when unreadable. */
+export function possibleCpus(): number {
+  try {
+    const text = readFileSync("/sys/devices/system/cpu/possible", "utf8").trim();
+    let max = 0;
+    for (const part of text.split(",")) max = Math.max(max, ...part.split("-").map(Number));
+    return Number.isFinite(max) ? max + 1 : 1;
+  } catch {
+    return 1;
+  }
 }
 
 /** bpftrace's command-line options for generated programs: full output buffering (see FLUSH_PAD). */
@@ -75,6 +94,8 @@ export interface GenerateOptions {
   profile?: string;
   /** exit right after READY: checks that every probe compiles and attaches (tests, --check) */
   exitInBegin?: boolean;
+  /** possible CPUs (the drain probes read one ring per CPU); default: possibleCpus() */
+  cpus?: number;
 }
 
 export interface GeneratedProgram {
@@ -323,13 +344,13 @@ export function packedWords(n: number): number {
 }
 
 /**
- * The last point's output of one SV. The common case is staged per CPU in @b and printed rowsPerEvent(n) rows
- * per printf: every printf is a perf event that wakes bpftrace (an IPI, a VM exit on a virtual machine: it
- * cost ~17 us per SV on the project's VM) and one write(2) of bpftrace's, so fewer, larger events are what keep
- * the tracer cheap. Rows are packed: "R <A> <refrTm> <tn> <P>.. <stream>", A = smpCnt | appid << 16 |
- * iteration << 32, each P two 32-bit deltas (tn - tj + 1, 0 = not seen). An SV whose deltas do not fit (a point
- * later than the last one, or more than 4.29 s before it) is printed at once in full: "F" with the R fields of
- * the unpacked layout. Staged rows of a CPU are printed by its next SVs, and at exit from END (@bn, @b).
+ * The last point's output of one SV: a packed row queued in this CPU's ring (@b[cpu, i % RING_ROWS], head
+ * @bh[cpu]), printed by the drain probe (drainProbe). A printf at the last point would be one perf event per
+ * SV, and each wakes bpftrace through an inter-processor interrupt (irq_work), a VM exit on a virtual machine:
+ * ~17 µs of the reader's time per SV on the project's VM. Rows are packed: "R <A> <refrTm> <tn> <P>.. <stream>",
+ * A = smpCnt | appid << 16 | iteration << 32, each P two 32-bit deltas (tn - tj + 1, 0 = not seen). An SV whose
+ * deltas do not fit (a point later than the last one, or more than 4.29 s before it) is printed at once in full:
+ * "F" with the R fields of the unpacked layout.
  */
 function emitRow(n: number, indent: string): string {
   const i = indent;
@@ -352,23 +373,62 @@ function emitRow(n: number, indent: string): string {
     }
   }
   const fields = ["$A", "$rt", "$now", ...Array.from({ length: words }, (_, w) => `$P${w}`), "$s"];
-  const rowFmt = `R ${fields.map(() => "%llu").join(" ")}\\n`;
-  const K = rowsPerEvent(n);
-  lines.push(`${i}$c = (uint64)cpu;`, `${i}$k = @bn[$c];`, `${i}if ($k >= ${K - 1}) {`);
-  const args: string[] = [];
-  // staged rows are read field by field straight into the printf arguments: a tuple copied to a variable per
-  // row would not fit bpftrace's 512-byte BPF stack next to the printf buffer
-  for (let r = 0; r < K - 1; r++) for (let f = 0; f < fields.length; f++) args.push(`@b[$c, ${r}].${f}`);
-  args.push(...fields);
   lines.push(
-    `${i}  printf("${rowFmt.repeat(K)}", ${args.join(", ")});`,
-    `${i}  @bn[$c] = 0;`,
-    `${i}} else {`,
-    `${i}  @b[$c, $k] = (${fields.map((f) => `(uint64)${f}`).join(", ")});`,
-    `${i}  @bn[$c] = $k + 1;`,
-    `${i}}`,
+    `${i}$c = (uint64)cpu;`,
+    `${i}$bi = @bh[$c];`,
+    `${i}@b[$c, $bi % ${RING_ROWS}] = (${fields.map((f) => `(uint64)${f}`).join(", ")});`,
+    `${i}@bh[$c] = $bi + 1;`,
   );
   return lines.join("\n");
+}
+
+/**
+ * The drain probes: every DRAIN_MS, print the rows queued in the rings of CPUs [from, to), rowsPerEvent rows per
+ * printf, then the rest one by one; a ring the drain fell more than RING_ROWS behind on is reported by an O line
+ * (those rows are lost). A timer probe runs in hard interrupt context, where the interrupt that wakes bpftrace
+ * cannot be taken until the probe returns: all printfs of one drain run cost one IPI.
+ */
+function drainProbes(n: number, cpus: number): string[] {
+  const words = packedWords(n);
+  const nf = 4 + words;
+  const K = rowsPerEvent(n);
+  const rowFmt = `R ${Array.from({ length: nf }, () => "%llu").join(" ")}\\n`;
+  const slot = (r: number) => `@b[$c, ${r === 0 ? "$t" : `($t + ${r})`} % ${RING_ROWS}]`;
+  const rowArgs = (r: number) => Array.from({ length: nf }, (_, f) => `${slot(r)}.${f}`);
+  const probes: string[] = [];
+  for (let from = 0; from < cpus; from += CPUS_PER_DRAIN_PROBE) {
+    const to = Math.min(cpus, from + CPUS_PER_DRAIN_PROBE);
+    probes.push(
+      [
+        `// drain the complete rows queued on CPUs ${from}..${to - 1} (see emitRow)`,
+        `interval:ms:${DRAIN_MS}`,
+        "{",
+        `  $c = (uint64)${from};`,
+        `  while ($c < ${to}) {`,
+        "    $t = @bt[$c];",
+        "    $hd = @bh[$c];",
+        `    if ($hd > $t + ${RING_ROWS}) { printf("O %llu %llu\\n", $c, $hd - $t - ${RING_ROWS}); $t = $hd - ${RING_ROWS}; }`,
+        "    $j = (uint64)0;",
+        `    while ($t + ${K} <= $hd && $j < ${DRAIN_BATCHES}) {`,
+        `      printf("${rowFmt.repeat(K)}", ${Array.from({ length: K }, (_, r) => rowArgs(r).join(", ")).join(", ")});`,
+        `      $t = $t + ${K};`,
+        "      $j = $j + 1;",
+        "    }",
+        "    $j = (uint64)0;",
+        `    while ($t < $hd && $j < ${K}) {`,
+        `      printf("${rowFmt}", ${rowArgs(0).join(", ")});`,
+        "      $t = $t + 1;",
+        "      $j = $j + 1;",
+        "    }",
+        "    @bt[$c] = $t;",
+        "    $c = $c + 1;",
+        "  }",
+        "}",
+        "",
+      ].join("\n"),
+    );
+  }
+  return probes;
 }
 
 /** One probe block for every point sharing an attach point. */
@@ -449,7 +509,8 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
     "@in",
     ...(n > 1 ? ["@pend"] : []),
     "@b",
-    "@bn",
+    "@bh",
+    "@bt",
     ...(streams ? [] : ["@sid", "@sn"]),
   ];
   const text = [
@@ -460,6 +521,7 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
     `BEGIN { printf("READY %llu\\n${FLUSH_PAD}\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
     "",
     ...[...groups.entries()].map(([attach, members]) => `${probeBlock(attach, members, n, streams, now)}\n`),
+    ...drainProbes(n, opts.cpus ?? possibleCpus()),
     `interval:s:1 { print(@in);${n > 1 ? " print(@pend);" : ""} printf("${FLUSH_PAD}\\n"); }`,
     "",
     "END",
@@ -468,8 +530,9 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
     ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `  print(@p${j + 1});`),
     "  print(@in);",
     ...(n > 1 ? ["  print(@pend);"] : []),
-    "  // rows staged for a batch: @bn[cpu] of them are in @b[cpu, 0..]",
-    "  print(@bn);",
+    `  // rows still queued: @b[cpu, i % ${RING_ROWS}] for @bt[cpu] <= i < @bh[cpu]`,
+    "  print(@bh);",
+    "  print(@bt);",
     "  print(@b);",
     ...mapNames.map((m) => `  clear(${m});`),
     "}",
@@ -496,14 +559,17 @@ function nextPow2(v: number): number {
  * buffer holds about four seconds of output lines per CPU (up to 4096 pages = 16 MiB per CPU): 1024 pages at
  * 32 k SV/s was loss-free on an idle machine (KERNEL-TRACING.md §5), but with the lab's real-time forwarder and
  * subscriber on two cores bpftrace is starved for seconds at a time and lost events. Matching is in the kernel,
- * so lines that arrive late only arrive late. Both map-size variable names are set.
+ * so lines that arrive late only arrive late. Both map-size variable names are set. Never fewer keys than the
+ * row rings need (RING_ROWS per possible CPU), even when a smaller size is asked for.
  */
-export function sizeFor(expectedRate: number | undefined, mapKeys?: number): Sizing {
+export function sizeFor(expectedRate: number | undefined, mapKeys?: number, cpus = possibleCpus()): Sizing {
   const rate = expectedRate && expectedRate > 0 ? expectedRate : 8 * 4800;
-  const keys =
+  const wanted =
     mapKeys && mapKeys > 0
       ? Math.ceil(mapKeys)
       : Math.max(4096, Math.ceil(((STALE_PERIODS + 1) * rate) / 4096) * 4096);
+  // every map gets this many keys: the row rings need RING_ROWS per CPU
+  const keys = Math.max(wanted, cpus * RING_ROWS);
   const pages = Math.min(4096, Math.max(64, nextPow2(Math.ceil(rate / 8))));
   return {
     mapKeys: keys,

@@ -26,9 +26,12 @@ export type OutputEvent =
   | { kind: "ready"; time: bigint }
   | RowEvent
   | { kind: "stream"; stream: string; svID: string }
-  /** a row staged for a batch and printed from END: only slots below the CPU's stagedCount are rows */
+  /** a ring slot printed from END: a row only when its index is between the CPU's ring tail and head */
   | { kind: "staged"; cpu: number; slot: number; row: RowEvent }
-  | { kind: "stagedCount"; cpu: number; count: number }
+  /** a CPU's ring head (rows queued so far) or tail (rows drained so far), printed from END */
+  | { kind: "ringHead" | "ringTail"; cpu: number; index: number }
+  /** the drain fell more than a ring behind on a CPU: these rows were overwritten before being printed */
+  | { kind: "overrun"; cpu: number; rows: number }
   | { kind: "gap"; expected: number; got: number; stream: string }
   | { kind: "duplicate"; point: number; smpCnt: number; stream: string }
   | { kind: "entered"; count: number }
@@ -163,8 +166,10 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
       iteration: Number(m[4]),
       time: BigInt(m[5]),
     };
-  m = /^@bn\[(\d+)\]: (\d+)$/.exec(line);
-  if (m) return { kind: "stagedCount", cpu: Number(m[1]), count: Number(m[2]) };
+  m = /^@b([ht])\[(\d+)\]: (\d+)$/.exec(line);
+  if (m) return { kind: m[1] === "h" ? "ringHead" : "ringTail", cpu: Number(m[2]), index: Number(m[3]) };
+  m = /^O (\d+) (\d+)$/.exec(line);
+  if (m) return { kind: "overrun", cpu: Number(m[1]), rows: Number(m[2]) };
   m = /^@b\[(\d+), (\d+)\]: \(([\d, ]+)\)$/.exec(line);
   if (m) {
     const f = m[3].split(", ");

@@ -9,7 +9,13 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { hostname, release } from "node:os";
-import { BPFTRACE_ARGS, type GeneratedProgram, generateProgram, sizeFor } from "../bpftrace/generate.js";
+import {
+  BPFTRACE_ARGS,
+  type GeneratedProgram,
+  generateProgram,
+  RING_ROWS,
+  sizeFor,
+} from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
 import { fail } from "../cli/errors.js";
 import { describePoint } from "../probes/catalogue.js";
@@ -216,9 +222,15 @@ class Session extends EventEmitter implements TraceSession {
   private pendingAtEnd = new Map<string, bigint[]>();
 
   private stagedRows = new Map<string, RowEvent>();
-  private stagedCounts = new Map<number, number>();
+  private ringHeads = new Map<number, number>();
+  private ringTails = new Map<number, number>();
 
   private onEvent(ev: OutputEvent): void {
+    if (ev.kind === "row" && ev.stream === "0") {
+      // a ring slot that was never written (its map insert failed): no SV behind it
+      this.lostEvents++;
+      return;
+    }
     if ((ev.kind === "row" || ev.kind === "gap" || ev.kind === "duplicate") && !this.svIdFor(ev.stream)) {
       const q = this.waiting.get(ev.stream) ?? [];
       q.push(ev);
@@ -236,8 +248,18 @@ class Session extends EventEmitter implements TraceSession {
       case "staged":
         this.stagedRows.set(`${ev.cpu} ${ev.slot}`, ev.row);
         break;
-      case "stagedCount":
-        this.stagedCounts.set(ev.cpu, ev.count);
+      case "ringHead":
+        this.ringHeads.set(ev.cpu, ev.index);
+        break;
+      case "ringTail":
+        this.ringTails.set(ev.cpu, ev.index);
+        break;
+      case "overrun":
+        this.lostEvents += ev.rows;
+        this.warn(
+          "stderr",
+          `bpftrace's drain fell ${ev.rows} rows behind on CPU ${ev.cpu}: those SVs were lost (machine overloaded)`,
+        );
         break;
       case "row":
         this.pushRow(
@@ -287,13 +309,15 @@ class Session extends EventEmitter implements TraceSession {
 
   /** Entries still in the kernel maps at exit: rows staged for a batch, SVs that never reached the last point. */
   private flushPending(): void {
-    for (const [cpu, count] of this.stagedCounts) {
-      for (let slot = 0; slot < count; slot++) {
-        const row = this.stagedRows.get(`${cpu} ${slot}`);
+    for (const [cpu, head] of this.ringHeads) {
+      const tail = Math.max(this.ringTails.get(cpu) ?? 0, head - RING_ROWS);
+      for (let i = tail; i < head; i++) {
+        const row = this.stagedRows.get(`${cpu} ${i % RING_ROWS}`);
         if (row) this.onEvent(row);
       }
     }
-    this.stagedCounts.clear();
+    this.ringHeads.clear();
+    this.ringTails.clear();
     this.stagedRows.clear();
     for (const [stream, q] of this.waiting) {
       this.warn(
