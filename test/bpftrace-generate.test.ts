@@ -83,6 +83,9 @@ describe("generator text", () => {
     assert.match(g.text, /if \(\$tg == 0x81\) \{/, "optional security / datSet skipped");
     assert.match(g.text, /if \(\$tg != 0x82 \|\| \$L != 2\) \{ return; \}/);
     assert.match(g.text, /if \(\$tg == 0x84 && \$L == 8\) \{ \$rt = /);
+    // the common layout (short forms, no security, no datSet) is read 8 bytes at a time, the rest walked
+    assert.match(g.text, /\(\(\$x >> 16\) & 0xffff\) == 0x0180 && \(\(\$x >> 40\) & 0x80ff\) == 0x00a2/);
+    assert.match(g.text, /if \(\(\$x & 0xffff\) == 0x0282 && \(\(\$x >> 32\) & 0xffff\) == 0x0483\) \{/);
     assert.match(g.text, /if \(\(\$w & 0xffff\) == 0x0081\) \{ \$e = 16;/);
     assert.match(g.text, /\$lp = \$smp \+ \$na;/, "next frame expected noASDU samples later");
     assert.match(g.text, /if \(\$nx != 0 && \$nx != \$smp\) \{ printf\("D /);
