@@ -7,7 +7,8 @@
  * security field, svID compared exactly (length and bytes), smpCnt and refrTm found by walking the ASDU TLVs.
  * Matching happens in the kernel keyed by (stream, smpCnt, iteration), each point counting the smpCnt wraps
  * it sees (so a reader lagging by more than one period still pairs correctly): the first point stores its
- * time, middle points theirs, the last point prints one line per SV and deletes the entries. When the first
+ * time, middle points theirs, the last point deletes the entries and queues one packed row per SV in a per-CPU
+ * ring that a timer probe drains (see emitRow and drainProbes for why). When the first
  * point finds the same (stream, smpCnt) still pending from STALE_PERIODS periods ago it prints it as incomplete
  * and clears it, so no entry outlives STALE_PERIODS smpCnt periods.
  *
@@ -17,7 +18,8 @@
  *   R <A> <refrTm> <tn> <P1> .. <Pm> <stream>         one SV reached the last point, packed (see emitRow):
  *                                                     A = smpCnt | appid << 16 | it << 32; each P holds two
  *                                                     earlier points as 32-bit (tn - tj + 1), 0 = not seen;
- *                                                     several R lines come in one perf event
+ *                                                     printed by the drain probe, several per perf event
+ *   O <cpu> <rows>                                    the drain fell behind: rows overwritten in a CPU's ring
  *   F <smpCnt> <it> <appid> <refrTm> <t1> .. <tn> <stream>  the same, unpacked (a delta did not fit 32 bits)
  *   I <smpCnt> <it> <appid> 0 <t1> .. <tn-1> 0 <stream>     an SV that never reached the last point (stale)
  *   D <expected> <got> <stream>                       smpCnt discontinuity at the first point (gap or wrap)
@@ -26,7 +28,8 @@
  *   @in: <n>                                          SVs entered at the first point so far (every second)
  *   @pend: <n>                                        entries now in the first point's map (every second)
  *   END, then @p<k>[<stream>, <smpCnt>, <it>]: <time> leftovers at exit,
- *   @bn[<cpu>]: <n> and @b[<cpu>, <slot>]: (<R fields>)  rows staged for a batch at exit (slots below n)
+ *   @bh[<cpu>]: <head>, @bt[<cpu>]: <tail>, @b[<cpu>, <slot>]: (<R fields>)  rows still queued at exit:
+ *                                                     indexes tail..head-1, slot = index % RING_ROWS
  * <it> is the iteration (2 = the first smpCnt period the first point saw, 1 = the one before).
  * <stream> is a number: a 1-based index into the svID list when streams are given, else the number an S line
  * gave the svID. <refrTm> is (seconds << 24 | fraction), 0 when the ASDU has none. Times are
