@@ -307,10 +307,13 @@ class Session extends EventEmitter implements TraceSession {
     }
   }
 
-  /** Entries still in the kernel maps at exit: rows staged for a batch, SVs that never reached the last point. */
+  /** Entries still in the kernel maps at exit: rows still queued in the rings, SVs that never reached the last point. */
   private flushPending(): void {
     for (const [cpu, head] of this.ringHeads) {
-      const tail = Math.max(this.ringTails.get(cpu) ?? 0, head - RING_ROWS);
+      const drained = this.ringTails.get(cpu) ?? 0;
+      const tail = Math.max(drained, head - RING_ROWS);
+      // rows overwritten before the drain reached them (more than a ring behind at exit)
+      this.lostEvents += tail - drained;
       for (let i = tail; i < head; i++) {
         const row = this.stagedRows.get(`${cpu} ${i % RING_ROWS}`);
         if (row) this.onEvent(row);
