@@ -267,7 +267,9 @@ function checkFilterStrings(p: ProbePoint): void {
 }
 
 /**
- * Per-point iteration (smpCnt wraps seen at this point), kept in @w[stream, k] as (iteration << 32 | last + 1).
+ * Per-point iteration (smpCnt wraps seen at this point), kept in @w[stream, k] as (iteration << 32 | last + 1);
+ * at the first point last + noASDU (the next expected smpCnt, for the gap check), at later points a value up to
+ * ITERATION_WORD_STEP behind (written back only on a wrap or a step that large).
  * Iterations start at 2 at the first point (so an SV from the period before it, still queued for a later
  * point, can be 1); a later point seeing a stream for the first time takes the first point's iteration, minus
  * one when the SV is from before the first point's last wrap. A backward jump to
@@ -294,17 +296,38 @@ function iterationCode(k: number, indent: string): string {
   // samples), which is also what its gap check compares against ($nx, 0 = unknown); later points smpCnt + 1
   const next = k === 1 ? "$smp + $na" : "$smp + 1";
   if (k === 1) lines.splice(1, 0, `${i}$nx = $wv & 0xffffffff;`);
+  if (k === 1) {
+    lines.push(
+      `${i}  $lp = ${next};`,
+      `${i}} else {`,
+      `${i}  if ($smp + 1 < $lp) {`,
+      `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = ${next}; }`,
+      `${i}  } else { $lp = ${next}; }`,
+      `${i}}`,
+      `${i}@w[$s, ${k}] = ($it << 32) | $lp;`,
+    );
+    return lines.join("\n");
+  }
+  // later points only need the word to tell a wrap (a jump back below half of it) from a late SV: they write it
+  // back when it changes by a wrap or by at least ${ITERATION_WORD_STEP} samples, not for every SV (a map update saved)
   lines.push(
     `${i}  $lp = ${next};`,
+    `${i}  $up = 1;`,
     `${i}} else {`,
     `${i}  if ($smp + 1 < $lp) {`,
-    `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = ${next}; }`,
-    `${i}  } else { $lp = ${next}; }`,
+    `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = ${next}; $up = 1; }`,
+    `${i}  } else {`,
+    `${i}    if ($smp + 1 >= $lp + ${ITERATION_WORD_STEP}) { $lp = ${next}; $up = 1; }`,
+    `${i}  }`,
     `${i}}`,
-    `${i}@w[$s, ${k}] = ($it << 32) | $lp;`,
+    `${i}if ($up) { @w[$s, ${k}] = ($it << 32) | $lp; }`,
   );
+  lines.splice(0, 0, `${i}$up = (uint64)0;`);
   return lines.join("\n");
 }
+
+/** How far (samples) a later point's iteration word may lag its last smpCnt: far below any smpCnt modulus. */
+const ITERATION_WORD_STEP = 16;
 
 /** The action of point k (1-based) of n, at the end of its attach block. */
 function pointAction(k: number, n: number, streamFmt: string, now: string, indent: string): string {
