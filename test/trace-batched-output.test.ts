@@ -8,45 +8,34 @@
  * subscriber's.)
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { assertRoot, runCli } from "./helpers.js";
+import { withFakeBpftrace } from "./tracer-support.js";
 
 const packA = (smp: bigint, appid: bigint, it: bigint) => smp | (appid << 16n) | (it << 32n);
 const refrTm = (1_764_000_000n << 24n) | 0x800000n; // 1764000000.5 s
 
 test("packed rows, a stream announced late and rows still queued at exit all reach the record", () => {
   assertRoot("the tracer preflight");
-  const dir = mkdtempSync(join(tmpdir(), "svt-fakebt-"));
-  try {
-    const tn1 = 5_000_000_000n;
-    const tn2 = 5_000_250_000n;
-    // row 1: T1 30 us, T2 20 us, T3 10 us before T4 (deltas + 1 in two 32-bit halves)
-    const row1 = `R ${packA(10n, 0x4000n, 2n)} ${refrTm} ${tn1} ${30_001n | (20_001n << 32n)} 10001 65536`;
-    // row 2 (queued on CPU 0 at index 8193, slot 1, after the tail): no refrTm, T2 and T3 not seen
-    const row2 = `(${packA(11n, 0x4000n, 2n)}, 0, ${tn2}, 40001, 0, 65536)`;
-    const stale = `(${packA(999n, 0x4000n, 1n)}, 0, 1, 1, 1, 65536)`;
-    const fake = join(dir, "bpftrace");
-    writeFileSync(
-      fake,
-      [
-        "#!/bin/sh",
-        'if [ "$1" = "--version" ]; then echo "bpftrace v0.17.0"; exit 0; fi',
-        `trap 'echo END; echo "@bh[0]: 8194"; echo "@bt[0]: 8193"; echo "@bh[1]: 5"; echo "@bt[1]: 5"; echo "@b[0, 0]: ${stale}"; echo "@b[0, 1]: ${row2}"; echo "@b[0, 2]: ${stale}"; echo "@b[1, 4]: ${stale}"; exit 0' INT TERM`,
-        'echo "Attaching 6 probes..."',
-        'echo "READY 1000"',
-        `echo "${row1}"`,
-        'echo "S 65536 my stream"',
-        "while :; do sleep 0.1; done",
-        "",
-      ].join("\n"),
-    );
-    chmodSync(fake, 0o755);
-    const lab = runCli(["lab", "up"]);
-    assert.equal(lab.code, 0, lab.stderr);
-    try {
+  const tn1 = 5_000_000_000n;
+  const tn2 = 5_000_250_000n;
+  // row 1: T1 30 us, T2 20 us, T3 10 us before T4 (deltas + 1 in two 32-bit halves)
+  const row1 = `R ${packA(10n, 0x4000n, 2n)} ${refrTm} ${tn1} ${30_001n | (20_001n << 32n)} 10001 65536`;
+  // row 2 (queued on CPU 0 at index 8193, slot 1, after the tail): no refrTm, T2 and T3 not seen
+  const row2 = `(${packA(11n, 0x4000n, 2n)}, 0, ${tn2}, 40001, 0, 65536)`;
+  const stale = `(${packA(999n, 0x4000n, 1n)}, 0, 1, 1, 1, 65536)`;
+  withFakeBpftrace(
+    [
+      `trap 'echo END; echo "@bh[0]: 8194"; echo "@bt[0]: 8193"; echo "@bh[1]: 5"; echo "@bt[1]: 5"; echo "@b[0, 0]: ${stale}"; echo "@b[0, 1]: ${row2}"; echo "@b[0, 2]: ${stale}"; echo "@b[1, 4]: ${stale}"; exit 0' INT TERM`,
+      'echo "Attaching 6 probes..."',
+      'echo "READY 1000"',
+      `echo "${row1}"`,
+      'echo "S 65536 my stream"',
+      "while :; do sleep 0.1; done",
+    ],
+    (fake, dir) => {
       const out = join(dir, "r.csv");
       const r = runCli(["record", "--lab", "--out", out, "--format", "csv", "--duration", "2"], {
         env: { SVTRACE_BPFTRACE: fake },
@@ -72,10 +61,6 @@ test("packed rows, a stream announced late and rows still queued at exit all rea
       assert.equal(t(b, 3) - t(a, 3), tn2 - tn1, "both on the same clock");
       assert.deepEqual([b[4], b[6], b[7]], ["", "", ""], "no refrTm, T2 and T3 not seen");
       assert.equal(t(b, 3) - t(b, 0), 40_000n);
-    } finally {
-      runCli(["lab", "down"]);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    },
+  );
 });

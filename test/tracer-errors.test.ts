@@ -4,11 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { assertRoot, cliMain, runCli } from "./helpers.js";
+import { withFakeBpftrace } from "./tracer-support.js";
 
 function oneLineError(r: { code: number; stderr: string }, re: RegExp, what: string): void {
   assert.equal(r.code, 1, `${what}: exit 1 (${r.stderr})`);
@@ -95,32 +96,13 @@ test("no lab, nothing selected, bad --machine, bad --prometheus, missing --out",
 
 test("bpftrace rejecting the program: one line with its first ERROR, exit 1 (not a screenful)", () => {
   assertRoot("the tracer preflight");
-  const dir = mkdtempSync(join(tmpdir(), "svt-fakebt-"));
-  try {
-    const fake = join(dir, "bpftrace");
-    writeFileSync(
-      fake,
-      [
-        "#!/bin/sh",
-        'if [ "$1" = "--version" ]; then echo "bpftrace v0.17.0"; exit 0; fi',
-        'echo "stdin:150:11-12: ERROR: Type mismatch for \\$a1" >&2',
-        'echo "      detail line" >&2',
-        "exit 1",
-        "",
-      ].join("\n"),
-    );
-    chmodSync(fake, 0o755);
-    const lab = runCli(["lab", "up"]);
-    assert.equal(lab.code, 0, lab.stderr);
-    try {
+  withFakeBpftrace(
+    ['echo "stdin:150:11-12: ERROR: Type mismatch for \\$a1" >&2', 'echo "      detail line" >&2', "exit 1"],
+    (fake, dir) => {
       const r = runCli(["record", "--lab", "--out", join(dir, "r.arrow"), "--duration", "2"], {
         env: { SVTRACE_BPFTRACE: fake },
       });
       oneLineError(r, /bpftrace could not start the trace: Type mismatch/, "program rejected");
-    } finally {
-      runCli(["lab", "down"]);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+    },
+  );
 });

@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { LiveSnapshot } from "../src/live/model.js";
 import { type CliResult, cliMain, runCli, runCliAsync } from "./helpers.js";
 
@@ -20,6 +22,33 @@ export function labUp(mode: "bridge" | "tap" | "ovs"): void {
 export function labDown(): void {
   const r = runCli(["lab", "down"], { timeoutMs: 60_000 });
   if (r.code !== 0) process.stderr.write(`lab down failed: ${r.stderr}\n`);
+}
+
+/**
+ * Run `fn` with a stand-in for bpftrace (a shell script: `--version` answers 0.17, otherwise `body` runs) and the
+ * lab up (default prefix); the lab and the script's directory are removed even when `fn` throws.
+ */
+export function withFakeBpftrace(body: string[], fn: (fake: string, dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "svt-fakebt-"));
+  try {
+    const fake = join(dir, "bpftrace");
+    writeFileSync(
+      fake,
+      ["#!/bin/sh", 'if [ "$1" = "--version" ]; then echo "bpftrace v0.17.0"; exit 0; fi', ...body, ""].join(
+        "\n",
+      ),
+    );
+    chmodSync(fake, 0o755);
+    const lab = runCli(["lab", "up"]);
+    assert.equal(lab.code, 0, lab.stderr);
+    try {
+      fn(fake, dir);
+    } finally {
+      runCli(["lab", "down"]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface Running {
