@@ -132,20 +132,32 @@ function latencyOf(stdout: string): { p50: number; p99: number; max: number; rec
   };
 }
 
-async function traffic(
-  ns: { pub: string; vm: string },
-  durationS: number,
-): Promise<ReturnType<typeof latencyOf>> {
+type Lab = { pub: string; vm: string };
+
+/** The subscriber (SCHED_FIFO 40, listening) and then the publisher: 8 x 4800 SV/s with --t0 for durationS. */
+async function startTraffic(ns: Lab, durationS: number): Promise<{ sub: Proc; pub: Proc }> {
   const sub = svtrace(["subscribe", "--iface", "vm0", "--netns", ns.vm, "--json"], 40);
   await waitFor(sub, "listening");
   const pub = svtrace([
     ...["publish", "--iface", "pub0", "--netns", ns.pub, "--streams", "8", "--freq", "60"],
     ...["--t0", "--duration", String(durationS)],
   ]);
+  return { sub, pub };
+}
+
+/** SIGINT to each process, in order, waiting for it to end. */
+async function stopAll(...ps: Proc[]): Promise<void> {
+  for (const p of ps) {
+    p.child.kill("SIGINT");
+    await p.done;
+  }
+}
+
+async function traffic(ns: Lab, durationS: number): Promise<ReturnType<typeof latencyOf>> {
+  const { sub, pub } = await startTraffic(ns, durationS);
   await pub.done;
   await new Promise((r) => setTimeout(r, 1000));
-  sub.child.kill("SIGINT");
-  await sub.done;
+  await stopAll(sub);
   return latencyOf(sub.stdout);
 }
 
@@ -182,20 +194,12 @@ export const bench: Bench = {
       const recPid = rec.child.pid as number;
       const btPid = bpftracePid(recPid);
       const cpu0 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0, t: performance.now() };
-      const sub = svtrace(["subscribe", "--iface", "vm0", "--netns", ns.vm, "--json"], 40);
-      await waitFor(sub, "listening");
-      const pub = svtrace([
-        ...["publish", "--iface", "pub0", "--netns", ns.pub, "--streams", "8", "--freq", "60"],
-        ...["--t0", "--duration", String(durationS)],
-      ]);
+      const { sub, pub } = await startTraffic(ns, durationS);
       await pub.done;
       await new Promise((r) => setTimeout(r, 1000));
       const wall = (performance.now() - cpu0.t) / 1000;
       const cpu1 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0 };
-      sub.child.kill("SIGINT");
-      await sub.done;
-      rec.child.kill("SIGINT");
-      await rec.done;
+      await stopAll(sub, rec);
       const traced = latencyOf(sub.stdout);
       const snap = JSON.parse(rec.stdout.trim().split("\n").pop() ?? "{}") as {
         lost_events?: number;
@@ -224,21 +228,13 @@ export const bench: Bench = {
         const rec2 = svtrace(["record", "--lab", "--out", join(dir, "stats.arrow"), "--rate", "38400"]);
         await waitFor(rec2, "recording");
         const bt2 = bpftracePid(rec2.child.pid as number);
-        const sub2 = svtrace(["subscribe", "--iface", "vm0", "--netns", ns.vm, "--json"], 40);
-        await waitFor(sub2, "listening");
-        const pub2 = svtrace([
-          ...["publish", "--iface", "pub0", "--netns", ns.pub, "--streams", "8", "--freq", "60"],
-          ...["--t0", "--duration", String(statsS + 2)],
-        ]);
+        const { sub: sub2, pub: pub2 } = await startTraffic(ns, statsS + 2);
         await new Promise((r) => setTimeout(r, 1000));
         const s0 = bt2 ? progStats(bt2) : [];
         await new Promise((r) => setTimeout(r, statsS * 1000));
         const s1 = bt2 ? progStats(bt2) : [];
         await pub2.done;
-        sub2.child.kill("SIGINT");
-        await sub2.done;
-        rec2.child.kill("SIGINT");
-        await rec2.done;
+        await stopAll(sub2, rec2);
         const svs = 38_400 * statsS;
         const blocks = [
           "netif_receive_skb (T1 hyp-in, T3 vm0, other devices)",
