@@ -13,6 +13,7 @@ import {
   BPFTRACE_ARGS,
   type GeneratedProgram,
   generateProgram,
+  possibleCpus,
   RING_ROWS,
   sizeFor,
 } from "../bpftrace/generate.js";
@@ -104,9 +105,18 @@ class Session extends EventEmitter implements TraceSession {
     });
     checkTracepoints(resolved.points);
     const clock: ClockName = opts.clock ?? "realtime";
-    this.gen = generateProgram({ points: resolved.points, streams: opts.streams, features, clock, profile });
+    // one row ring per possible CPU: the program's drain probes and the map sizes must agree on the count
+    const cpus = possibleCpus();
+    this.gen = generateProgram({
+      points: resolved.points,
+      streams: opts.streams,
+      features,
+      clock,
+      profile,
+      cpus,
+    });
     this.program = this.gen.text;
-    const sizing = sizeFor(opts.expectedRate, opts.mapKeys);
+    const sizing = sizeFor(opts.expectedRate, opts.mapKeys, cpus);
     this.mapCapacity = sizing.mapKeys;
     const offset = measureClockOffset(clock);
     this.statsClockOffsetNs = clock === "tai" ? offset.taiMinusRealtimeNs : 0n;
