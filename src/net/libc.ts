@@ -121,6 +121,15 @@ export const clock_gettime = lib.func("int clock_gettime(int clk, _Out_ svt_time
   clk: number,
   ts: { tv_sec: number; tv_nsec: number },
 ) => number;
+/**
+ * clock_gettime into caller memory (a 16-byte Buffer: tv_sec and tv_nsec as int64). Reading the words back as
+ * int32 lets a spin loop compare times without making a JavaScript double per read (each one is a heap
+ * allocation when it crosses a call boundary: 18 bytes per read, see publish/pacer.ts).
+ */
+export const clock_gettime_raw = lib.func("int clock_gettime(int clk, void *ts)") as (
+  clk: number,
+  ts: Buffer,
+) => number;
 export const clock_nanosleep = lib.func(
   "int clock_nanosleep(int clk, int flags, const svt_timespec *req, _Out_ svt_timespec *rem)",
 ) as (clk: number, flags: number, req: { tv_sec: number; tv_nsec: number }, rem: object | null) => number;
