@@ -71,7 +71,12 @@ describe("generator text", () => {
     // the extraction template appears once per block: never pasted per point
     assert.equal(g.text.match(/the ASDU after svID/g)?.length, 3);
     // with no stream list each svID gets a number, keyed by the exact string, announced once by an S line
-    assert.match(g.text, /\$s = @sid\[\$sv, 0\];/);
+    assert.match(
+      g.text,
+      /\$sw = @sid\[\$sv, \$pt\];\n\s*\$s = \$sw\.0;\n\s*\$wv = \$sw\.1;/,
+      "one lookup: number and word",
+    );
+    assert.match(g.text, /\$s = @sid\[\$sv, 0\]\.0;/, "a point new to the stream finds its number");
     assert.match(g.text, /\$s = \(\$sn << 16\) \| \$c;/, "ids are per CPU: two CPUs never give out the same");
     assert.match(g.text, /printf\("S %llu %s\\n", \$s, \$sv\);/);
   });
@@ -87,19 +92,54 @@ describe("generator text", () => {
     assert.match(g.text, /\(\(\$x >> 16\) & 0xffff\) == 0x0180 && \(\(\$x >> 40\) & 0x80ff\) == 0x00a2/);
     assert.match(g.text, /if \(\(\$x & 0xffff\) == 0x0282 && \(\(\$x >> 32\) & 0xffff\) == 0x0483\) \{/);
     assert.match(g.text, /if \(\(\$w & 0xffff\) == 0x0081\) \{ \$e = 16;/);
-    assert.match(g.text, /\$lp = \$smp \+ \$na;/, "next frame expected noASDU samples later");
-    assert.match(g.text, /if \(\$nx != 0 && \$nx != \$smp\) \{ printf\("D /);
+    assert.ok(
+      g.text.includes("$lp = $smp + ($pt == 1 ? $na : 1);"),
+      "next frame expected noASDU samples later",
+    );
+    assert.match(g.text, /if \(\$pt == 1 && \$nx != 0 && \$nx != \$smp\) \{ printf\("D /);
   });
 
-  it(`bounds stale entries: the first point prints a key pending for ${STALE_PERIODS} periods as incomplete and clears it`, () => {
+  it(`keeps waiting SVs in one slot per iteration modulo ${STALE_PERIODS}: a taken slot is printed as incomplete`, () => {
     const g = generateProgram({ points: FOUR, features: v017, clock: "realtime" });
-    assert.match(g.text, /printf\("I %llu %llu %llu 0 %llu %llu %llu 0 %llu\\n", \$smp, \$it - 4,/);
-    assert.match(g.text, /delete\(@p2\[\$s, \$smp, \$it - 4\]\)/);
-    // every point counts its own smpCnt wraps: keys carry the iteration
-    assert.equal(g.text.match(/@w\[\$s, \d\] = \(\$it << 32\) \| \$lp;/g)?.length, 4);
-    assert.match(g.text, /@p1\[\$s, \$smp, \$it\] = \$now;/);
+    // one read of the slot per SV tells a duplicate, a stale SV of another iteration, or a free slot; the code
+    // is written once per attach block (3 blocks), the point in $pt
+    assert.equal(g.text.match(/\$pv = @p\[\$s, \$smp, \$it % 4\];/g)?.length, 3);
+    assert.ok(
+      g.text.includes(
+        'if ($pv.0 == $it && ($pt == 1 ? $pv.1 : ($pv.3)) != 0) { printf("U %llu %llu %llu\\n", $pt, $smp, $s); return; }',
+      ),
+    );
+    assert.ok(
+      g.text.includes(
+        'printf("I %llu %llu %llu 0 %llu %llu %llu 0 %llu\\n", $smp, $pv.0, $appid, $pv.1, $pv.2, $pv.3, $s);',
+      ),
+    );
+    // each point writes its own time into the slot and keeps the others' (of the same iteration)
+    const kept = (j: number) => `($pv.0 == $it ? $pv.${j} : (uint64)0)`;
+    assert.ok(
+      g.text.includes(
+        `@p[$s, $smp, $it % 4] = ($it, ($pt == 1 ? $now : ${kept(1)}), ${kept(2)}, ($pt == 3 ? $now : ${kept(3)}));`,
+      ),
+    );
+    assert.ok(g.text.includes(`@p[$s, $smp, $it % 4] = ($it, ${kept(1)}, $now, ${kept(3)});`));
+    // the last point takes the times of its own iteration only, and frees the slot
+    assert.match(
+      g.text,
+      /if \(\$pv\.0 == \$it\) \{\n\s*\$a1 = \$pv\.1;\n\s*\$a2 = \$pv\.2;\n\s*\$a3 = \$pv\.3;\n\s*delete\(@p\[\$s, \$smp, \$it % 4\]\);/,
+    );
+    // every point counts its own smpCnt wraps in its word (number and word in one value per svID and point)
+    assert.equal(g.text.match(/@sid\[\$sv, \$pt\] = \(\$s, \(\$it << 32\) \| \$lp\);/g)?.length, 3);
+    assert.ok(
+      g.text.includes("if ($pt == 1 || $smp + 1 >= $lp + 16) {"),
+      "the first point's word follows every SV",
+    );
     assert.match(g.text, /^END$/m);
-    assert.match(g.text, /clear\(@p1\);/);
+    assert.match(g.text, /print\(@p\);/);
+    assert.match(g.text, /clear\(@p\);/);
+    // with a stream list the words are keyed by the stream index
+    const listed = generateProgram({ points: FOUR, streams: ["a", "b"], features: v017, clock: "realtime" });
+    assert.equal(listed.text.match(/@w\[\$s, \$pt\] = \(\$it << 32\) \| \$lp;/g)?.length, 3);
+    assert.doesNotMatch(listed.text, /@sid/);
   });
 
   it("queues complete SVs packed in per-CPU rings that a timer probe drains, several rows per printf", () => {
@@ -123,7 +163,11 @@ describe("generator text", () => {
       "overruns are said",
     );
     // a delta that does not fit 32 bits (or a point after the last one) is printed unpacked at once
-    assert.match(g.text, /\$a1 > \$now \|\| \$now - \$a1 >= 0xfffffffe/);
+    assert.match(
+      g.text,
+      /\(\$a1 != 0 && \(\$a1 > \$now \|\| \$now - \$a1 >= 0xfffffffe\)\)/,
+      "a point that did not see it is no reason",
+    );
     assert.match(g.text, /printf\("F %llu %llu %llu %llu %llu %llu %llu %llu %llu\\n"/);
     // what is still queued at exit is printed by END
     assert.match(g.text, /print\(@bh\);\n {2}print\(@bt\);\n {2}print\(@b\);/);

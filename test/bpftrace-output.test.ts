@@ -82,15 +82,17 @@ describe("output lines", () => {
     assert.equal(i.kind === "row" && i.complete, false);
     assert.deepEqual(parseLine("D 4000 1 5", 4), { kind: "gap", expected: 4000, got: 1, stream: "5" });
     assert.deepEqual(parseLine("U 2 17 3", 4), { kind: "duplicate", point: 2, smpCnt: 17, stream: "3" });
-    assert.deepEqual(parseLine("@in: 12345", 4), { kind: "entered", count: 12345 });
-    assert.deepEqual(parseLine("@p1[65536, 42, 3]: 987", 4), {
+    assert.deepEqual(parseLine("@pend: 12345", 4), { kind: "mapEntries", count: 12345 });
+    // an SV still waiting at exit: @p[stream, smpCnt, slot]: (iteration, t1, t2, t3)
+    assert.deepEqual(parseLine("@p[65536, 42, 3]: (7, 987, 0, 990)", 4), {
       kind: "pending",
-      point: 1,
       stream: "65536",
       smpCnt: 42,
-      iteration: 3,
-      time: 987n,
+      iteration: 7,
+      times: [987n, 0n, 990n],
     });
+    // a slot of another point count is not taken for one
+    assert.equal(parseLine("@p[65536, 42, 3]: (7, 987)", 4).kind, "other");
     assert.deepEqual(parseLine("READY 4711", 4), { kind: "ready", time: 4711n });
     assert.deepEqual(parseLine("END", 4), { kind: "end" });
   });

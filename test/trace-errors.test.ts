@@ -190,13 +190,13 @@ describe("runner", { timeout: 120_000 }, () => {
     const r = new BpftraceRunner({
       binary: "bpftrace",
       program:
-        'BEGIN { printf("READY %llu\\n", nsecs); @n = 0; }\ninterval:ms:10 { @n = @n + 1; printf("R %llu 0 %llu 1\\n", @n, nsecs); }\nEND { printf("END\\n"); printf("@in: %llu\\n", @n); clear(@n); }\n',
+        'BEGIN { printf("READY %llu\\n", nsecs); @n = 0; }\ninterval:ms:10 { @n = @n + 1; printf("R %llu 0 %llu 1\\n", @n, nsecs); }\nEND { printf("END\\n"); printf("@pend: %llu\\n", @n); clear(@n); }\n',
       env: {},
       pointCount: 1,
       onEvent: (ev) => {
         if (ev.kind === "row") lines.push(`R${ev.smpCnt}`);
         if (ev.kind === "end") lines.push("END");
-        if (ev.kind === "entered") lines.push(`N${ev.count}`);
+        if (ev.kind === "mapEntries") lines.push(`N${ev.count}`);
       },
       onStderr: () => {},
     });

@@ -6,11 +6,12 @@
  * from the frame: VLAN tag at +12 or already in skb->vlan_all, BER lengths short/long/non-minimal, optional
  * security field, svID compared exactly (length and bytes), smpCnt and refrTm found by walking the ASDU TLVs.
  * Matching happens in the kernel keyed by (stream, smpCnt, iteration), each point counting the smpCnt wraps
- * it sees (so a reader lagging by more than one period still pairs correctly): the first point stores its
- * time, middle points theirs, the last point deletes the entries and queues one packed row per SV in a per-CPU
- * ring that a timer probe drains (see emitRow and drainProbes for why). When the first
- * point finds the same (stream, smpCnt) still pending from STALE_PERIODS periods ago it prints it as incomplete
- * and clears it, so no entry outlives STALE_PERIODS smpCnt periods.
+ * it sees (so a reader lagging by more than one period still pairs correctly). The SVs between the first point
+ * and the last wait in one map with a slot per (stream, smpCnt, iteration % STALE_PERIODS) holding the
+ * iteration and every earlier point's time (see pointAction); the last point deletes the slot and queues one
+ * packed row per SV in a per-CPU ring that a timer probe drains (see emitRow and drainProbes for why). A point
+ * that finds its slot taken by another iteration prints that SV as incomplete and takes the slot over, so no
+ * entry outlives STALE_PERIODS smpCnt periods.
  *
  * Output lines (all on stdout; the parser is ./output.ts):
  *   READY <time>                                      BEGIN ran: every probe is attached
@@ -25,9 +26,8 @@
  *   D <expected> <got> <stream>                       smpCnt discontinuity at the first point (gap or wrap)
  * Frames with several ASDUs are keyed by their first ASDU; the next frame is expected at smpCnt + noASDU.
  *   U <point> <smpCnt> <stream>                       the same SV seen twice at a point (duplicate)
- *   @in: <n>                                          SVs entered at the first point so far (every second)
- *   @pend: <n>                                        entries now in the first point's map (every second)
- *   END, then @p<k>[<stream>, <smpCnt>, <it>]: <time> leftovers at exit,
+ *   @pend: <n>                                        SVs now waiting in the map (every second)
+ *   END, then @p[<stream>, <smpCnt>, <slot>]: (<it>, <t1>, .. <tn-1>)  SVs still waiting at exit,
  *   @bh[<cpu>]: <head>, @bt[<cpu>]: <tail>, @b[<cpu>, <slot>]: (<R fields>)  rows still queued at exit:
  *                                                     indexes tail..head-1, slot = index % RING_ROWS
  * <it> is the iteration (2 = the first smpCnt period the first point saw, 1 = the one before).
@@ -138,7 +138,10 @@ function tlvHeader(indent: string): string {
     .join("\n");
 }
 
-/** The SV key extraction shared by every probe: sets $appid, $sv, $smp, $rt and $s (or returns). */
+/**
+ * The SV key extraction shared by every probe: sets $appid, $sv, $na, $smp and $rt (or returns), and $s when
+ * streams are given (in all-streams mode the point action looks the stream number up with its word: streamWord).
+ */
 function extractKey(streams: string[] | undefined, indent: string): string {
   const i = indent;
   const lines = [
@@ -221,20 +224,6 @@ function extractKey(streams: string[] | undefined, indent: string): string {
       );
     });
     lines.push(`${i}if ($s == 0) { return; }`);
-  } else {
-    lines.push(
-      `${i}// stream id: a number per svID (the map key is the exact svID string), told to svtrace once by an S line;`,
-      `${i}// ids are (per-CPU counter << 16 | cpu), so two CPUs never hand out the same id`,
-      `${i}$s = @sid[$sv, 0];`,
-      `${i}if ($s == 0) {`,
-      `${i}  $c = (uint64)cpu;`,
-      `${i}  $sn = @sn[$c] + 1;`,
-      `${i}  @sn[$c] = $sn;`,
-      `${i}  $s = ($sn << 16) | $c;`,
-      `${i}  @sid[$sv, 0] = $s;`,
-      `${i}  printf("S %llu %s\\n", $s, $sv);`,
-      `${i}}`,
-    );
   }
   return lines.join("\n");
 }
@@ -267,118 +256,180 @@ function checkFilterStrings(p: ProbePoint): void {
 }
 
 /**
- * Per-point iteration (smpCnt wraps seen at this point), kept in @w[stream, k] as (iteration << 32 | last + 1);
- * at the first point last + noASDU (the next expected smpCnt, for the gap check), at later points a value up to
- * ITERATION_WORD_STEP behind (written back only on a wrap or a step that large).
- * Iterations start at 2 at the first point (so an SV from the period before it, still queued for a later
- * point, can be 1); a later point seeing a stream for the first time takes the first point's iteration, minus
- * one when the SV is from before the first point's last wrap. A backward jump to
- * below half of the last counter is a wrap; a small one is a late or repeated SV of the same period.
+ * Where a point keeps its iteration word, and the stream number in all-streams mode. With a stream list: $s comes
+ * from the extraction, the word is @w[$s, point]. Without: @sid[$sv, point] = ($s, word) holds both, so one
+ * lookup keyed by the exact svID gives the stream number and the word; @sid[$sv, 0] = ($s, 0) is the number
+ * itself, given out the first time any point sees the svID ((per-CPU counter << 16) | cpu: two CPUs never give
+ * out the same) and announced once by an S line. The point is $pt: one copy of the code serves every point of
+ * an attach block (bpftrace 0.17 gives every map key and tuple its own stack slot: per-point copies of these
+ * overflowed the 512-byte BPF stack with 7 points).
  */
-function iterationCode(k: number, indent: string): string {
-  const i = indent;
-  const lines = [
-    `${i}$wv = @w[$s, ${k}];`,
-    `${i}$lp = $wv & 0xffffffff;`,
-    `${i}$it = $wv >> 32;`,
-    `${i}if ($lp == 0) {`,
-  ];
-  if (k === 1) lines.push(`${i}  $it = 2;`);
-  else
-    lines.push(
-      `${i}  $w1 = @w[$s, 1];`,
-      `${i}  $l1 = $w1 & 0xffffffff;`,
-      `${i}  $it = $w1 >> 32;`,
-      `${i}  if ($it > 1 && $smp + 1 > $l1 + ($l1 / 2) + 64) { $it = $it - 1; }`,
-      `${i}  if ($it == 0) { $it = 1; }`,
-    );
-  // the first point keeps the next expected smpCnt (smpCnt + noASDU: a frame carries noASDU consecutive
-  // samples), which is also what its gap check compares against ($nx, 0 = unknown); later points smpCnt + 1
-  const next = k === 1 ? "$smp + $na" : "$smp + 1";
-  if (k === 1) lines.splice(1, 0, `${i}$nx = $wv & 0xffffffff;`);
-  if (k === 1) {
-    lines.push(
-      `${i}  $lp = ${next};`,
-      `${i}} else {`,
-      `${i}  if ($smp + 1 < $lp) {`,
-      `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = ${next}; }`,
-      `${i}  } else { $lp = ${next}; }`,
+interface WordStore {
+  /** sets $s (all-streams mode) and $wv (0 when this point has not seen the stream yet) */
+  read(i: string): string[];
+  /** an expression for the first point's word (a later point seeing the stream for the first time) */
+  firstWord: string;
+  write(value: string): string;
+}
+
+function wordStore(allStreams: boolean): WordStore {
+  if (!allStreams)
+    return {
+      read: (i) => [`${i}$wv = @w[$s, $pt];`],
+      firstWord: "@w[$s, 1]",
+      write: (v) => `@w[$s, $pt] = ${v};`,
+    };
+  return {
+    read: (i) => [
+      `${i}$sw = @sid[$sv, $pt];`,
+      `${i}$s = $sw.0;`,
+      `${i}$wv = $sw.1;`,
+      `${i}if ($s == 0) {`,
+      `${i}  $s = @sid[$sv, 0].0;`,
+      `${i}  if ($s == 0) {`,
+      `${i}    $c = (uint64)cpu;`,
+      `${i}    $sn = @sn[$c] + 1;`,
+      `${i}    @sn[$c] = $sn;`,
+      `${i}    $s = ($sn << 16) | $c;`,
+      `${i}    @sid[$sv, 0] = ($s, (uint64)0);`,
+      `${i}    printf("S %llu %s\\n", $s, $sv);`,
+      `${i}  }`,
       `${i}}`,
-      `${i}@w[$s, ${k}] = ($it << 32) | $lp;`,
-    );
-    return lines.join("\n");
-  }
-  // later points only need the word to tell a wrap (a jump back below half of it) from a late SV: they write it
-  // back when it changes by a wrap or by at least ${ITERATION_WORD_STEP} samples, not for every SV (a map update saved)
-  lines.push(
+    ],
+    firstWord: "@sid[$sv, 1].1",
+    write: (v) => `@sid[$sv, $pt] = ($s, ${v});`,
+  };
+}
+
+/** How far (samples) a later point's iteration word may lag its last smpCnt: far below any smpCnt modulus. */
+const ITERATION_WORD_STEP = 16;
+
+/**
+ * Per-point iteration (smpCnt wraps seen at this point), kept in the point's word as (iteration << 32 | last + 1):
+ * at the first point last + noASDU (the next expected smpCnt, for the gap check; written for every SV), at later
+ * points a value up to ITERATION_WORD_STEP behind (written back only on a wrap or a step that large: a map update
+ * saved per SV). Iterations start at 2 at the first point (so an SV from the period before it, still queued for a
+ * later point, can be 1); a later point seeing a stream for the first time takes the first point's iteration,
+ * minus one when the SV is from before the first point's last wrap. A backward jump to below half of the last
+ * counter is a wrap; a small one is a late or repeated SV of the same period. `ks`: the block's points.
+ */
+function iterationCode(ks: number[], words: WordStore, i: string): string {
+  const hasFirst = ks.includes(1);
+  const hasLater = ks.some((k) => k > 1);
+  // a frame carries noASDU consecutive samples: the first point expects smpCnt + noASDU next
+  const next = hasFirst && hasLater ? "$smp + ($pt == 1 ? $na : 1)" : hasFirst ? "$smp + $na" : "$smp + 1";
+  const later = [
+    `$w1 = ${words.firstWord};`,
+    "$l1 = $w1 & 0xffffffff;",
+    "$it = $w1 >> 32;",
+    "if ($it > 1 && $smp + 1 > $l1 + ($l1 / 2) + 64) { $it = $it - 1; }",
+    "if ($it == 0) { $it = 1; }",
+  ];
+  const firstSight =
+    hasFirst && hasLater
+      ? [`${i}  if ($pt == 1) { $it = 2; }`, `${i}  else {`, ...later.map((l) => `${i}    ${l}`), `${i}  }`]
+      : hasFirst
+        ? [`${i}  $it = 2;`]
+        : later.map((l) => `${i}  ${l}`);
+  const step = hasFirst
+    ? hasLater
+      ? `$pt == 1 || $smp + 1 >= $lp + ${ITERATION_WORD_STEP}`
+      : "1"
+    : `$smp + 1 >= $lp + ${ITERATION_WORD_STEP}`;
+  return [
+    ...words.read(i),
+    `${i}$lp = $wv & 0xffffffff;`,
+    `${i}$nx = $lp;`,
+    `${i}$it = $wv >> 32;`,
+    `${i}$up = (uint64)0;`,
+    `${i}if ($lp == 0) {`,
+    ...firstSight,
     `${i}  $lp = ${next};`,
     `${i}  $up = 1;`,
     `${i}} else {`,
     `${i}  if ($smp + 1 < $lp) {`,
     `${i}    if ($smp + 1 < $lp / 2) { $it = $it + 1; $lp = ${next}; $up = 1; }`,
     `${i}  } else {`,
-    `${i}    if ($smp + 1 >= $lp + ${ITERATION_WORD_STEP}) { $lp = ${next}; $up = 1; }`,
+    step === "1" ? `${i}    $lp = ${next}; $up = 1;` : `${i}    if (${step}) { $lp = ${next}; $up = 1; }`,
     `${i}  }`,
     `${i}}`,
-    `${i}if ($up) { @w[$s, ${k}] = ($it << 32) | $lp; }`,
-  );
-  lines.splice(0, 0, `${i}$up = (uint64)0;`);
-  return lines.join("\n");
+    `${i}if ($up) { ${words.write("($it << 32) | $lp")} }`,
+  ].join("\n");
 }
 
-/** How far (samples) a later point's iteration word may lag its last smpCnt: far below any smpCnt modulus. */
-const ITERATION_WORD_STEP = 16;
+/** The pending-map key of an SV: one slot per iteration modulo STALE_PERIODS. */
+const SLOT_KEY = `[$s, $smp, $it % ${STALE_PERIODS}]`;
 
-/** The action of point k (1-based) of n, at the end of its attach block. */
-function pointAction(k: number, n: number, streamFmt: string, now: string, indent: string): string {
-  const i = indent;
-  const key = "[$s, $smp, $it]";
-  const staleKey = `[$s, $smp, $it - ${STALE_PERIODS}]`;
-  const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
-  const lines: string[] = [`${i}$now = ${now};`, iterationCode(k, i)];
-  const dropAccounting = [
-    `${i}if ($nx != 0 && $nx != $smp) { printf("D %llu %llu ${streamFmt}\\n", $nx, $smp, $s); }`,
-  ];
+/** `$pt == k1 ? e(k1) : ($pt == k2 ? e(k2) : .. e(kLast))` over the block's points `ks` */
+function byPoint(ks: number[], e: (k: number) => string): string {
+  if (ks.length === 1) return e(ks[0]);
+  return `$pt == ${ks[0]} ? ${e(ks[0])} : (${byPoint(ks.slice(1), e)})`;
+}
+
+/**
+ * What the points `ks` of one attach block (1-based, of n) do with an SV, once its key is extracted.
+ *
+ * SVs between the first point and the last wait in one map, @p[stream, smpCnt, iteration % STALE_PERIODS] =
+ * (iteration, t1, .., tn-1): a point reads the slot once, which tells it all it needs: the same SV already seen
+ * here (a duplicate), or an SV of another iteration still in the slot (one that never reached the last point:
+ * printed as incomplete, then overwritten), and writes its time back; the last point reads and deletes it. So
+ * the map never holds more than STALE_PERIODS periods of each stream, and on the path an SV costs the first
+ * point three map operations after its stream lookup (its word, the slot read and write), a middle point two:
+ * measured on the project's VM, the per-point maps and the separate duplicate and stale-entry lookups they
+ * needed cost about 1 µs more per SV on the path.
+ */
+function blockAction(ks: number[], n: number, words: WordStore, now: string, i: string): string {
+  const lines: string[] = [`${i}$now = ${now};`, iterationCode(ks, words, i)];
+  const gapCheck = (cond: string) =>
+    `${i}  if (${cond}$nx != 0 && $nx != $smp) { printf("D %llu %llu %llu\\n", $nx, $smp, $s); }`;
   if (n === 1) {
-    lines.push(...dropAccounting);
-    lines.push(`${i}@in = count();`);
-    lines.push(emitRow(n, i));
+    lines.push(gapCheck("").slice(2), emitRow(n, i));
     return lines.join("\n");
   }
-  const fmt = earlier.map(() => "%llu").join(" ");
-  const args = earlier.map((j) => `$a${j}`).join(", ");
-  if (k === 1) {
-    lines.push(`${i}if (@p1${key} != 0) { printf("U 1 %llu ${streamFmt}\\n", $smp, $s); return; }`);
-    lines.push(
-      `${i}// still pending from ${STALE_PERIODS} smpCnt periods ago: it never reached the last point`,
+  const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
+  const waiting = ks.filter((k) => k < n);
+  lines.push(`${i}$pv = @p${SLOT_KEY};`);
+  const last: string[] = [];
+  if (ks.includes(n)) {
+    last.push(
+      ...earlier.map((j) => `$a${j} = (uint64)0;`),
+      "if ($pv.0 == $it) {",
+      ...earlier.map((j) => `  $a${j} = $pv.${j};`),
+      `  delete(@p${SLOT_KEY});`,
+      "  @pend = sum(-1);",
+      "}",
     );
-    // (for $it <= STALE_PERIODS the key wraps to a huge iteration that never exists: reads 0)
-    for (const j of earlier) lines.push(`${i}$a${j} = @p${j}${staleKey};`);
-    lines.push(`${i}if (${earlier.map((j) => `$a${j}`).join(" + ")} != 0) {`);
-    lines.push(
-      `${i}  printf("I %llu %llu %llu 0 ${fmt} 0 ${streamFmt}\\n", $smp, $it - ${STALE_PERIODS}, $appid, ${args}, $s);`,
+  }
+  const wait: string[] = [];
+  if (waiting.length > 0) {
+    const mine = byPoint(waiting, (k) => `$pv.${k}`);
+    const fields = earlier.map((j) => {
+      const kept = `($pv.0 == $it ? $pv.${j} : (uint64)0)`;
+      if (!waiting.includes(j)) return kept;
+      return waiting.length === 1 ? "$now" : `($pt == ${j} ? $now : ${kept})`;
+    });
+    wait.push(
+      `if ($pv.0 == $it && (${mine}) != 0) { printf("U %llu %llu %llu\\n", $pt, $smp, $s); return; }`,
+      "if ($pv.0 != $it) {",
+      "  // the slot holds an SV of another iteration that never reached the last point (or nothing)",
+      `  if ($pv.0 != 0) { printf("I %llu %llu %llu 0 ${earlier.map(() => "%llu ").join("")}0 %llu\\n", $smp, $pv.0, $appid, ${earlier.map((j) => `$pv.${j}, `).join("")}$s); }`,
+      "  else { @pend = sum(1); }",
+      "}",
+      `@p${SLOT_KEY} = ($it, ${fields.join(", ")});`,
     );
-    for (const j of earlier)
-      lines.push(
-        `${i}  if ($a${j} != 0) { delete(@p${j}${staleKey});${j === 1 ? " @pend = sum(-1);" : ""} }`,
-      );
-    lines.push(`${i}}`);
-    lines.push(...dropAccounting);
-    lines.push(`${i}@p1${key} = $now;`);
-    lines.push(`${i}@pend = sum(1);`);
-    lines.push(`${i}@in = count();`);
-    return lines.join("\n");
   }
-  if (k < n) {
-    lines.push(`${i}if (@p${k}${key} != 0) { printf("U ${k} %llu ${streamFmt}\\n", $smp, $s); return; }`);
-    lines.push(`${i}@p${k}${key} = $now;`);
-    return lines.join("\n");
+  if (ks.includes(1)) {
+    // smpCnt gaps are counted at the first point
+    const at = wait.findIndex((l) => l.startsWith("@p"));
+    wait.splice(at, 0, gapCheck(waiting.length === 1 ? "" : "$pt == 1 && ").slice(i.length + 2));
   }
-  for (const j of earlier) {
-    lines.push(`${i}$a${j} = @p${j}${key};`);
-    lines.push(`${i}if ($a${j} != 0) { delete(@p${j}${key});${j === 1 ? " @pend = sum(-1);" : ""} }`);
-  }
-  lines.push(emitRow(n, i));
+  if (last.length > 0 && wait.length > 0) {
+    lines.push(`${i}if ($pt == ${n}) {`, ...last.map((l) => `${i}  ${l}`));
+    lines.push(emitRow(n, `${i}  `));
+    lines.push(`${i}} else {`, ...wait.map((l) => `${i}  ${l}`), `${i}}`);
+  } else if (last.length > 0) {
+    lines.push(...last.map((l) => `${i}${l}`), emitRow(n, i));
+  } else lines.push(...wait.map((l) => `${i}${l}`));
   return lines.join("\n");
 }
 
@@ -404,7 +455,7 @@ function emitRow(n: number, indent: string): string {
   lines.push(`${i}$A = $smp | ($appid << 16) | ($it << 32);`);
   if (n > 1) {
     lines.push(
-      `${i}if (${earlier.map((j) => `$a${j} > $now || $now - $a${j} >= 0xfffffffe`).join(" || ")}) {`,
+      `${i}if (${earlier.map((j) => `($a${j} != 0 && ($a${j} > $now || $now - $a${j} >= 0xfffffffe))`).join(" || ")}) {`,
       `${i}  printf("F %llu %llu %llu %llu ${earlier.map(() => "%llu ").join("")}%llu %llu\\n", $smp, $it, $appid, $rt, ${earlier.map((j) => `$a${j}, `).join("")}$now, $s);`,
       `${i}  return;`,
       `${i}}`,
@@ -484,8 +535,7 @@ function probeBlock(
   now: string,
 ): string {
   const a = ATTACH_POINTS[attach];
-  // the stream is a number in both modes: the list index, or the id an S line announced
-  const streamFmt = "%llu";
+  const words = wordStore(!streams);
   const lines: string[] = [];
   lines.push(`// ${members.map((m) => `${m.point.label} [${describePoint(m.point)}]`).join("; ")}`);
   lines.push(attach);
@@ -503,12 +553,16 @@ function probeBlock(
   });
   lines.push("  if ($pt == 0) { return; }");
   lines.push(extractKey(streams, "  "));
-  members.forEach((m, idx) => {
-    lines.push(`  ${idx === 0 ? "" : "else "}if ($pt == ${m.k}) {`);
-    lines.push(`    // ${m.point.name}: point ${m.k} of ${n}`);
-    lines.push(pointAction(m.k, n, streamFmt, now, "    "));
-    lines.push("  }");
-  });
+  lines.push(`  // ${members.map((m) => `${m.point.name}: point ${m.k} of ${n}`).join("; ")}`);
+  lines.push(
+    blockAction(
+      members.map((m) => m.k),
+      n,
+      words,
+      now,
+      "  ",
+    ),
+  );
   lines.push("}");
   return lines.join("\n");
 }
@@ -543,37 +597,45 @@ export function generateProgram(opts: GenerateOptions): GeneratedProgram {
     ...points.map((p, i) => ` *   point ${i + 1}: ${p.label}  <- ${describePoint(p)}`),
     ` * Streams: ${streams ? streams.map((s, i) => `${i + 1}=${s}`).join(" ") : "all (keyed by the svID string)"}`,
     ` * Profile: ${opts.profile ?? "-"}; clock: ${tai ? "nsecs(tai)" : "nsecs (CLOCK_MONOTONIC, converted by svtrace)"}; bpftrace ${opts.features.version}.`,
-    " * Lines: READY, R (SV at the last point), I (incomplete), D (smpCnt gap), U (duplicate), @in (entered).",
+    " * Lines: READY, S (stream number), R (SV at the last point), F (unpacked R), I (incomplete), D (smpCnt gap),",
+    " * U (duplicate), O (ring overrun), @pend (SVs pending).",
     " * Generated by svtrace (src/bpftrace/generate.ts); run it with svtrace, which sets the map sizes.",
     " */",
   ];
   const mapNames = [
-    ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `@p${j + 1}`),
-    "@w",
-    "@in",
-    ...(n > 1 ? ["@pend"] : []),
+    ...(n > 1 ? ["@p", "@pend"] : []),
+    ...(streams ? ["@w"] : ["@sid", "@sn"]),
     "@b",
     "@bh",
     "@bt",
-    ...(streams ? [] : ["@sid", "@sn"]),
   ];
+  // BEGIN gives @p its value type once ((iteration, t1, .., tn-1), all uint64): bpftrace 0.17 infers a tuple
+  // built from fields of a tuple variable as untyped otherwise
+  const pinSlot =
+    n > 1
+      ? ` @p[0, 0, 0] = (${Array.from({ length: n }, () => "(uint64)0").join(", ")}); delete(@p[0, 0, 0]);`
+      : "";
   const text = [
     ...header,
     "",
     "// bpftrace runs with -B full (one write(2) per 4 KiB, not per line); a blank line longer than the 4 KiB",
     "// stdio buffer of a pipe pushes out everything printed before it: after READY, and every second",
-    `BEGIN { printf("READY %llu\\n${FLUSH_PAD}\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
+    `BEGIN {${pinSlot} printf("READY %llu\\n${FLUSH_PAD}\\n", ${now});${opts.exitInBegin ? " exit();" : ""} }`,
     "",
     ...[...groups.entries()].map(([attach, members]) => `${probeBlock(attach, members, n, streams, now)}\n`),
     ...drainProbes(n, opts.cpus ?? possibleCpus()),
-    `interval:s:1 { print(@in);${n > 1 ? " print(@pend);" : ""} printf("${FLUSH_PAD}\\n"); }`,
+    `interval:s:1 {${n > 1 ? " print(@pend);" : ""} printf("${FLUSH_PAD}\\n"); }`,
     "",
     "END",
     "{",
     '  printf("END\\n");',
-    ...Array.from({ length: Math.max(0, n - 1) }, (_, j) => `  print(@p${j + 1});`),
-    "  print(@in);",
-    ...(n > 1 ? ["  print(@pend);"] : []),
+    ...(n > 1
+      ? [
+          "  // SVs that never reached the last point: @p[stream, smpCnt, slot]: (iteration, t1, .., tn-1)",
+          "  print(@p);",
+          "  print(@pend);",
+        ]
+      : []),
     `  // rows still queued: @b[cpu, i % ${RING_ROWS}] for @bt[cpu] <= i < @bh[cpu]`,
     "  print(@bh);",
     "  print(@bt);",
@@ -598,7 +660,7 @@ function nextPow2(v: number): number {
 }
 
 /**
- * Map and ring-buffer sizes from the expected total SV rate: the pending maps hold at most STALE_PERIODS smpCnt
+ * Map and ring-buffer sizes from the expected total SV rate: the pending map holds at most STALE_PERIODS smpCnt
  * periods (seconds) of SVs that never reach the last point, plus those in flight, so (STALE_PERIODS + 1) x rate keys. The perf
  * buffer holds about four seconds of output lines per CPU (up to 4096 pages = 16 MiB per CPU): 1024 pages at
  * 32 k SV/s was loss-free on an idle machine (KERNEL-TRACING.md §5), but with the lab's real-time forwarder and

@@ -34,10 +34,10 @@ export type OutputEvent =
   | { kind: "overrun"; cpu: number; rows: number }
   | { kind: "gap"; expected: number; got: number; stream: string }
   | { kind: "duplicate"; point: number; smpCnt: number; stream: string }
-  | { kind: "entered"; count: number }
   | { kind: "mapEntries"; count: number }
   | { kind: "end" }
-  | { kind: "pending"; point: number; stream: string; smpCnt: number; iteration: number; time: bigint }
+  /** an SV still waiting in the kernel at exit: times of the points before the last (0 = not seen) */
+  | { kind: "pending"; stream: string; smpCnt: number; iteration: number; times: bigint[] }
   | { kind: "lost"; count: number }
   | { kind: "attaching"; probes: number }
   | { kind: "blank" }
@@ -152,20 +152,21 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
     if (isUint(t)) return { kind: "ready", time: BigInt(t) };
   }
   if (line === "END") return { kind: "end" };
-  let m = /^@in: (\d+)$/.exec(line);
-  if (m) return { kind: "entered", count: Number(m[1]) };
-  m = /^@pend: (-?\d+)$/.exec(line);
+  let m = /^@pend: (-?\d+)$/.exec(line);
   if (m) return { kind: "mapEntries", count: Math.max(0, Number(m[1])) };
-  m = /^@p(\d+)\[(\d+), (\d+), (\d+)\]: (\d+)$/.exec(line);
-  if (m)
-    return {
-      kind: "pending",
-      point: Number(m[1]),
-      stream: m[2],
-      smpCnt: Number(m[3]),
-      iteration: Number(m[4]),
-      time: BigInt(m[5]),
-    };
+  // @p[stream, smpCnt, slot]: (iteration, t1, .., tn-1)
+  m = /^@p\[(\d+), (\d+), \d+\]: \(([\d, ]+)\)$/.exec(line);
+  if (m) {
+    const f = m[3].split(", ");
+    if (f.length === pointCount && f.every(isUint))
+      return {
+        kind: "pending",
+        stream: m[1],
+        smpCnt: Number(m[2]),
+        iteration: Number(f[0]),
+        times: f.slice(1).map((t) => BigInt(t)),
+      };
+  }
   m = /^@b([ht])\[(\d+)\]: (\d+)$/.exec(line);
   if (m) return { kind: m[1] === "h" ? "ringHead" : "ringTail", cpu: Number(m[2]), index: Number(m[3]) };
   m = /^O (\d+) (\d+)$/.exec(line);

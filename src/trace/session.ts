@@ -64,7 +64,6 @@ class Session extends EventEmitter implements TraceSession {
   private readonly streams = new Map<string, StreamState>();
   private batch: SvRow[] = [];
   private rowsDelivered = 0;
-  private entered = 0;
   private pendingNow = 0;
   /** added to Date.now() for stats times on the session clock (TAI - REALTIME when the clock is TAI) */
   private statsClockOffsetNs = 0n;
@@ -288,9 +287,6 @@ class Session extends EventEmitter implements TraceSession {
       case "duplicate":
         this.state(ev.stream).duplicate();
         break;
-      case "entered":
-        this.entered = Math.max(this.entered, ev.count);
-        break;
       case "mapEntries":
         this.pendingNow = ev.count;
         this.checkMapFill();
@@ -300,10 +296,7 @@ class Session extends EventEmitter implements TraceSession {
         this.lostSinceWarn += ev.count;
         break;
       case "pending": {
-        const key = `${ev.smpCnt} ${ev.iteration} ${ev.stream}`;
-        const times = this.pendingAtEnd.get(key) ?? new Array<bigint>(this.gen.points.length).fill(0n);
-        times[ev.point - 1] = ev.time;
-        this.pendingAtEnd.set(key, times);
+        this.pendingAtEnd.set(`${ev.smpCnt} ${ev.iteration} ${ev.stream}`, [...ev.times, 0n]);
         break;
       }
       case "end":
