@@ -90,7 +90,13 @@ describe("generator text", () => {
     assert.match(g.text, /if \(\$tg == 0x84 && \$L == 8\) \{ \$rt = /);
     // the common layout (short forms, no security, no datSet) is read 8 bytes at a time, the rest walked
     assert.match(g.text, /\(\(\$x >> 16\) & 0xffff\) == 0x0180 && \(\(\$x >> 40\) & 0x80ff\) == 0x00a2/);
-    assert.match(g.text, /if \(\(\$x & 0xffff\) == 0x0282 && \(\(\$x >> 32\) & 0xffff\) == 0x0483\) \{/);
+    assert.match(g.text, /\$fa = \(\$x & 0xffff\) == 0x0282 && \(\(\$x >> 32\) & 0xffff\) == 0x0483;/);
+    // refrTm is read only where the last point is (it alone prints it): one block of three
+    assert.equal(
+      g.text.match(/\$rt = \(uint64\)bswap/g)?.length,
+      2,
+      "fast path and walk, in the T4 block only",
+    );
     assert.match(g.text, /if \(\(\$w & 0xffff\) == 0x0081\) \{ \$e = 16;/);
     assert.ok(
       g.text.includes("$lp = $smp + ($pt == 1 ? $na : 1);"),

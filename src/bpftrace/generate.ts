@@ -139,7 +139,7 @@ function tlvHeader(indent: string): string {
 }
 
 /**
- * The SV key extraction shared by every probe: sets $appid, $sv, $na, $smp and $rt (or returns), and $s when
+ * The SV key extraction shared by every probe: sets $appid, $sv, $na, $smp and $fa (or returns), and $s when
  * streams are given (in all-streams mode the point action looks the stream number up with its word: streamWord).
  */
 function extractKey(streams: string[] | undefined, indent: string): string {
@@ -188,14 +188,12 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     `${i}}`,
     `${i}$sv = str($p + $q, $vl);`,
     `${i}$q = $q + $vl;`,
-    `${i}// the ASDU after svID, in tag order: [datSet 81], smpCnt 82, confRev 83, [refrTm 84]. Fast path: no datSet,`,
-    `${i}// short forms: 82 02 hi lo 83 04 c c | c c 84 08, refrTm after; else the TLV walk`,
+    `${i}// the ASDU after svID, in tag order: [datSet 81], smpCnt 82, confRev 83, [refrTm 84]. Fast path ($fa): no`,
+    `${i}// datSet, short forms: 82 02 hi lo 83 04 c c | c c 84 08, refrTm after; else the TLV walk`,
     `${i}$x = *(uint64 *)($p + $q);`,
-    `${i}$rt = (uint64)0;`,
-    `${i}if (($x & 0xffff) == 0x0282 && (($x >> 32) & 0xffff) == 0x0483) {`,
+    `${i}$fa = ($x & 0xffff) == 0x0282 && (($x >> 32) & 0xffff) == 0x0483;`,
+    `${i}if ($fa) {`,
     `${i}  $smp = ((($x >> 16) & 0xff) << 8) | (($x >> 24) & 0xff);`,
-    `${i}  $y = *(uint64 *)($p + $q + 8);`,
-    `${i}  if ((($y >> 16) & 0xffff) == 0x0884) { $rt = (uint64)bswap(*(uint64 *)($p + $q + 12)) >> 8; }`,
     `${i}} else {`,
     tlvHeader(`${i}  `),
     `${i}  if ($tg == 0x81) {`,
@@ -207,12 +205,6 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     `${i}  $v = $h == 2 ? $w >> 16 : (uint64)*(uint16 *)($p + $q + $h);`,
     `${i}  $smp = (($v & 0xff) << 8) | (($v >> 8) & 0xff);`,
     `${i}  $q = $q + $h + $L;`,
-    tlvHeader(`${i}  `),
-    `${i}  if ($tg == 0x83) {`,
-    `${i}    $q = $q + $h + $L;`,
-    tlvHeader(`${i}    `),
-    `${i}  }`,
-    `${i}  if ($tg == 0x84 && $L == 8) { $rt = (uint64)bswap(*(uint64 *)($p + $q + $h)) >> 8; }`,
     `${i}}`,
   ];
   if (streams && streams.length > 0) {
@@ -226,6 +218,28 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     lines.push(`${i}if ($s == 0) { return; }`);
   }
   return lines.join("\n");
+}
+
+/**
+ * refrTm ($rt, 0 when the ASDU has none), read after extractKey: only the last point prints it, so only its block
+ * reads it (two probe reads fewer per SV at every other point). On the fast path $q is at smpCnt, else after it.
+ */
+function refrTmCode(indent: string): string {
+  const i = indent;
+  return [
+    `${i}$rt = (uint64)0;`,
+    `${i}if ($fa) {`,
+    `${i}  $y = *(uint64 *)($p + $q + 8);`,
+    `${i}  if ((($y >> 16) & 0xffff) == 0x0884) { $rt = (uint64)bswap(*(uint64 *)($p + $q + 12)) >> 8; }`,
+    `${i}} else {`,
+    tlvHeader(`${i}  `),
+    `${i}  if ($tg == 0x83) {`,
+    `${i}    $q = $q + $h + $L;`,
+    tlvHeader(`${i}    `),
+    `${i}  }`,
+    `${i}  if ($tg == 0x84 && $L == 8) { $rt = (uint64)bswap(*(uint64 *)($p + $q + $h)) >> 8; }`,
+    `${i}}`,
+  ].join("\n");
 }
 
 /** The condition that selects one point within its attach block. */
@@ -553,6 +567,11 @@ function probeBlock(
   });
   lines.push("  if ($pt == 0) { return; }");
   lines.push(extractKey(streams, "  "));
+  const ks = members.map((m) => m.k);
+  if (ks.includes(n)) {
+    if (ks.length === 1) lines.push(refrTmCode("  "));
+    else lines.push(`  $rt = (uint64)0;\n  if ($pt == ${n}) {\n${refrTmCode("    ")}\n  }`);
+  }
   lines.push(`  // ${members.map((m) => `${m.point.name}: point ${m.k} of ${n}`).join("; ")}`);
   lines.push(
     blockAction(
