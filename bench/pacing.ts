@@ -4,7 +4,9 @@
  * timestamps: p50/p99 of |gap - period| per stream, at 1 and 8 streams, side by side with the ratio
  * (tcpreplay / svtrace: above 1 means svtrace paces better). svtrace runs as SCHED_OTHER like tcpreplay
  * (tcpreplay under SCHED_FIFO stalls on RT throttling, KERNEL-TRACING.md §3.3); a SCHED_FIFO svtrace row is
- * added for reference. Flags: --seconds N (default 10), --streams 1,8.
+ * added for reference. Before each stream count the machine's own noise is measured (machine-noise.ts: how often a
+ * thread that only reads the clock is stalled), since no sender can pace better than that. Flags: --seconds N
+ * (default 10), --streams 1,8.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -12,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SubscribeSummary } from "../src/subscribe/types.js";
+import { describeNoise, measureNoise } from "./machine-noise.js";
 import type { Bench } from "./run.js";
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -135,6 +138,8 @@ export const bench: Bench = {
         `${"streams".padEnd(8)}${"sender".padEnd(30)}${"p50 µs".padStart(8)}${"p99 µs".padStart(8)}${"worst p99".padStart(10)}${"fps/stream".padStart(12)}${"received".padStart(10)}${"missing".padStart(9)}\n`,
       );
       for (const n of streamCounts) {
+        // what the machine itself does to a spinning thread right now: no sender can pace better than this
+        process.stdout.write(`${"".padEnd(8)}${describeNoise(measureNoise(3))}\n`);
         const rows: Row[] = [];
         const svt = await measure(vmNs, env, async () => {
           const r = runSync(
