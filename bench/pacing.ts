@@ -4,7 +4,9 @@
  * timestamps: p50/p99 of |gap - period| per stream, at 1 and 8 streams, side by side with the ratio
  * (tcpreplay / svtrace: above 1 means svtrace paces better). svtrace runs as SCHED_OTHER like tcpreplay
  * (tcpreplay under SCHED_FIFO stalls on RT throttling, KERNEL-TRACING.md §3.3); a SCHED_FIFO svtrace row is
- * added for reference. Before each stream count the machine's own noise is measured (machine-noise.ts: how often a
+ * added for reference, and at several streams a `--stagger` row (streams spread over the period, one frame per
+ * deadline: the schedule tcpreplay --pps follows, where plain svtrace sends each period's frames together in
+ * one sendmmsg()). Before each stream count the machine's own noise is measured (machine-noise.ts: how often a
  * thread that only reads the clock is stalled), since no sender can pace better than that. Flags: --seconds N
  * (default 10), --streams 1,8.
  */
@@ -160,6 +162,20 @@ export const bench: Bench = {
           if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
         });
         rows.push(summarize("svtrace publish (SCHED_OTHER)", svt));
+        // the streams spread over the period, one frame per deadline: tcpreplay --pps's schedule
+        const staggered =
+          n > 1
+            ? await measure(vmNs, env, async () => {
+                const r = runSync(
+                  [
+                    ...["publish", "--iface", "pub0", "--netns", pubNs, "--streams", String(n)],
+                    ...["--duration", String(seconds), "--stagger", "--json"],
+                  ],
+                  env,
+                );
+                if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+              })
+            : undefined;
         const pcap = join(dir, `sv${n}.pcap`);
         const g = runSync(
           ["pcap", "generate", pcap, "--streams", String(n), "--count", String(seconds * 4000)],
@@ -202,13 +218,16 @@ export const bench: Bench = {
           if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
         });
         rows.push(summarize("svtrace publish --priority 50", fifo));
+        if (staggered) rows.push(summarize("svtrace publish --stagger", staggered));
         for (const r of rows)
           process.stdout.write(
             `${String(n).padEnd(8)}${r.label.padEnd(30)}${f(r.p50)}${f(r.p99)}${f(r.worstP99).padStart(10)}${f(r.rate).padStart(12)}${String(r.received).padStart(10)}${String(r.missing).padStart(9)}\n`,
           );
         process.stdout.write(
           `${"".padEnd(8)}ratio p99 tcpreplay/svtrace: SCHED_OTHER ${(rows[1].p99 / rows[0].p99).toFixed(2)}, ` +
-            `SCHED_FIFO ${(rows[1].p99 / rows[2].p99).toFixed(2)}  (>1: svtrace paces better); load now ${load()}\n`,
+            `SCHED_FIFO ${(rows[1].p99 / rows[2].p99).toFixed(2)}` +
+            (rows[3] ? `, --stagger ${(rows[1].p99 / rows[3].p99).toFixed(2)}` : "") +
+            `  (>1: svtrace paces better); load now ${load()}\n`,
         );
       }
     } finally {

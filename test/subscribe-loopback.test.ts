@@ -232,6 +232,52 @@ describe("publish -> subscribe on loopback", () => {
     assert.equal(st.gap_error.period_us === null || Math.abs(st.gap_error.period_us - 520.833) < 0.01, true);
   });
 
+  test("--stagger sends stream s s/N of a period after stream 0; without it the streams go out together", async () => {
+    // per smpCnt, the kernel receive time of each stream minus stream 0's, median over the run
+    const offsets = async (extra: string[]): Promise<number[]> => {
+      const log = join(dir, `stagger${extra.length}.txt`);
+      const sub = await startSubscriber(["--iface", "lo", "--netns", ns, "--log", log, "--log-kernel-ts"]);
+      try {
+        const p = publish(["--iface", "lo", "--netns", ns, "--streams", "4", "--count", "2000", ...extra]);
+        assert.equal(p.sent, 8000);
+        if (extra.length > 0) assert.match(p.scheduling, /staggered/);
+      } finally {
+        await new Promise((r) => setTimeout(r, 300));
+        sub.stop("SIGTERM");
+      }
+      assert.equal((await sub.done).code, 0);
+      const at = new Map<string, number>(); // "svID smpCnt" -> µs
+      for (const line of readFileSync(log, "utf8").trim().split("\n")) {
+        const [, svID, smp, us] = line.split(":");
+        at.set(`${svID} ${smp}`, Number(us));
+      }
+      assert.equal(at.size, 8000, "every frame logged once");
+      return [1, 2, 3].map((s) => {
+        const d: number[] = [];
+        for (let smp = 0; smp < 2000; smp++) {
+          const t0 = at.get(`svID0000 ${smp}`);
+          const ts = at.get(`svID000${s} ${smp}`);
+          if (t0 !== undefined && ts !== undefined) d.push(ts - t0);
+        }
+        d.sort((a, b) => a - b);
+        return d[d.length >> 1];
+      });
+    };
+    const staggered = await offsets(["--stagger"]);
+    const together = await offsets([]);
+    for (let s = 1; s <= 3; s++) {
+      // the period is 250 µs: stream s at s x 62.5 µs (medians; half a slot either way)
+      assert.ok(
+        Math.abs(staggered[s - 1] - s * 62.5) < 31.25,
+        `stagger: stream ${s} at +${staggered[s - 1]} µs`,
+      );
+      assert.ok(
+        together[s - 1] >= 0 && together[s - 1] < 31.25,
+        `burst: stream ${s} at +${together[s - 1]} µs`,
+      );
+    }
+  });
+
   test("subscribe alone: unknown interface and bad options are one-line errors", () => {
     const bad: [string[], RegExp][] = [
       [["--iface", "nosuch0", "--netns", ns, "--duration", "1"], /unknown interface nosuch0/],

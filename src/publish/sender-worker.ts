@@ -71,8 +71,11 @@ function run(input: WorkerInput): PublishSummary {
   }
   const sock = new PacketSocket({ iface: cfg.iface, netns: cfg.netns, sndbuf: 4 * 1024 * 1024 });
   const factory = new FrameFactory(plan, { withRefrTm: cfg.t0 !== undefined });
-  // without --t0 every burst goes out in one sendmmsg(); the templates move into the batch's fixed buffers
-  const batch = cfg.t0 === undefined ? new SendBatch(factory.templates.map((t) => t.bytes)) : undefined;
+  const stagger = cfg.stagger === true && plan.streams.length > 1;
+  if (stagger) sched.push("streams staggered over the period");
+  // without --t0 or --stagger every burst goes out in one sendmmsg(); the templates move into the batch's buffers
+  const batch =
+    cfg.t0 === undefined && !stagger ? new SendBatch(factory.templates.map((t) => t.bytes)) : undefined;
   if (batch)
     factory.templates.forEach((t, i) => {
       t.bytes = batch.buffers[i];
@@ -179,19 +182,23 @@ function run(input: WorkerInput): PublishSummary {
       }
     } else {
       for (let s = 0; s < nStreams; s++) {
+        // --stagger: stream s goes out s/N of a period after stream 0, one frame per deadline
+        if (stagger && s > 0) pacer.waitUntil(deadline + (s * periodNs) / nStreams);
         const bytes = factory.frame(s, smpCnt0);
-        // T0 = the send time, read right before send()
-        clock_gettime(t0Clock, ts);
-        let sec = ts.tv_sec;
-        let frac = Math.round((ts.tv_nsec * 0x1000000) / 1e9);
-        if (frac >= 0x1000000) {
-          frac -= 0x1000000;
-          sec += 1;
+        if (cfg.t0 !== undefined) {
+          // T0 = the send time, read right before send()
+          clock_gettime(t0Clock, ts);
+          let sec = ts.tv_sec;
+          let frac = Math.round((ts.tv_nsec * 0x1000000) / 1e9);
+          if (frac >= 0x1000000) {
+            frac -= 0x1000000;
+            sec += 1;
+          }
+          t0Time.seconds = sec;
+          t0Time.fraction = frac;
+          const offs = factory.templates[s].refrTm;
+          for (let a = 0; a < offs.length; a++) writeUtcTime(bytes, offs[a], t0Time);
         }
-        t0Time.seconds = sec;
-        t0Time.fraction = frac;
-        const offs = factory.templates[s].refrTm;
-        for (let a = 0; a < offs.length; a++) writeUtcTime(bytes, offs[a], t0Time);
         if (sock.send(bytes)) sent[s]++;
         else {
           errors[s]++;

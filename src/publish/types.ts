@@ -26,6 +26,8 @@ export interface PublishConfig {
   cpu?: number;
   /** sleep until this long before each deadline, then spin (ns); default 60 µs */
   spinNs?: number;
+  /** send stream s at s/N of the period after stream 0 (one frame per deadline) instead of all N at once */
+  stagger?: boolean;
 }
 
 export interface StreamSent {

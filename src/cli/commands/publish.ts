@@ -21,6 +21,7 @@ interface PublishCliValues extends StreamCliValues {
   priority?: string;
   cpu?: string;
   spinUs?: string;
+  stagger?: boolean;
 }
 
 export function register(program: Command): void {
@@ -51,6 +52,10 @@ export function register(program: Command): void {
     .option(
       "--spin-us <us>",
       "sleep until this long before each deadline, then spin (default 60; grows by itself, up to 90 % of a period, when wake-ups come late)",
+    )
+    .option(
+      "--stagger",
+      "spread the streams over the period (stream s goes out s/N of a period after stream 0), like separate merging units, instead of all at each deadline",
     )
     .option("--json", "print the summary as one JSON object");
   for (const [flags, desc] of STREAM_FLAGS) cmd.option(flags, desc);
@@ -104,6 +109,7 @@ Examples:
         cpu: v.cpu === undefined ? undefined : parseIntOption("--cpu", v.cpu, 0, 1023),
         spinNs:
           v.spinUs === undefined ? undefined : parseIntOption("--spin-us", v.spinUs, 0, 1_000_000) * 1000,
+        stagger: v.stagger ?? false,
       });
       const onSignal = () => handle.stop();
       process.on("SIGINT", onSignal);
