@@ -53,20 +53,25 @@ export const MAX_SVID_LENGTH = 63;
  */
 export const STALE_PERIODS = 4;
 /**
- * Rows per printf of the drain probe: as many as fit 384 bytes of printf arguments, under bpftrace's 512-byte
- * BPF stack (checked by compiling every point count in test/bpftrace-generate.test.ts): 8 rows at 4 points.
+ * Rows per printf of the drain probe: as many as fit 384 bytes of the BPF stack (bpftrace's limit is 512) with
+ * each row copied once into a tuple variable and again into the printf arguments (checked by compiling every
+ * point count in test/bpftrace-generate.test.ts): 4 rows at 4 points. Reading each field straight from the map
+ * (`@b[k].0, @b[k].1, ..`) fitted 8 rows but cost a map lookup per field: 48 lookups per printf, ~70 µs of
+ * timer interrupt every 2 ms at 38 400 SV/s.
  */
 export function rowsPerEvent(pointCount: number): number {
   const fields = 4 + packedWords(pointCount);
-  return Math.min(8, Math.max(1, Math.floor(384 / (8 * fields))));
+  // 8 fields (7-8 points): 3 rows (384 bytes) overflowed with the map keys and printf header on top
+  const budget = fields >= 8 ? 320 : 384;
+  return Math.min(8, Math.max(1, Math.floor(budget / (16 * fields))));
 }
 
 /** Ring slots per CPU for complete rows waiting for the drain probe (8192: 200 ms at 38 400 SV/s on one CPU). */
 export const RING_ROWS = 8192;
 /** The drain probe's period. */
 export const DRAIN_MS = 2;
-/** Bounded loops of a drain run: printfs of rowsPerEvent rows per CPU (about 100 000 rows/s per CPU). */
-const DRAIN_BATCHES = 16;
+/** Rows a drain run prints per CPU at most, in printfs of rowsPerEvent rows (64 000 rows/s per CPU). */
+const DRAIN_ROWS = 128;
 /** CPUs per drain probe: each is one BPF program, and the verifier walks every iteration of its loops. */
 const CPUS_PER_DRAIN_PROBE = 4;
 
@@ -353,7 +358,7 @@ function iterationCode(ks: number[], words: WordStore, i: string): string {
   return [
     ...words.read(i),
     `${i}$lp = $wv & 0xffffffff;`,
-    `${i}$nx = $lp;`,
+    ...(hasFirst ? [`${i}$nx = $lp;`] : []),
     `${i}$it = $wv >> 32;`,
     `${i}$up = (uint64)0;`,
     `${i}if ($lp == 0) {`,
@@ -503,7 +508,10 @@ function drainProbes(n: number, cpus: number): string[] {
   const K = rowsPerEvent(n);
   const rowFmt = `R ${Array.from({ length: nf }, () => "%llu").join(" ")}\\n`;
   const slot = (r: number) => `@b[$c, ${r === 0 ? "$t" : `($t + ${r})`} % ${RING_ROWS}]`;
-  const rowArgs = (r: number) => Array.from({ length: nf }, (_, f) => `${slot(r)}.${f}`);
+  // one map lookup per row: the row is copied into $r<k>, the printf reads the fields from there
+  const readRows = (k: number, indent: string) =>
+    Array.from({ length: k }, (_, r) => `${indent}$r${r} = ${slot(r)};`);
+  const rowArgs = (r: number) => Array.from({ length: nf }, (_, f) => `$r${r}.${f}`);
   const probes: string[] = [];
   for (let from = 0; from < cpus; from += CPUS_PER_DRAIN_PROBE) {
     const to = Math.min(cpus, from + CPUS_PER_DRAIN_PROBE);
@@ -518,13 +526,15 @@ function drainProbes(n: number, cpus: number): string[] {
         "    $hd = @bh[$c];",
         `    if ($hd > $t + ${RING_ROWS}) { printf("O %llu %llu\\n", $c, $hd - $t - ${RING_ROWS}); $t = $hd - ${RING_ROWS}; }`,
         "    $j = (uint64)0;",
-        `    while ($t + ${K} <= $hd && $j < ${DRAIN_BATCHES}) {`,
+        `    while ($t + ${K} <= $hd && $j < ${Math.ceil(DRAIN_ROWS / K)}) {`,
+        ...readRows(K, "      "),
         `      printf("${rowFmt.repeat(K)}", ${Array.from({ length: K }, (_, r) => rowArgs(r).join(", ")).join(", ")});`,
         `      $t = $t + ${K};`,
         "      $j = $j + 1;",
         "    }",
         "    $j = (uint64)0;",
         `    while ($t < $hd && $j < ${K}) {`,
+        ...readRows(1, "      "),
         `      printf("${rowFmt}", ${rowArgs(0).join(", ")});`,
         "      $t = $t + 1;",
         "      $j = $j + 1;",
