@@ -151,8 +151,9 @@ function extractKey(streams: string[] | undefined, indent: string): string {
   const i = indent;
   const lines = [
     `${i}// frame: MAC header, 802.1Q tag in the frame (before untagging) or already in skb->vlan_all`,
-    `${i}if ((uint64)$skb->mac_header == 0xffff) { return; }`,
-    `${i}$p = $skb->head + $skb->mac_header;`,
+    `${i}$mh = (uint64)$skb->mac_header;`,
+    `${i}if ($mh == 0xffff) { return; }`,
+    `${i}$p = $skb->head + $mh;`,
     `${i}$e = (uint64)12;`,
     `${i}$w = (uint64)*(uint32 *)($p + 12);`,
     `${i}if (($w & 0xffff) == 0x0081) { $e = 16; $w = (uint64)*(uint32 *)($p + 16); }`,
