@@ -8,7 +8,7 @@
  * Matching happens in the kernel keyed by (stream, smpCnt, iteration), each point counting the smpCnt wraps
  * it sees (so a reader lagging by more than one period still pairs correctly). The SVs between the first point
  * and the last wait in one map with a slot per (stream, smpCnt, iteration % STALE_PERIODS) holding the
- * iteration and every earlier point's time (see pointAction); the last point deletes the slot and queues one
+ * iteration and every earlier point's time (see blockAction); the last point deletes the slot and queues one
  * packed row per SV in a per-CPU ring that a timer probe drains (see emitRow and drainProbes for why). A point
  * that finds its slot taken by another iteration prints that SV as incomplete and takes the slot over, so no
  * entry outlives STALE_PERIODS smpCnt periods.
@@ -145,7 +145,7 @@ function tlvHeader(indent: string): string {
 
 /**
  * The SV key extraction shared by every probe: sets $appid, $sv, $na, $smp and $fa (or returns), and $s when
- * streams are given (in all-streams mode the point action looks the stream number up with its word: streamWord).
+ * streams are given (in all-streams mode the point action looks the stream number up with its word: wordStore).
  */
 function extractKey(streams: string[] | undefined, indent: string): string {
   const i = indent;
@@ -400,10 +400,11 @@ function byPoint(ks: number[], e: (k: number) => string): string {
  */
 function blockAction(ks: number[], n: number, words: WordStore, now: string, i: string): string {
   const lines: string[] = [`${i}$now = ${now};`, iterationCode(ks, words, i)];
+  // smpCnt gaps are counted at the first point
   const gapCheck = (cond: string) =>
-    `${i}  if (${cond}$nx != 0 && $nx != $smp) { printf("D %llu %llu %llu\\n", $nx, $smp, $s); }`;
+    `if (${cond}$nx != 0 && $nx != $smp) { printf("D %llu %llu %llu\\n", $nx, $smp, $s); }`;
   if (n === 1) {
-    lines.push(gapCheck("").slice(2), emitRow(n, i));
+    lines.push(`${i}${gapCheck("")}`, emitRow(n, i));
     return lines.join("\n");
   }
   const earlier = Array.from({ length: n - 1 }, (_, j) => j + 1);
@@ -439,9 +440,8 @@ function blockAction(ks: number[], n: number, words: WordStore, now: string, i: 
     );
   }
   if (ks.includes(1)) {
-    // smpCnt gaps are counted at the first point
     const at = wait.findIndex((l) => l.startsWith("@p"));
-    wait.splice(at, 0, gapCheck(waiting.length === 1 ? "" : "$pt == 1 && ").slice(i.length + 2));
+    wait.splice(at, 0, gapCheck(waiting.length === 1 ? "" : "$pt == 1 && "));
   }
   if (last.length > 0 && wait.length > 0) {
     lines.push(`${i}if ($pt == ${n}) {`, ...last.map((l) => `${i}  ${l}`));
