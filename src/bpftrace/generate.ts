@@ -143,6 +143,16 @@ function tlvHeader(indent: string): string {
     .join("\n");
 }
 
+/** An optional field: when the TLV at $q has this tag, step over it and read the next header. */
+function skipTlvIf(tag: string, indent: string): string[] {
+  return [
+    `${indent}if ($tg == ${tag}) {`,
+    `${indent}  $q = $q + $h + $L;`,
+    tlvHeader(`${indent}  `),
+    `${indent}}`,
+  ];
+}
+
 /**
  * The SV key extraction shared by every probe: sets $appid, $sv, $na, $smp and $fa (or returns), and $s when
  * streams are given (in all-streams mode the point action looks the stream number up with its word: wordStore).
@@ -178,10 +188,7 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     `${i}  if ($L == 1) { $na = $h == 2 ? ($w >> 16) & 0xff : (uint64)*(uint8 *)($p + $q + $h); }`,
     `${i}  $q = $q + $h + $L;`,
     tlvHeader(`${i}  `),
-    `${i}  if ($tg == 0x81) {`,
-    `${i}    $q = $q + $h + $L;`,
-    tlvHeader(`${i}    `),
-    `${i}  }`,
+    ...skipTlvIf("0x81", `${i}  `),
     `${i}  if ($tg != 0xa2) { return; }`,
     `${i}  $q = $q + $h;`,
     tlvHeader(`${i}  `),
@@ -202,10 +209,7 @@ function extractKey(streams: string[] | undefined, indent: string): string {
     `${i}  $smp = ((($x >> 16) & 0xff) << 8) | (($x >> 24) & 0xff);`,
     `${i}} else {`,
     tlvHeader(`${i}  `),
-    `${i}  if ($tg == 0x81) {`,
-    `${i}    $q = $q + $h + $L;`,
-    tlvHeader(`${i}    `),
-    `${i}  }`,
+    ...skipTlvIf("0x81", `${i}  `),
     `${i}  if ($tg != 0x82 || $L != 2) { return; }`,
     `${i}  // short form: the value is in the header read already`,
     `${i}  $v = $h == 2 ? $w >> 16 : (uint64)*(uint16 *)($p + $q + $h);`,
@@ -239,10 +243,7 @@ function refrTmCode(indent: string): string {
     `${i}  if ((($y >> 16) & 0xffff) == 0x0884) { $rt = (uint64)bswap(*(uint64 *)($p + $q + 12)) >> 8; }`,
     `${i}} else {`,
     tlvHeader(`${i}  `),
-    `${i}  if ($tg == 0x83) {`,
-    `${i}    $q = $q + $h + $L;`,
-    tlvHeader(`${i}    `),
-    `${i}  }`,
+    ...skipTlvIf("0x83", `${i}  `),
     `${i}  if ($tg == 0x84 && $L == 8) { $rt = (uint64)bswap(*(uint64 *)($p + $q + $h)) >> 8; }`,
     `${i}}`,
   ].join("\n");
