@@ -143,39 +143,21 @@ export const bench: Bench = {
         // what the machine itself does to a spinning thread right now: no sender can pace better than this
         process.stdout.write(`${"".padEnd(8)}${describeNoise(measureNoise(3))}\n`);
         const rows: Row[] = [];
-        const svt = await measure(vmNs, env, async () => {
-          const r = runSync(
-            [
-              "publish",
-              "--iface",
-              "pub0",
-              "--netns",
-              pubNs,
-              "--streams",
-              String(n),
-              "--duration",
-              String(seconds),
-              "--json",
-            ],
-            env,
-          );
-          if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
-        });
-        rows.push(summarize("svtrace publish (SCHED_OTHER)", svt));
+        // svtrace publish with these extra flags, measured at the subscriber
+        const svtrace = (extra: string[]) =>
+          measure(vmNs, env, async () => {
+            const r = runSync(
+              [
+                ...["publish", "--iface", "pub0", "--netns", pubNs, "--streams", String(n)],
+                ...["--duration", String(seconds), ...extra, "--json"],
+              ],
+              env,
+            );
+            if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+          });
+        rows.push(summarize("svtrace publish (SCHED_OTHER)", await svtrace([])));
         // the streams spread over the period, one frame per deadline: tcpreplay --pps's schedule
-        const staggered =
-          n > 1
-            ? await measure(vmNs, env, async () => {
-                const r = runSync(
-                  [
-                    ...["publish", "--iface", "pub0", "--netns", pubNs, "--streams", String(n)],
-                    ...["--duration", String(seconds), "--stagger", "--json"],
-                  ],
-                  env,
-                );
-                if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
-              })
-            : undefined;
+        const staggered = n > 1 ? await svtrace(["--stagger"]) : undefined;
         const pcap = join(dir, `sv${n}.pcap`);
         const g = runSync(
           ["pcap", "generate", pcap, "--streams", String(n), "--count", String(seconds * 4000)],
@@ -197,27 +179,7 @@ export const bench: Bench = {
           if (r.code !== 0) throw new Error(`tcpreplay failed: ${r.stderr}`);
         });
         rows.push(summarize(`tcpreplay --pps ${4000 * n}`, tcp));
-        const fifo = await measure(vmNs, env, async () => {
-          const r = runSync(
-            [
-              "publish",
-              "--iface",
-              "pub0",
-              "--netns",
-              pubNs,
-              "--streams",
-              String(n),
-              "--duration",
-              String(seconds),
-              "--priority",
-              "50",
-              "--json",
-            ],
-            env,
-          );
-          if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
-        });
-        rows.push(summarize("svtrace publish --priority 50", fifo));
+        rows.push(summarize("svtrace publish --priority 50", await svtrace(["--priority", "50"])));
         if (staggered) rows.push(summarize("svtrace publish --stagger", staggered));
         for (const r of rows)
           process.stdout.write(
