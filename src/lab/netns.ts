@@ -57,6 +57,8 @@ export interface LinkInfo {
   /** bridge (or OVS datapath) the port belongs to, if any */
   master: string | null;
   mtu: number;
+  /** frames the device queues for transmit (txqueuelen; a tap's ring) */
+  txQueueLen: number;
   rxPackets: number;
   rxDropped: number;
   txPackets: number;
@@ -69,6 +71,7 @@ interface IpLinkJson {
   operstate?: string;
   master?: string;
   mtu?: number;
+  txqlen?: number;
   linkinfo?: { info_kind?: string };
   stats64?: {
     rx?: { packets?: number; dropped?: number };
@@ -92,6 +95,7 @@ export async function listLinks(ns: string): Promise<LinkInfo[]> {
       carrier: (l.flags ?? []).includes("LOWER_UP"),
       master: l.master ?? null,
       mtu: l.mtu ?? 0,
+      txQueueLen: l.txqlen ?? 0,
       rxPackets: l.stats64?.rx?.packets ?? 0,
       rxDropped: l.stats64?.rx?.dropped ?? 0,
       txPackets: l.stats64?.tx?.packets ?? 0,
