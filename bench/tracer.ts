@@ -3,7 +3,9 @@
  * (60 Hz) for 60 s (`--duration=S`, `--switch=MODE` to change): bpftrace and svtrace CPU (utime+stime from
  * /proc/PID/stat over the traffic, % of one core), lost events, SVs recorded, and the subscriber's end-to-end
  * latency (refrTm T0 -> kernel receive timestamp at vm0) without and with `svtrace record` attached: p50 and
- * p99 shift. The subscriber runs SCHED_FIFO 40 (chrt) in both runs, the publisher at normal priority (a
+ * p99 shift. Between the two, a floor run: bpftrace with a program that does nothing on the same tracepoints, the
+ * part of the shift that comes from enabling the tracepoints at all (the kernel fills each event's record before
+ * any program runs), which no program svtrace generates can remove. The subscriber runs SCHED_FIFO 40 (chrt) in both runs, the publisher at normal priority (a
  * real-time publisher spinning on a 2-core box starves bpftrace). A third, 10 s run with
  * kernel.bpf_stats_enabled gives the in-kernel cost of each probe block (ns per run, runs and µs per SV).
  * Prints figures; never fails on timing.
@@ -13,6 +15,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ATTACH_POINTS } from "../src/probes/catalogue.js";
+import { resolveProfile } from "../src/probes/profiles.js";
 import type { Bench } from "./run.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -161,6 +165,46 @@ async function traffic(ns: Lab, durationS: number): Promise<ReturnType<typeof la
   return latencyOf(sub.stdout);
 }
 
+/**
+ * A bpftrace program that attaches where `svtrace record --lab` attaches and only reads the skb pointer from
+ * the tracepoint's record (a block must do something), for the floor run.
+ */
+function floorProgram(mode: string): string {
+  const points = resolveProfile({ profile: "lab", labSwitch: mode as "bridge" | "ovs" | "tap" }).points;
+  const attach = [...new Set(points.map((p) => ATTACH_POINTS[p.attach]))];
+  return [
+    "// the cost of enabling svtrace's tracepoints, without svtrace's program",
+    'BEGIN { printf("READY\\n"); }',
+    ...attach.map((a) => `${a.name} { $p = ${a.skbExpr}; if ($p == 0) { @never = 1; } }`),
+    "",
+  ].join("\n");
+}
+
+/** Traffic while bpftrace runs `program` (output discarded): the subscriber's latency. */
+async function trafficUnder(program: string, dir: string, ns: Lab, durationS: number) {
+  const file = join(dir, "floor.bt");
+  writeFileSync(file, program);
+  const bt = spawn(process.env.SVTRACE_BPFTRACE ?? "bpftrace", [file], { stdio: ["ignore", "pipe", "pipe"] });
+  const p: Proc = { child: bt, stdout: "", stderr: "", done: new Promise((res) => bt.on("close", res)) };
+  bt.stdout?.setEncoding("utf8").on("data", (c: string) => {
+    p.stdout += c;
+  });
+  bt.stderr?.setEncoding("utf8").on("data", (c: string) => {
+    p.stderr += c;
+  });
+  const t0 = Date.now();
+  while (!p.stdout.includes("READY")) {
+    if (bt.exitCode !== null || Date.now() - t0 > 60_000)
+      throw new Error(`floor program did not start: ${p.stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    return await traffic(ns, durationS);
+  } finally {
+    await stopAll(p);
+  }
+}
+
 export const bench: Bench = {
   name: "tracer",
   title:
@@ -180,6 +224,11 @@ export const bench: Bench = {
       const base = await traffic(ns, durationS);
       process.stdout.write(
         `without tracer: subscriber latency p50 ${base.p50.toFixed(1)} µs, p99 ${base.p99.toFixed(1)} µs, max ${base.max.toFixed(0)} µs (${base.received} SVs)\n`,
+      );
+      const floor = await trafficUnder(floorProgram(mode), dir, ns, durationS);
+      process.stdout.write(
+        `tracepoints only (bpftrace, empty program on svtrace's tracepoints): p50 ${floor.p50.toFixed(1)} µs, p99 ${floor.p99.toFixed(1)} µs, max ${floor.max.toFixed(0)} µs; ` +
+          `shift p50 ${(floor.p50 - base.p50).toFixed(1)} µs, p99 ${(floor.p99 - base.p99).toFixed(1)} µs\n`,
       );
       const rec = svtrace([
         "record",
@@ -209,7 +258,8 @@ export const bench: Bench = {
       const complete = (snap.streams ?? []).reduce((a, s) => a + s.complete_rows, 0);
       process.stdout.write(
         `with tracer:    subscriber latency p50 ${traced.p50.toFixed(1)} µs, p99 ${traced.p99.toFixed(1)} µs, max ${traced.max.toFixed(0)} µs (${traced.received} SVs)\n` +
-          `observer effect: p50 shift ${(traced.p50 - base.p50).toFixed(1)} µs, p99 shift ${(traced.p99 - base.p99).toFixed(1)} µs (target: p50 shift < 2 µs)\n` +
+          `observer effect: p50 shift ${(traced.p50 - base.p50).toFixed(1)} µs, p99 shift ${(traced.p99 - base.p99).toFixed(1)} µs (target: p50 shift < 2 µs); ` +
+          `of which svtrace's program, above the tracepoints alone: p50 ${(traced.p50 - floor.p50).toFixed(1)} µs\n` +
           `bpftrace CPU ${btPid ? `${(((cpu1.bt - cpu0.bt) / wall) * 100).toFixed(1)} %` : "? (pid not found)"} of one core, ` +
           `svtrace record CPU ${(((cpu1.rec - cpu0.rec) / wall) * 100).toFixed(1)} % (over ${wall.toFixed(1)} s; target bpftrace < 10 %)\n` +
           `lost events ${snap.lost_events ?? "?"}, SVs recorded ${snap.record?.rows ?? "?"} (${complete} at every point) of ${traced.received} received\n`,
