@@ -44,7 +44,8 @@ export function readForwarderStats(names: LabNames): ForwarderStats | undefined 
  * Frames the host tap may hold while the forwarder thread is not running. A tap drops (TX dropped on vnet0)
  * once its ring is full, and the kernel's default ring of 1000 frames is 31 ms at 8 x 4000 SV/s: shorter than
  * the stalls a loaded 2-vCPU VM gives a thread (a 100 ms SIGSTOP of the forwarder lost 2393 of 3200 frames).
- * 16384 frames is half a second at 32 000 frames/s; vhost-net hosts size the tap queue the same way.
+ * 16384 frames is half a second at 32 000 frames/s. A real host's vhost-net worker can be descheduled the same
+ * way; there the tap's txqueuelen is the knob too.
  */
 export const TAP_QUEUE_FRAMES = 16384;
 
