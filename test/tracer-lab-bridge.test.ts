@@ -20,6 +20,7 @@ import {
   interrupt,
   kill,
   labDown,
+  labDrops,
   labUp,
   lastSnapshot,
   NS,
@@ -87,10 +88,11 @@ test("8 streams x 4000 SV/s for 30 s at T1..T4: complete, 0 lost events, counts 
       assert.ok(subS, `${ps.svID} at the subscriber`);
       assert.equal(s.withT4, subS.received, `${ps.svID}: SVs at T4 = the subscriber's count`);
     }
-    assert.ok(
-      complete >= 0.999 * published.sent,
-      `complete ${complete} of ${published.sent} published; rows by points present (t0..t4): ${describePatterns(streams)}`,
-    );
+    // (the message asks the lab where it dropped frames, so it is built only on failure)
+    if (complete < 0.999 * published.sent)
+      assert.fail(
+        `complete ${complete} of ${published.sent} published; rows by points present (t0..t4): ${describePatterns(streams)}; lab drops: ${labDrops()}`,
+      );
     // record's own final snapshot matches its file
     for (const rs of snap.streams)
       assert.equal(rs.rows, streams.get(rs.svID)?.rows, `${rs.svID} rows in file`);

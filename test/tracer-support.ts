@@ -19,6 +19,27 @@ export function labUp(mode: "bridge" | "tap" | "ovs"): void {
   assert.equal(r.code, 0, `lab up: ${r.stderr}`);
 }
 
+/**
+ * Where the lab dropped frames, from `svtrace lab status`: interfaces with transmit drops (a veth counts a frame
+ * its peer's backlog refused, a tap one its full ring refused) and the tap forwarder's write errors; "none" if
+ * nowhere. Receive drops are left out: vm0 counts every SV as one (no protocol handles 0x88BA; the packet
+ * socket still gets it).
+ */
+export function labDrops(): string {
+  const r = runCli(["lab", "status", "--json"], { timeoutMs: 60_000 });
+  if (r.code !== 0) return `lab status failed: ${r.stderr.trim()}`;
+  const s = JSON.parse(r.stdout) as {
+    interfaces: { namespace: string; name: string; txDropped: number }[];
+    forwarder: { writeErrors: number } | null;
+  };
+  const parts = s.interfaces
+    .filter((i) => i.txDropped > 0)
+    .map((i) => `${i.namespace}/${i.name} tx dropped ${i.txDropped}`);
+  if (s.forwarder && s.forwarder.writeErrors > 0)
+    parts.push(`forwarder write errors ${s.forwarder.writeErrors}`);
+  return parts.length > 0 ? parts.join("; ") : "none";
+}
+
 export function labDown(): void {
   const r = runCli(["lab", "down"], { timeoutMs: 60_000 });
   if (r.code !== 0) process.stderr.write(`lab down failed: ${r.stderr}\n`);
