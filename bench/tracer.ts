@@ -1,14 +1,16 @@
 /**
  * `npm run bench tracer`: the tracer's cost and observer effect through the lab (bridge), 8 streams x 4800 SV/s
- * (60 Hz) for 60 s (`--duration=S`, `--switch=MODE` to change): bpftrace and svtrace CPU (utime+stime from
- * /proc/PID/stat over the traffic, % of one core), lost events, SVs recorded, and the subscriber's end-to-end
- * latency (refrTm T0 -> kernel receive timestamp at vm0) without and with `svtrace record` attached: p50 and
- * p99 shift. Between the two, a floor run: bpftrace with a program that does nothing on the same tracepoints, the
- * part of the shift that comes from enabling the tracepoints at all (the kernel fills each event's record before
- * any program runs), which no program svtrace generates can remove. The subscriber runs SCHED_FIFO 40 (chrt) in both runs, the publisher at normal priority (a
- * real-time publisher spinning on a 2-core box starves bpftrace). A third, 10 s run with
- * kernel.bpf_stats_enabled gives the in-kernel cost of each probe block (ns per run, runs and µs per SV).
- * Prints figures; never fails on timing.
+ * (60 Hz) for 60 s in all (`--duration=S`, `--rounds=N`, `--switch=MODE` to change): bpftrace and svtrace CPU
+ * (utime+stime from /proc/PID/stat over the traffic, % of one core), lost events, SVs recorded, and the
+ * subscriber's end-to-end latency (refrTm T0 -> kernel receive timestamp at vm0) without and with
+ * `svtrace record` attached: p50 and p99 shift. Between the two, a floor run: bpftrace with a program that does
+ * nothing on the same tracepoints, the part of the shift that comes from enabling the tracepoints at all (the
+ * kernel fills each event's record before any program runs), which no program svtrace generates can remove.
+ * The three runs alternate in rounds (3 of 20 s by default), because this machine's latency drifts by more than
+ * the shift from one minute to the next; each round's shifts are printed, then their medians. The subscriber
+ * runs SCHED_FIFO 40 (chrt) in every run, the publisher at normal priority (a real-time publisher spinning on a
+ * 2-core box starves bpftrace). A last, 10 s run with kernel.bpf_stats_enabled gives the in-kernel cost of each
+ * probe block (ns per run, runs and µs per SV). Prints figures; never fails on timing.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -205,6 +207,42 @@ async function trafficUnder(program: string, dir: string, ns: Lab, durationS: nu
   }
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Traffic with `svtrace record --lab` attached: the subscriber's latency, CPU of record and bpftrace, lost, rows. */
+async function tracedRun(ns: Lab, out: string, durationS: number) {
+  const rec = svtrace(["record", "--lab", "--out", out, "--rate", "38400", "--json"]);
+  await waitFor(rec, "recording");
+  const recPid = rec.child.pid as number;
+  const btPid = bpftracePid(recPid);
+  const cpu0 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0, t: performance.now() };
+  const { sub, pub } = await startTraffic(ns, durationS);
+  await pub.done;
+  await new Promise((r) => setTimeout(r, 1000));
+  const wallS = (performance.now() - cpu0.t) / 1000;
+  const cpu1 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0 };
+  await stopAll(sub, rec);
+  const snap = JSON.parse(rec.stdout.trim().split("\n").pop() ?? "{}") as {
+    lost_events?: number;
+    record?: { rows: number };
+    streams?: { complete_rows: number }[];
+  };
+  return {
+    lat: latencyOf(sub.stdout),
+    btFound: btPid !== undefined,
+    btCpuS: cpu1.bt - cpu0.bt,
+    recCpuS: cpu1.rec - cpu0.rec,
+    wallS,
+    lost: snap.lost_events ?? Number.NaN,
+    rows: snap.record?.rows ?? Number.NaN,
+    complete: (snap.streams ?? []).reduce((a, x) => a + x.complete_rows, 0),
+  };
+}
+
 export const bench: Bench = {
   name: "tracer",
   title:
@@ -213,6 +251,8 @@ export const bench: Bench = {
     const opt = (name: string, def: string) =>
       args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? def;
     const durationS = Number(opt("duration", "60"));
+    const rounds = Math.max(1, Number(opt("rounds", "3")));
+    const runS = Math.max(5, Math.round(durationS / rounds));
     const mode = opt("switch", "bridge");
     const prefix = process.env.SVTRACE_LAB_PREFIX ?? "svt-";
     const ns = { pub: `${prefix}pub`, vm: `${prefix}vm` };
@@ -220,49 +260,49 @@ export const bench: Bench = {
     const up = svtrace(["lab", "up", "--switch", mode]);
     if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);
     try {
-      process.stdout.write(`lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s), ${durationS} s per run\n`);
-      const base = await traffic(ns, durationS);
       process.stdout.write(
-        `without tracer: subscriber latency p50 ${base.p50.toFixed(1)} µs, p99 ${base.p99.toFixed(1)} µs, max ${base.max.toFixed(0)} µs (${base.received} SVs)\n`,
+        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of three ${runS} s runs: without tracer, ` +
+          `tracepoints only (bpftrace, empty program on svtrace's tracepoints), with svtrace record\n`,
       );
-      const floor = await trafficUnder(floorProgram(mode), dir, ns, durationS);
+      let cpu = { bt: 0, rec: 0, wall: 0, btFound: true };
+      let lost = 0;
+      let rows = 0;
+      let complete = 0;
+      let received = 0;
+      const shifts: { total: number; floor: number; program: number; p99: number }[] = [];
+      for (let round = 1; round <= rounds; round++) {
+        const base = await traffic(ns, runS);
+        const floor = await trafficUnder(floorProgram(mode), dir, ns, runS);
+        const t = await tracedRun(ns, join(dir, `round${round}.arrow`), runS);
+        cpu = {
+          bt: cpu.bt + t.btCpuS,
+          rec: cpu.rec + t.recCpuS,
+          wall: cpu.wall + t.wallS,
+          btFound: cpu.btFound && t.btFound,
+        };
+        lost += t.lost;
+        rows += t.rows;
+        complete += t.complete;
+        received += t.lat.received;
+        const sh = {
+          total: t.lat.p50 - base.p50,
+          floor: floor.p50 - base.p50,
+          program: t.lat.p50 - floor.p50,
+          p99: t.lat.p99 - base.p99,
+        };
+        shifts.push(sh);
+        const f = (x: number) => x.toFixed(1);
+        process.stdout.write(
+          `round ${round}: subscriber latency p50 / p99: without tracer ${f(base.p50)} / ${f(base.p99)} µs, tracepoints only ${f(floor.p50)} / ${f(floor.p99)} µs, ` +
+            `with svtrace record ${f(t.lat.p50)} / ${f(t.lat.p99)} µs; p50 shift ${f(sh.total)} µs (tracepoints ${f(sh.floor)}, svtrace's program ${f(sh.program)}), p99 shift ${f(sh.p99)} µs\n`,
+        );
+      }
+      const med = (k: keyof (typeof shifts)[number]) => median(shifts.map((x) => x[k])).toFixed(1);
       process.stdout.write(
-        `tracepoints only (bpftrace, empty program on svtrace's tracepoints): p50 ${floor.p50.toFixed(1)} µs, p99 ${floor.p99.toFixed(1)} µs, max ${floor.max.toFixed(0)} µs; ` +
-          `shift p50 ${(floor.p50 - base.p50).toFixed(1)} µs, p99 ${(floor.p99 - base.p99).toFixed(1)} µs\n`,
-      );
-      const rec = svtrace([
-        "record",
-        "--lab",
-        "--out",
-        join(dir, "bench.arrow"),
-        "--rate",
-        "38400",
-        "--json",
-      ]);
-      await waitFor(rec, "recording");
-      const recPid = rec.child.pid as number;
-      const btPid = bpftracePid(recPid);
-      const cpu0 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0, t: performance.now() };
-      const { sub, pub } = await startTraffic(ns, durationS);
-      await pub.done;
-      await new Promise((r) => setTimeout(r, 1000));
-      const wall = (performance.now() - cpu0.t) / 1000;
-      const cpu1 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0 };
-      await stopAll(sub, rec);
-      const traced = latencyOf(sub.stdout);
-      const snap = JSON.parse(rec.stdout.trim().split("\n").pop() ?? "{}") as {
-        lost_events?: number;
-        record?: { rows: number };
-        streams?: { complete_rows: number }[];
-      };
-      const complete = (snap.streams ?? []).reduce((a, s) => a + s.complete_rows, 0);
-      process.stdout.write(
-        `with tracer:    subscriber latency p50 ${traced.p50.toFixed(1)} µs, p99 ${traced.p99.toFixed(1)} µs, max ${traced.max.toFixed(0)} µs (${traced.received} SVs)\n` +
-          `observer effect: p50 shift ${(traced.p50 - base.p50).toFixed(1)} µs, p99 shift ${(traced.p99 - base.p99).toFixed(1)} µs (target: p50 shift < 2 µs); ` +
-          `of which svtrace's program, above the tracepoints alone: p50 ${(traced.p50 - floor.p50).toFixed(1)} µs\n` +
-          `bpftrace CPU ${btPid ? `${(((cpu1.bt - cpu0.bt) / wall) * 100).toFixed(1)} %` : "? (pid not found)"} of one core, ` +
-          `svtrace record CPU ${(((cpu1.rec - cpu0.rec) / wall) * 100).toFixed(1)} % (over ${wall.toFixed(1)} s; target bpftrace < 10 %)\n` +
-          `lost events ${snap.lost_events ?? "?"}, SVs recorded ${snap.record?.rows ?? "?"} (${complete} at every point) of ${traced.received} received\n`,
+        `observer effect, median of ${rounds} rounds: p50 shift ${med("total")} µs (target < 2 µs), of which the tracepoints alone ${med("floor")} µs and svtrace's program ${med("program")} µs; p99 shift ${med("p99")} µs\n` +
+          `bpftrace CPU ${cpu.btFound ? `${((cpu.bt / cpu.wall) * 100).toFixed(1)} %` : "? (pid not found)"} of one core, ` +
+          `svtrace record CPU ${((cpu.rec / cpu.wall) * 100).toFixed(1)} % (over ${cpu.wall.toFixed(1)} s of traffic; target bpftrace < 10 %)\n` +
+          `lost events ${lost}, SVs recorded ${rows} (${complete} at every point) of ${received} received\n`,
       );
       // In-kernel cost: with kernel.bpf_stats_enabled (which itself adds two clock reads per run, hence a
       // separate run), the run time per program run of each probe block, over 10 s of the same traffic.
