@@ -437,12 +437,9 @@ function blockAction(ks: number[], n: number, words: WordStore, now: string, i: 
       `  if ($pv.0 != 0) { printf("I %llu %llu %llu 0 ${earlier.map(() => "%llu ").join("")}0 %llu\\n", $smp, $pv.0, $appid, ${earlier.map((j) => `$pv.${j}, `).join("")}$s); }`,
       "  else { @pend = sum(1); }",
       "}",
+      ...(ks.includes(1) ? [gapCheck(waiting.length === 1 ? "" : "$pt == 1 && ")] : []),
       `@p${SLOT_KEY} = ($it, ${fields.join(", ")});`,
     );
-  }
-  if (ks.includes(1)) {
-    const at = wait.findIndex((l) => l.startsWith("@p"));
-    wait.splice(at, 0, gapCheck(waiting.length === 1 ? "" : "$pt == 1 && "));
   }
   if (last.length > 0 && wait.length > 0) {
     lines.push(`${i}if ($pt == ${n}) {`, ...last.map((l) => `${i}  ${l}`));
