@@ -38,7 +38,11 @@ interface Proc {
 /** Run `svtrace ARGS`; `fifo`: at SCHED_FIFO through chrt (the subscriber, as in KERNEL-TRACING.md's CI). */
 function svtrace(args: string[], fifo?: number): Proc {
   const argv = [process.execPath, CLI, ...args];
-  const cmd = fifo !== undefined && canFifo() ? ["chrt", "-f", String(fifo), ...argv] : argv;
+  return start(fifo !== undefined && canFifo() ? ["chrt", "-f", String(fifo), ...argv] : argv);
+}
+
+/** Start a program (no shell), collecting its output. */
+function start(cmd: string[]): Proc {
   const child = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
   const p: Proc = { child, stdout: "", stderr: "", done: Promise.resolve(null) };
   child.stdout?.setEncoding("utf8").on("data", (c: string) => {
@@ -186,17 +190,10 @@ function floorProgram(mode: string): string {
 async function trafficUnder(program: string, dir: string, ns: Lab, durationS: number) {
   const file = join(dir, "floor.bt");
   writeFileSync(file, program);
-  const bt = spawn(process.env.SVTRACE_BPFTRACE ?? "bpftrace", [file], { stdio: ["ignore", "pipe", "pipe"] });
-  const p: Proc = { child: bt, stdout: "", stderr: "", done: new Promise((res) => bt.on("close", res)) };
-  bt.stdout?.setEncoding("utf8").on("data", (c: string) => {
-    p.stdout += c;
-  });
-  bt.stderr?.setEncoding("utf8").on("data", (c: string) => {
-    p.stderr += c;
-  });
+  const p = start([process.env.SVTRACE_BPFTRACE ?? "bpftrace", file]);
   const t0 = Date.now();
   while (!p.stdout.includes("READY")) {
-    if (bt.exitCode !== null || Date.now() - t0 > 60_000)
+    if (p.child.exitCode !== null || Date.now() - t0 > 60_000)
       throw new Error(`floor program did not start: ${p.stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
