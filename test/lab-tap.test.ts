@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import type { LabStatus } from "../src/lab/index.js";
 import { probeLab } from "../src/lab/index.js";
+import { listLinks } from "../src/lab/netns.js";
 import { assertRoot, cliMain } from "./helpers.js";
 import { assertClean, downAndAssertClean, labCli, processesOf } from "./lab-support.js";
 
@@ -79,26 +80,26 @@ test("a 250 ms stall of the forwarder at 32 000 frames/s loses nothing: vnet0 qu
   assert.equal(vnet0(s0)?.txQueueLen, 16384, "vnet0 holds half a second at 32 000 frames/s");
   // stop the forwarder once the probe frames flow, for 250 ms = 8000 frames. hyp-in counts the frames that
   // reach the host; vnet0 counts a frame as sent only when the forwarder reads it, or as dropped.
-  const counters = (dev: string): { rx: number; txDropped: number } => {
-    const r = spawnSync("ip", ["-n", `${PREFIX}hyp`, "-s", "-j", "link", "show", dev], { encoding: "utf8" });
-    const l = (
-      JSON.parse(r.stdout) as { stats64: { rx: { packets: number }; tx: { dropped: number } } }[]
-    )[0];
-    return { rx: l.stats64.rx.packets, txDropped: l.stats64.tx.dropped };
+  const link = async (dev: string) => {
+    const l = (await listLinks(`${PREFIX}hyp`)).find((x) => x.name === dev);
+    assert.ok(l, `${dev} in ${PREFIX}hyp`);
+    return l;
   };
-  const rx0 = counters("hyp-in").rx;
-  const dropped0 = counters("vnet0").txDropped;
+  const rx0 = (await link("hyp-in")).rxPackets;
+  const dropped0 = (await link("vnet0")).txDropped;
   let arrivedWhileStopped = 0;
   const stall = (async () => {
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && counters("hyp-in").rx < rx0 + 1000)
+    while (Date.now() < deadline && (await link("hyp-in")).rxPackets < rx0 + 1000)
       await new Promise((res) => setTimeout(res, 2));
-    // stop, wait and continue in one synchronous step: nothing else of this process runs in between
-    const before = counters("hyp-in").rx;
+    const before = (await link("hyp-in")).rxPackets;
     process.kill(fw.pid, "SIGSTOP");
-    spawnSync("sleep", ["0.25"]);
-    arrivedWhileStopped = counters("hyp-in").rx - before;
-    process.kill(fw.pid, "SIGCONT");
+    try {
+      await new Promise((res) => setTimeout(res, 250));
+      arrivedWhileStopped = (await link("hyp-in")).rxPackets - before;
+    } finally {
+      process.kill(fw.pid, "SIGCONT");
+    }
   })();
   const r = await probeLab({ prefix: PREFIX, count: 40_000, intervalUs: 31.25, settleMs: 2000 });
   await stall;
@@ -107,7 +108,7 @@ test("a 250 ms stall of the forwarder at 32 000 frames/s loses nothing: vnet0 qu
     `${arrivedWhileStopped} frames reached the host (hyp-in) while the forwarder was stopped`,
   );
   assert.deepEqual(r, { sent: 40_000, received: 40_000, duplicates: 0, otherFrames: 0 });
-  assert.equal(counters("vnet0").txDropped - dropped0, 0, "no frame dropped at vnet0");
+  assert.equal((await link("vnet0")).txDropped - dropped0, 0, "no frame dropped at vnet0");
 });
 
 test("lab down after the forwarder crashed still removes everything", () => {
