@@ -8,6 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { LabStatus } from "../src/lab/index.js";
 import type { LiveSnapshot } from "../src/live/model.js";
 import { type CliResult, cliMain, runCli, runCliAsync } from "./helpers.js";
 
@@ -28,10 +29,7 @@ export function labUp(mode: "bridge" | "tap" | "ovs"): void {
 export function labDrops(): string {
   const r = runCli(["lab", "status", "--json"], { timeoutMs: 60_000 });
   if (r.code !== 0) return `lab status failed: ${r.stderr.trim()}`;
-  const s = JSON.parse(r.stdout) as {
-    interfaces: { namespace: string; name: string; txDropped: number }[];
-    forwarder: { writeErrors: number } | null;
-  };
+  const s = JSON.parse(r.stdout) as LabStatus;
   const parts = s.interfaces
     .filter((i) => i.txDropped > 0)
     .map((i) => `${i.namespace}/${i.name} tx dropped ${i.txDropped}`);
