@@ -1,8 +1,10 @@
 /**
  * `svtrace lab` in bridge mode, for real: up, status (text and JSON), SV frames from pub0 arrive on vm0
- * (untagged and VLAN-tagged), nothing else arrives, up again is idempotent, down removes everything.
+ * (untagged and VLAN-tagged), nothing else arrives, a bridge port that stops forwarding is reported, up again
+ * is idempotent, down removes everything.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import type { LabStatus } from "../src/lab/index.js";
 import { probeLab } from "../src/lab/index.js";
@@ -36,6 +38,9 @@ test("lab up --switch bridge builds the topology and status reports it", (t) => 
   assert.equal(where("pub0")?.namespace, "tlb-pub");
   assert.equal(where("hyp-in")?.master, "br0");
   assert.equal(where("hyp-out")?.master, "br0");
+  // up returns only once both ports forward (a port can lag its carrier by a second: linux-bridge.ts)
+  assert.equal(where("hyp-in")?.bridgePortState, "forwarding");
+  assert.equal(where("hyp-out")?.bridgePortState, "forwarding");
   assert.equal(where("br0")?.kind, "bridge");
   assert.equal(where("vm0")?.namespace, "tlb-vm");
   assert.equal(where("vm0")?.kind, "veth");
@@ -60,6 +65,36 @@ test("SV frames sent on pub0 arrive on vm0, and nothing else does", async () => 
   const tagged = await probeLab({ prefix: PREFIX, count: 50, vlan: 7 });
   assert.equal(tagged.received, 50);
   assert.equal(tagged.otherFrames, 0);
+});
+
+test("a bridge port that does not forward makes the lab unhealthy: frames stop at the bridge", async () => {
+  // a port left in "learning" stays there with STP off (only "blocking" ports are moved to forwarding)
+  const setState = (state: number) =>
+    spawnSync(
+      "ip",
+      ["-n", "tlb-hyp", "link", "set", "dev", "hyp-out", "type", "bridge_slave", "state", String(state)],
+      {
+        encoding: "utf8",
+      },
+    );
+  assert.equal(setState(2).status, 0);
+  try {
+    const st = JSON.parse(labCli(PREFIX, ["status", "--json"]).stdout) as LabStatus;
+    assert.equal(st.healthy, false);
+    assert.deepEqual(st.problems, ["bridge port hyp-out in tlb-hyp is learning, not forwarding"]);
+    assert.equal((await probeLab({ prefix: PREFIX, count: 20, settleMs: 300 })).received, 0);
+    const up = labCli(PREFIX, ["up"]);
+    assert.equal(up.code, 1);
+    assert.match(
+      up.stderr,
+      /is up but broken \(bridge port hyp-out in tlb-hyp is learning, not forwarding\)/,
+    );
+  } finally {
+    assert.equal(setState(3).status, 0);
+  }
+  const st = JSON.parse(labCli(PREFIX, ["status", "--json"]).stdout) as LabStatus;
+  assert.equal(st.healthy, true, st.problems.join("; "));
+  assert.equal((await probeLab({ prefix: PREFIX, count: 20 })).received, 20);
 });
 
 test("lab up again with the same switch changes nothing; another switch is refused", () => {

@@ -35,6 +35,9 @@ test("lab up --switch tap: taps, bridge, and a running vhost-svt forwarder threa
   assert.equal(where("vnet0")?.kind, "tun");
   assert.equal(where("vnet0")?.master, "br0");
   assert.equal(where("vnet0")?.namespace, "tlt-hyp");
+  // up returns only once both bridge ports forward (see linux-bridge.ts)
+  assert.equal(where("hyp-in")?.bridgePortState, "forwarding");
+  assert.equal(where("vnet0")?.bridgePortState, "forwarding");
   assert.equal(where("vm0")?.kind, "tun");
   assert.equal(where("vm0")?.namespace, "tlt-vm");
   assert.equal(where("hyp-out"), undefined, "no hyp-out in tap mode");

@@ -1,8 +1,10 @@
 /**
  * The Linux bridge of the lab (bridge and tap modes): br0 in the hyp namespace with STP, multicast snooping
- * and the forward delay off, so SV multicast is flooded to every port from the first frame.
+ * and the forward delay off, so SV multicast is flooded to every port from the first frame, once every port
+ * forwards (`waitForwarding`).
  */
-import { ipIn } from "./exec.js";
+import { ipIn, sleep } from "./exec.js";
+import { listLinks } from "./netns.js";
 
 export async function createLinuxBridge(ns: string, bridge: string, ports: string[]): Promise<void> {
   await ipIn(ns, [
@@ -20,4 +22,34 @@ export async function createLinuxBridge(ns: string, bridge: string, ports: strin
   ]);
   for (const port of ports) await ipIn(ns, ["link", "set", port, "master", bridge]);
   await ipIn(ns, ["link", "set", bridge, "up"]);
+}
+
+/**
+ * Wait until every port of `bridge` is forwarding. Carrier (IFF_LOWER_UP) is not enough: the bridge enables
+ * a port only when the kernel's link watcher reports the carrier, which it does at most once a second and
+ * under the RTNL lock, so right after another lab's namespaces were deleted (their teardown holds RTNL) a port
+ * can stay disabled for a second or more, and the bridge drops every frame it receives meanwhile (seen: 0 of
+ * 100 probe frames through a lab whose `up` had just returned).
+ */
+export async function waitForwarding(ns: string, bridge: string, ports: string[], timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  let states = "";
+  for (;;) {
+    const links = await listLinks(ns);
+    const notYet = ports
+      .map((p) => links.find((l) => l.name === p))
+      .filter((l) => l?.master !== bridge || l.bridgePortState !== "forwarding");
+    if (notYet.length === 0) return;
+    states = ports
+      .map((p) => {
+        const l = links.find((x) => x.name === p);
+        return `${p} ${l ? (l.master === bridge ? l.bridgePortState : `not in ${bridge}`) : "missing"}`;
+      })
+      .join(", ");
+    if (Date.now() > deadline) break;
+    await sleep(20);
+  }
+  throw new Error(
+    `the ports of ${bridge} in ${ns} did not all start forwarding within ${timeoutMs / 1000} s (${states})`,
+  );
 }

@@ -56,6 +56,13 @@ export interface LinkInfo {
   carrier: boolean;
   /** bridge (or OVS datapath) the port belongs to, if any */
   master: string | null;
+  /**
+   * a Linux bridge port's state ("forwarding", "disabled", "blocking", ...), null if not a bridge port. A port
+   * starts forwarding only once the kernel's link watcher has seen its carrier, which can lag the carrier by a
+   * second or more (it runs at most once a second and needs the RTNL lock, which a namespace being torn down
+   * holds): until then the bridge drops every frame the port receives.
+   */
+  bridgePortState: string | null;
   mtu: number;
   /** frames the device queues for transmit (txqueuelen; a tap's ring) */
   txQueueLen: number;
@@ -72,7 +79,7 @@ interface IpLinkJson {
   master?: string;
   mtu?: number;
   txqlen?: number;
-  linkinfo?: { info_kind?: string };
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { state?: string } };
   stats64?: {
     rx?: { packets?: number; dropped?: number };
     tx?: { packets?: number; dropped?: number };
@@ -94,6 +101,8 @@ export async function listLinks(ns: string): Promise<LinkInfo[]> {
       adminUp: (l.flags ?? []).includes("UP"),
       carrier: (l.flags ?? []).includes("LOWER_UP"),
       master: l.master ?? null,
+      bridgePortState:
+        l.linkinfo?.info_slave_kind === "bridge" ? (l.linkinfo.info_slave_data?.state ?? "unknown") : null,
       mtu: l.mtu ?? 0,
       txQueueLen: l.txqlen ?? 0,
       rxPackets: l.stats64?.rx?.packets ?? 0,

@@ -94,6 +94,8 @@ export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStat
       if (!l) problems.push(`interface ${dev} in ${ns} is missing`);
       else if (!l.adminUp) problems.push(`interface ${dev} in ${ns} is down`);
       else if (!l.carrier) problems.push(`interface ${dev} in ${ns} has no carrier`);
+      else if (l.bridgePortState !== null && l.bridgePortState !== "forwarding")
+        problems.push(`bridge port ${dev} in ${ns} is ${l.bridgePortState}, not forwarding`);
     }
     for (const p of processes) if (!p.alive) problems.push(`${p.role} (pid ${p.pid}) is not running`);
     if (state.mode === "ovs") {

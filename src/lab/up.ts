@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fail, UserError } from "../cli/errors.js";
 import { labDown } from "./down.js";
-import { createLinuxBridge } from "./linux-bridge.js";
+import { createLinuxBridge, waitForwarding } from "./linux-bridge.js";
 import { type LabNames, labNames, type SwitchMode } from "./names.js";
 import { createQuietNamespace, createVethPair, linkUp, netnsExists } from "./netns.js";
 import { startOvs } from "./ovs.js";
@@ -132,6 +132,7 @@ async function build(names: LabNames, state: LabState, mode: SwitchMode, fwPrior
       state.processes.push(p);
       writeState(names, state);
     });
+    await waitForwarding(names.hyp, names.bridge, [names.hypIn, names.tap]);
     return;
   }
   await createVethPair({ ns: names.hyp, name: names.hypOut }, { ns: names.vm, name: names.vmIf });
@@ -142,8 +143,10 @@ async function build(names: LabNames, state: LabState, mode: SwitchMode, fwPrior
     [names.vm, names.vmIf],
   ] as const)
     await linkUp(ns, dev);
-  if (mode === "bridge") await createLinuxBridge(names.hyp, names.bridge, [names.hypIn, names.hypOut]);
-  else
+  if (mode === "bridge") {
+    await createLinuxBridge(names.hyp, names.bridge, [names.hypIn, names.hypOut]);
+    await waitForwarding(names.hyp, names.bridge, [names.hypIn, names.hypOut]);
+  } else
     await startOvs(names, (p) => {
       state.processes.push(p);
       writeState(names, state);

@@ -209,6 +209,7 @@ function formatStatus(s: LabStatus): string {
     for (const l of s.interfaces.filter((i) => i.namespace === ns.name))
       lines.push(
         `    ${l.name.padEnd(10)} ${(l.kind || "-").padEnd(7)} ${l.operstate.padEnd(8)}${l.master ? ` master ${l.master}` : ""}` +
+          `${l.bridgePortState ? ` ${l.bridgePortState}` : ""}` +
           `  rx ${l.rxPackets} (drop ${l.rxDropped})  tx ${l.txPackets} (drop ${l.txDropped})`,
       );
   }
