@@ -229,3 +229,17 @@ test("display: screen redraws in place (log-update), plain appends lines, json w
   assert.equal(objs.length, 2);
   assert.equal(objs[1].streams.length, 3);
 });
+
+test("complete rows are those every probe saw: t0 (the publisher's refrTm) is not a probe", () => {
+  const withT0: PointMeta[] = [0, 1, 2].map((i) => ({ name: `t${i}`, label: `T${i}`, probe: `p${i}` }));
+  const model = new LiveModel({ points: withT0, thresholdUs: 200 });
+  const t = 1_795_000_000_000_000_000n;
+  model.addRows([
+    { svID: "a", appid: 1, iteration: 0, smpCnt: 0, t: [null, t, t + 5000n] }, // publisher without --t0
+    { svID: "a", appid: 1, iteration: 0, smpCnt: 1, t: [t - 9000n, t, t + 5000n] },
+    { svID: "a", appid: 1, iteration: 0, smpCnt: 2, t: [null, t, null] }, // lost after T1
+  ]);
+  const s = model.snapshot().streams[0];
+  assert.equal(s?.rows, 3);
+  assert.equal(s?.complete_rows, 2);
+});

@@ -2,8 +2,9 @@
  * Issue 4 acceptance on the bridge lab, through the CLI as a user runs it: 8 streams x 4000 SV/s for 30 s
  * recorded at T1..T4 with `svtrace record --lab --format csv`: >= 99.9 % of the published SVs present at
  * every point, 0 lost events, per-stream counts equal to the subscriber's, every latency positive with each
- * SV's points in path order; `svtrace live --lab --json` next to a record of the same run agrees with it; a
- * SIGKILLed `record` leaves an Arrow file readable up to its last batch.
+ * SV's points in path order, and the report of the record agrees (complete, out of order as the subscriber saw
+ * it); `svtrace live --lab --json` next to a record of the same run agrees with it; a SIGKILLed `record` leaves
+ * an Arrow file readable up to its last batch, whose report (no --t0) counts complete SVs from the probes.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -34,6 +35,13 @@ import {
 } from "./tracer-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "svt-tracer-bridge-"));
+
+interface ReportStream {
+  svID: string;
+  complete: number;
+  outOfOrder: number;
+  duplicates: number;
+}
 
 before(() => {
   assertRoot("the tracer acceptance tests (bpftrace, network namespaces)");
@@ -96,6 +104,19 @@ test("8 streams x 4000 SV/s for 30 s at T1..T4: complete, 0 lost events, counts 
     // record's own final snapshot matches its file
     for (const rs of snap.streams)
       assert.equal(rs.rows, streams.get(rs.svID)?.rows, `${rs.svID} rows in file`);
+    // the report of that file: complete as counted here, and out of order as the subscriber saw it (none),
+    // although rows are written in the order SVs reach T4, one CPU's queue after the other's
+    const rep = runCli(["report", csv, "--json"]);
+    assert.equal(rep.code, 0, rep.stderr);
+    const reported = (JSON.parse(rep.stdout) as { streams: ReportStream[] }).streams;
+    for (const ps of published.streams) {
+      const r = reported.find((x) => x.svID === ps.svID);
+      const subS = subscribed.streams.find((x) => x.svID === ps.svID);
+      assert.ok(r && subS, `${ps.svID} in the report`);
+      assert.equal(r.complete, streams.get(ps.svID)?.complete, `${ps.svID}: report's complete`);
+      assert.equal(r.outOfOrder, subS.out_of_order, `${ps.svID}: report's out of order = the subscriber's`);
+      assert.equal(r.duplicates, 0);
+    }
   } finally {
     kill(rec);
     kill(sub);
@@ -212,6 +233,20 @@ test("a SIGKILLed record leaves an Arrow file readable up to its last batch", {
     const lines = exp.stdout.trim().split("\n");
     assert.equal(lines[0], "svID,appid,iteration,smpCnt,t0_ns,t1_ns,t2_ns,t3_ns,t4_ns");
     assert.equal(lines.length - 1, rows);
+    // published without --t0, so no row has t0: the report still counts the SVs every probe saw as complete
+    const rep = runCli(["report", arrow, "--json"]);
+    assert.equal(rep.code, 0, rep.stderr);
+    const reported = (
+      JSON.parse(rep.stdout) as { streams: (ReportStream & { rows: number; missed: number })[] }
+    ).streams;
+    assert.equal(reported.length, 2);
+    for (const r of reported) {
+      assert.ok(
+        r.complete >= 0.999 * r.rows,
+        `${r.svID}: complete ${r.complete} of ${r.rows} rows without t0`,
+      );
+      assert.equal(r.missed, 0, `${r.svID}: no probe skipped an SV a later one saw (t0 is not a probe)`);
+    }
   } finally {
     kill(rec);
     kill(sub);

@@ -175,7 +175,14 @@ export interface PublishJson {
 }
 export interface SubscribeJson {
   received: number;
-  streams: { svID: string; received: number; samples: number; missing: number; duplicates: number }[];
+  streams: {
+    svID: string;
+    received: number;
+    samples: number;
+    missing: number;
+    duplicates: number;
+    out_of_order: number;
+  }[];
 }
 
 export function lastSnapshot(stdout: string): LiveSnapshot & { record?: { rows: number } } {

@@ -8,6 +8,7 @@
 import type { RecordColumns } from "../record/columns.js";
 import type { RecordInput } from "../record/input.js";
 import type { JoinedRecords } from "../record/join.js";
+import { firstProbe } from "../record/schema.js";
 import { LatencyHistogram } from "./histogram.js";
 import type { SeriesPoint } from "./per-second.js";
 import { type SegmentSpec, segmentSpecs } from "./segments.js";
@@ -128,6 +129,11 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const shareTotal = np === 2;
   const totalIdx = nSeg - 1;
   const identity = input.identity;
+  /**
+   * the first probe (t0 is the publisher's send time from refrTm, not a probe): completeness and "missed" are
+   * read from the probes, and arrival order (smpCnt continuity's out-of-order) at the first probe that saw the SV
+   */
+  const probe0 = firstProbe(points);
   const streams: StreamAcc[] = [];
   /** segments with their own series (with two points, total is T1-T2's) */
   const nSide = shareTotal ? nSeg - 1 : nSeg;
@@ -140,12 +146,14 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   let cap = 0;
   let used = 0;
   let chunkSec = new Float64Array(0);
+  let chunkArrival = new Float64Array(0);
   let chunkLat: Float64Array[] = [];
   let chunkStream = new Uint32Array(0);
   let chunkIter = new Uint32Array(0);
   let chunkCnt = new Uint32Array(0);
   let chunkNames: string[] = [];
   let secArr = chunkSec;
+  let arrivalArr = chunkArrival;
   let latArr: Float64Array[] = [];
   const flushSide = (): void => {
     if (used === 0) return;
@@ -156,6 +164,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       iteration: chunkIter,
       smpCnt: chunkCnt,
       sec: chunkSec,
+      arrival: chunkArrival,
       lat: chunkLat,
       identity,
     });
@@ -168,12 +177,14 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       flushSide();
       cap = Math.max(SIDE_CHUNK, n);
       chunkSec = new Float64Array(cap);
+      chunkArrival = new Float64Array(cap);
       chunkLat = Array.from({ length: nSide }, () => new Float64Array(cap));
       chunkStream = new Uint32Array(cap);
       chunkIter = new Uint32Array(cap);
       chunkCnt = new Uint32Array(cap);
     }
     secArr = chunkSec.subarray(used, used + n);
+    arrivalArr = chunkArrival.subarray(used, used + n);
     latArr = chunkLat.map((a) => a.subarray(used, used + n));
   };
   const sideBatch = (c: RecordColumns): void => {
@@ -218,12 +229,15 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
     const hi0 = hi[0] as Int32Array;
     const lo0 = lo[0] as Uint32Array;
+    const hiA = hi[probe0] as Int32Array;
+    const loA = lo[probe0] as Uint32Array;
     const hiL = hi[np - 1] as Int32Array;
     const loL = lo[np - 1] as Uint32Array;
     const stream = c.stream;
     const nPairs = np - 1;
     sideArrays(n);
     const sec_ = secArr;
+    const arrival_ = arrivalArr;
     const lat_ = latArr;
     let lastS = -1;
     let acc = streams[0] as StreamAcc;
@@ -251,6 +265,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
         secEnd = secStart + 1e9;
       }
       sec_[r] = identity ? curSec : Number.NaN;
+      arrival_[r] = (hiA[r2 + 1] as number) * TWO32 + (loA[r2] as number);
       let hp = h0;
       let lp = l0;
       for (let j = 0; j < nPairs; j++) {
@@ -289,9 +304,11 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     const n = c.length;
     sideArrays(n);
     const sec_ = secArr;
+    const arrival_ = arrivalArr;
     const lat_ = latArr;
     for (const l of lat_) l.fill(Number.NaN);
     sec_.fill(Number.NaN);
+    arrival_.fill(Number.NaN);
     const hi = c.t.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length * 2));
     const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
     const valid = c.valid;
@@ -301,6 +318,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       acc.rows++;
       // which points saw this SV
       let first = -1;
+      let arrive = -1;
       let seenAll = true;
       let gapBeforeSeen = false;
       let hole = false;
@@ -310,8 +328,10 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
         present[p] = ok;
         if (ok) {
           if (first < 0) first = p;
+          if (p < probe0) continue;
+          if (arrive < 0) arrive = p;
           if (hole) gapBeforeSeen = true;
-        } else {
+        } else if (p >= probe0) {
           seenAll = false;
           hole = true;
         }
@@ -353,6 +373,8 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       if (tNs < firstNs) firstNs = tNs;
       if (tNs > lastNs) lastNs = tNs;
       sec_[r] = Math.floor(tNs / 1e9);
+      if (arrive < 0) arrive = first;
+      arrival_[r] = (hi[arrive] as Int32Array)[r2 + 1]! * TWO32 + (lo[arrive] as Uint32Array)[r2]!;
       for (let j = 0; j < nSide; j++) if (has[j]) (lat_[j] as Float64Array)[r] = lat[j] as number;
       if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, first));
     }

@@ -1,7 +1,8 @@
 /**
- * The part of a report's pass that does not need the timestamps themselves: smpCnt continuity of every
+ * The part of a report's pass that does not need the latencies themselves: smpCnt continuity of every
  * stream (drops, duplicates, out-of-order, wraps, modulus; exact from each row's (iteration, smpCnt) with the
- * streams module's IteratedContinuity, whatever order the rows come in) and the
+ * streams module's IteratedContinuity, whatever order the rows come in; out-of-order in the order the SVs
+ * arrived at their first point) and the
  * per-second max/p99 series of every segment. The main pass hands each batch's stream indices, smpCnt values,
  * seconds and latencies over; for large inputs this runs in a worker thread (./side-worker.ts) so it overlaps
  * with reading and measuring on the other core.
@@ -28,6 +29,8 @@ export interface SideBatch {
   smpCnt: Uint32Array;
   /** second of each row (NaN: no time) */
   sec: Float64Array;
+  /** when each row's SV arrived: ns at its first point after t0 (NaN: unknown), for out-of-order */
+  arrival: Float64Array;
   lat: Float64Array[];
   /** run continuity (inputs with SV identity) */
   identity: boolean;
@@ -67,8 +70,13 @@ export class SideState {
       const stream = b.stream;
       const iteration = b.iteration;
       const smpCnt = b.smpCnt;
+      const arrival = b.arrival;
       for (let r = 0; r < n; r++)
-        (by[stream[r] as number] as IteratedContinuity).push(iteration[r] as number, smpCnt[r] as number);
+        (by[stream[r] as number] as IteratedContinuity).push(
+          iteration[r] as number,
+          smpCnt[r] as number,
+          arrival[r] as number,
+        );
     }
     const sec = b.sec;
     b.lat.forEach((lat, j) => {
@@ -126,6 +134,7 @@ export function workerSideWork(segments: number, modulus?: number): SideWork {
         b.iteration.buffer,
         b.smpCnt.buffer,
         b.sec.buffer,
+        b.arrival.buffer,
         ...b.lat.map((l) => l.buffer),
       ];
       worker.postMessage(msg, transfer as ArrayBuffer[]);

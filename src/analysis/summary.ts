@@ -51,15 +51,16 @@ export interface StreamSummary {
   svID: string;
   appid: number;
   rows: number;
-  /** rows with every point */
+  /** rows seen by every probe (t0, the publisher's refrTm, is not a probe: schema.ts firstProbe) */
   complete: number;
-  /** rows seen at a point but not at an earlier one (the original tool's "missed") */
+  /** rows seen by a probe but not by an earlier one (the original tool's "missed") */
   missed: number;
   /** rows that never reached the last point */
   lostInPath: number;
   /** smpCnt gaps at the first point (samples never seen), counted once across the wrap; null without identity */
   drops: number | null;
   duplicates: number | null;
+  /** SVs that reached the first probe after a newer SV of their stream; null without identity */
   outOfOrder: number | null;
   wraps: number | null;
   modulus: number | null;

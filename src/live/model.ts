@@ -6,7 +6,7 @@
  */
 import { LatencyHistogram } from "../analysis/histogram.js";
 import { bucketFor, LATENCY_BUCKETS_NS } from "../metrics/buckets.js";
-import type { PointMeta, SvRow } from "../record/schema.js";
+import { firstProbe, type PointMeta, type SvRow } from "../record/schema.js";
 import type { StreamCounters, TraceStats } from "../trace/session-types.js";
 import { type SegmentDef, segmentLatency, segmentsFor } from "./segments.js";
 
@@ -50,7 +50,7 @@ export function log2BinRange(i: number): { lo: number; hi: number } {
 export class StreamModel {
   /** rows (SVs) delivered by the session for this stream */
   rows = 0;
-  /** rows with every point present */
+  /** rows seen by every probe (t0, the publisher's refrTm, is not one) */
   completeRows = 0;
   appid: number | undefined;
   counters: StreamCounters | undefined;
@@ -137,9 +137,12 @@ export class LiveModel {
   private lastAt = Date.now();
   totalRows = 0;
   private readonly warnings: string[] = [];
+  /** index of the first probe point (firstProbe) */
+  private readonly probe0: number;
 
   constructor(readonly opts: LiveModelOptions) {
     this.defs = segmentsFor(opts.points);
+    this.probe0 = firstProbe(opts.points);
     this.thresholdNs = opts.thresholdUs * 1000;
   }
 
@@ -159,7 +162,7 @@ export class LiveModel {
       s.rows++;
       s.appid = row.appid;
       let complete = true;
-      for (const t of row.t) if (t === null) complete = false;
+      for (let p = this.probe0; p < row.t.length; p++) if (row.t[p] === null) complete = false;
       if (complete) s.completeRows++;
       for (let i = 0; i < defs.length; i++) {
         const ns = segmentLatency(defs[i], row.t);

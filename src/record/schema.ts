@@ -53,6 +53,16 @@ export function timeColumn(point: Pick<PointMeta, "name">): string {
   return `${point.name}_ns`;
 }
 
+/**
+ * Index of a record's first probe: 1 when points[0] is t0 and later points exist, else 0. t0 is not a probe:
+ * it is the publisher's send time, read from refrTm by the last point, so a row has it only when the
+ * publisher set --t0 and the SV reached the last point. Whether an SV was seen at every point ("complete"),
+ * skipped by one ("missed") and when it arrived are read from the probes only.
+ */
+export function firstProbe(points: readonly Pick<PointMeta, "name">[]): number {
+  return points[0]?.name === "t0" && points.length > 1 ? 1 : 0;
+}
+
 /** The CSV header line for a record with these points (no trailing newline). */
 export function csvHeader(points: Pick<PointMeta, "name">[]): string {
   return [...FIXED_COLUMNS, ...points.map(timeColumn)].join(",");

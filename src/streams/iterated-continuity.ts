@@ -6,13 +6,15 @@
  *
  *   missing      = SVs expected between the first and the last one seen, minus the distinct SVs seen
  *   duplicates   = an (iteration, smpCnt) seen again
- *   out-of-order = a new SV behind the newest one seen
+ *   out-of-order = an SV that arrived after a newer one: in arrival order when each row gives its arrival
+ *                  time (ArrivalOrder puts the rows back in that order), else in row order
  *
  * The modulus is given, or inferred at the end from the largest smpCnt (inferModulus). Memory stays bounded:
  * a bitmap of the smpCnts seen is kept for the newest KEEP_ITERATIONS iterations only; an SV that arrives for
- * an older iteration (more than two wraps late) is counted as out of order and as distinct, since it can no
- * longer be told from a duplicate.
+ * an older iteration (more than two wraps late) is counted as distinct, since it can no longer be told from a
+ * duplicate (and, without an arrival time, as out of order).
  */
+import { ArrivalOrder } from "./arrival-order.js";
 import { inferModulus } from "./continuity.js";
 
 /** iterations whose smpCnt bitmap is kept (the newest ones) */
@@ -44,10 +46,12 @@ export class IteratedContinuity {
   private newestIteration = -1;
   private newestSmpCnt = -1;
   private maxSmpCnt = -1;
+  private arrival: ArrivalOrder | null = null;
 
   constructor(private readonly modulus?: number) {}
 
-  push(iteration: number, smpCnt: number): void {
+  /** One row: its SV, and when the SV arrived (ns, NaN if unknown: then its place in the rows is its arrival). */
+  push(iteration: number, smpCnt: number, arrivalNs = Number.NaN): void {
     this.received++;
     if (smpCnt > this.maxSmpCnt) this.maxSmpCnt = smpCnt;
     let it = this.iterations.get(iteration);
@@ -69,16 +73,17 @@ export class IteratedContinuity {
     it.distinct++;
     if (smpCnt < it.min) it.min = smpCnt;
     if (smpCnt > it.max) it.max = smpCnt;
-    if (
-      iteration > this.newestIteration ||
-      (iteration === this.newestIteration && smpCnt > this.newestSmpCnt)
-    ) {
+    const newer =
+      iteration > this.newestIteration || (iteration === this.newestIteration && smpCnt > this.newestSmpCnt);
+    if (newer) {
       if (iteration > this.newestIteration) this.forgetBitmapsBefore(iteration - KEEP_ITERATIONS + 1);
       this.newestIteration = iteration;
       this.newestSmpCnt = smpCnt;
-    } else {
-      this.outOfOrder++;
     }
+    if (!Number.isNaN(arrivalNs)) {
+      this.arrival ??= new ArrivalOrder();
+      this.arrival.push(arrivalNs, iteration * 65536 + smpCnt);
+    } else if (!newer) this.outOfOrder++;
   }
 
   private forgetBitmapsBefore(iteration: number): void {
@@ -110,7 +115,7 @@ export class IteratedContinuity {
       received: this.received,
       missing: Math.max(0, expected - distinct),
       duplicates: this.duplicates,
-      outOfOrder: this.outOfOrder,
+      outOfOrder: this.outOfOrder + (this.arrival?.finish() ?? 0),
       wraps: last - first,
       modulus,
     };
