@@ -31,7 +31,12 @@ export async function createLinuxBridge(ns: string, bridge: string, ports: strin
  * can stay disabled for a second or more, and the bridge drops every frame it receives meanwhile (seen: 0 of
  * 100 probe frames through a lab whose `up` had just returned).
  */
-export async function waitForwarding(ns: string, bridge: string, ports: string[], timeoutMs = 15_000) {
+export async function waitForwarding(
+  ns: string,
+  bridge: string,
+  ports: string[],
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let states = "";
   for (;;) {
