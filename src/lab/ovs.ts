@@ -2,12 +2,14 @@
  * Open vSwitch for the lab's `ovs` mode: a private ovsdb-server and ovs-vswitchd (userspace `netdev` datapath,
  * the kernel has no OVS module) started inside the hyp namespace from their own run directory, bridge br-sv with
  * hyp-in as OpenFlow port 1 and hyp-out as port 2, and one flow: SV (EtherType 0x88BA, tagged or not) from port 1
- * to port 2. The default NORMAL flow is removed, so nothing else crosses the switch.
+ * to port 2. The default NORMAL flow is removed, so nothing else crosses the switch. The daemon's packet sockets
+ * on the two ports get 8 MiB receive buffers (ovs-sockets.ts).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { CommandError, run, sleep } from "./exec.js";
 import type { LabNames } from "./names.js";
+import { enlargeOvsReceiveBuffers, type OvsSocket, ovsSockets } from "./ovs-sockets.js";
 import { OVS_SCHEMA } from "./preflight.js";
 import { identify, type LabProcess, type LabProcessRole } from "./processes.js";
 
@@ -140,6 +142,13 @@ export async function startOvs(names: LabNames, record: (p: LabProcess) => void)
   ]);
   await ofctl(dir, names, ["del-flows"]);
   await ofctl(dir, names, ["add-flow", OVS_SV_FLOW]);
+  // not fatal: the lab works with the default buffers, only loses more; status shows the buffers and why
+  const why = await enlargeOvsReceiveBuffers(names.hyp, [names.hypIn, names.hypOut]);
+  if (why) writeFileSync(rcvbufNoteFile(names), `${why}\n`);
+}
+
+function rcvbufNoteFile(names: LabNames): string {
+  return `${ovsDir(names)}/receive-buffers.txt`;
 }
 
 /** What `lab status` shows about OVS. */
@@ -148,6 +157,10 @@ export interface OvsInfo {
   datapathType: string;
   ports: { name: string; ofport: number }[];
   flows: string[];
+  /** ovs-vswitchd's packet sockets on the ports: receive buffer and drops (ovs-sockets.ts) */
+  sockets: OvsSocket[];
+  /** why `lab up` could not enlarge their receive buffers, or null */
+  receiveBufferProblem: string | null;
 }
 
 interface OvsdbJson {
@@ -171,7 +184,23 @@ export async function ovsInfo(names: LabNames): Promise<OvsInfo | undefined> {
       .split("\n")
       .map((l) => l.trim())
       .filter((l) => l && !l.startsWith("NXST_FLOW") && !l.startsWith("OFPST_FLOW"));
-    return { bridge: names.ovsBridge, datapathType: dp.replace(/"/g, ""), ports, flows };
+    let receiveBufferProblem: string | null = null;
+    try {
+      receiveBufferProblem = readFileSync(rcvbufNoteFile(names), "utf8").trim();
+    } catch {
+      // enlarged as intended
+    }
+    const sockets = (await ovsSockets(names.hyp).catch(() => [] as OvsSocket[])).sort((a, b) =>
+      a.device.localeCompare(b.device),
+    );
+    return {
+      bridge: names.ovsBridge,
+      datapathType: dp.replace(/"/g, ""),
+      ports,
+      flows,
+      sockets,
+      receiveBufferProblem,
+    };
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 /**
  * The few libc calls svtrace needs, bound once through koffi (no native build, see DEPENDENCIES.md §7):
- * AF_PACKET sockets, tap devices, network-namespace entry, pacing clocks, thread names and scheduling.
+ * AF_PACKET sockets, tap devices, network-namespace entry, pacing clocks, thread names and scheduling, and
+ * taking a copy of another process's file descriptor.
  * Buffers are passed as Node Buffers/Uint8Arrays; every call returns the raw C result, use `errno()` on -1.
  */
 import koffi from "koffi";
@@ -147,6 +148,27 @@ export const sched_setaffinity = lib.func(
   "int sched_setaffinity(int pid, size_t size, const void *mask)",
 ) as (pid: number, size: number, mask: Buffer) => number;
 export const gettid = lib.func("int gettid(void)") as () => number;
+const syscall = lib.func("long syscall(long nr, ...)") as (
+  nr: number,
+  ...typedArgs: unknown[]
+) => number | bigint;
+const SYS_pidfd_open = 434;
+const SYS_pidfd_getfd = 438;
+
+/**
+ * A copy, in this process, of file descriptor `fd` of process `pid` (pidfd_open + pidfd_getfd, Linux 5.6+;
+ * needs ptrace rights over it, which root has): both refer to the same open file, so a socket option set on
+ * the copy holds for the owner too. Returns the new fd, or -1 (errno set). Close it when done.
+ */
+export function copyFdOf(pid: number, fd: number): number {
+  const pidfd = Number(syscall(SYS_pidfd_open, "int", pid, "unsigned int", 0));
+  if (pidfd < 0) return -1;
+  const copy = Number(syscall(SYS_pidfd_getfd, "int", pidfd, "int", fd, "unsigned int", 0));
+  const e = koffi.errno();
+  close(pidfd);
+  koffi.errno(e);
+  return copy;
+}
 export const strerror = lib.func("const char *strerror(int errnum)") as (e: number) => string;
 
 /** errno of the last failed call on this thread. */

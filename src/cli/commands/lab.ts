@@ -218,6 +218,12 @@ function formatStatus(s: LabStatus): string {
       `  OVS ${s.ovs.bridge} datapath ${s.ovs.datapathType}: ${s.ovs.ports.map((p) => `${p.name}=${p.ofport}`).join(" ")}`,
     );
     for (const f of s.ovs.flows) lines.push(`    flow ${f}`);
+    for (const k of s.ovs.sockets)
+      lines.push(
+        `    ovs-vswitchd socket on ${k.device}: receive buffer ${Math.round(k.rcvbuf / 1024)} KiB, dropped ${k.drops}`,
+      );
+    if (s.ovs.receiveBufferProblem)
+      lines.push(`    receive buffers left at the default: ${s.ovs.receiveBufferProblem}`);
   }
   for (const p of s.processes) {
     const t = p.threads
