@@ -6,7 +6,7 @@
  * a namespace): about 270 SV frames, 8 ms of 8 streams. When the 2-vCPU lab machine deschedules the daemon for
  * longer, the socket drops what does not fit: 1-5 % of SVs at 8 streams (seen on this project's VM), lost
  * before the switch even sees them, which says more about the stand-in than about OVS. So `lab up` gives
- * each of these sockets a 8 MiB buffer (SO_RCVBUFFORCE on a copy of the daemon's descriptor taken with
+ * each of these sockets an 8 MiB buffer (SO_RCVBUFFORCE on a copy of the daemon's descriptor taken with
  * pidfd_getfd: the same socket), and `lab status` shows each socket's buffer and drops (`ss -m`'s `rb`, `d`).
  */
 import { close, copyFdOf, lastError, SO_RCVBUFFORCE, SOL_SOCKET, setsockopt } from "../net/libc.js";
