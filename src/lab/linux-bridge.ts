@@ -26,10 +26,10 @@ export async function createLinuxBridge(ns: string, bridge: string, ports: strin
 
 /**
  * Wait until every port of `bridge` is forwarding. Carrier (IFF_LOWER_UP) is not enough: the bridge enables
- * a port only when the kernel's link watcher reports the carrier, which it does at most once a second and
- * under the RTNL lock, so right after another lab's namespaces were deleted (their teardown holds RTNL) a port
- * can stay disabled for a second or more, and the bridge drops every frame it receives meanwhile (seen: 0 of
- * 100 probe frames through a lab whose `up` had just returned).
+ * a port only when the kernel's link watcher reports the carrier, which runs later, under the RTNL lock. Right
+ * after another lab was taken down (most likely its namespaces' teardown still holding RTNL), a port stayed
+ * disabled for over a second after carrier, and the bridge dropped every frame it received meanwhile (seen: 0
+ * of 100 probe frames through a lab whose `up` had just returned).
  */
 export async function waitForwarding(
   ns: string,

@@ -58,9 +58,9 @@ export interface LinkInfo {
   master: string | null;
   /**
    * a Linux bridge port's state ("forwarding", "disabled", "blocking", ...), null if not a bridge port. A port
-   * starts forwarding only once the kernel's link watcher has seen its carrier, which can lag the carrier by a
-   * second or more (it runs at most once a second and needs the RTNL lock, which a namespace being torn down
-   * holds): until then the bridge drops every frame the port receives.
+   * starts forwarding only once the kernel's link watcher has seen its carrier, which was seen to lag the
+   * carrier by over a second (it runs under the RTNL lock): until then the bridge drops every frame the port
+   * receives.
    */
   bridgePortState: string | null;
   mtu: number;
