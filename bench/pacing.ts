@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SubscribeSummary } from "../src/subscribe/types.js";
 import { describeNoise, measureNoise } from "./machine-noise.js";
+import { median } from "./median.js";
 import type { Bench } from "./run.js";
 
 const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -106,12 +107,6 @@ function summarize(label: string, s: SubscribeSummary): Row {
     missing: s.missing,
     rate: 1e6 / mean(inter),
   };
-}
-
-function median(xs: number[]): number {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 === 1 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 const f = (v: number) => (Number.isFinite(v) ? v.toFixed(1).padStart(8) : "     n/a");

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ATTACH_POINTS } from "../src/probes/catalogue.js";
 import { resolveProfile } from "../src/probes/profiles.js";
+import { median } from "./median.js";
 import type { Bench } from "./run.js";
 
 const CLI = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
@@ -202,12 +203,6 @@ async function trafficUnder(program: string, dir: string, ns: Lab, durationS: nu
   } finally {
     await stopAll(p);
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Traffic with `svtrace record --lab` attached: the subscriber's latency, CPU of record and bpftrace, lost, rows. */

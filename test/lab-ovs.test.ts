@@ -12,7 +12,7 @@ import { probeLab } from "../src/lab/index.js";
 import { listLinks } from "../src/lab/netns.js";
 import { OVS_SOCKET_RCVBUF, ovsSockets } from "../src/lab/ovs-sockets.js";
 import { assertRoot } from "./helpers.js";
-import { assertClean, downAndAssertClean, labCli, processesOf } from "./lab-support.js";
+import { assertClean, downAndAssertClean, labCli, processesOf, stallWhileFlowing } from "./lab-support.js";
 
 const PREFIX = "tlo-";
 
@@ -94,21 +94,9 @@ test("a 150 ms stall of ovs-vswitchd at 32 000 frames/s loses nothing: its socke
   const rx = async () => (await listLinks(`${PREFIX}hyp`)).find((l) => l.name === "hyp-in")?.rxPackets ?? 0;
   const drops0 = (await hypIn()).drops;
   const rx0 = await rx();
-  let arrivedWhileStopped = 0;
-  const stall = (async () => {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await rx()) < rx0 + 1000) await new Promise((res) => setTimeout(res, 2));
-    const before = await rx();
-    process.kill(pid, "SIGSTOP");
-    try {
-      await new Promise((res) => setTimeout(res, 150));
-      arrivedWhileStopped = (await rx()) - before;
-    } finally {
-      process.kill(pid, "SIGCONT");
-    }
-  })();
+  const stall = stallWhileFlowing(pid, 150, rx, rx0);
   const r = await probeLab({ prefix: PREFIX, count: 40_000, intervalUs: 31.25, settleMs: 2000 });
-  await stall;
+  const arrivedWhileStopped = await stall;
   assert.ok(
     arrivedWhileStopped > 2000,
     `${arrivedWhileStopped} frames reached hyp-in while ovs-vswitchd was stopped`,

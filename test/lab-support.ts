@@ -45,3 +45,27 @@ export function assertClean(prefix: string): void {
   assert.equal(existsSync(`/run/svtrace/lab-${prefix}`), false, "run directory left behind");
   assert.deepEqual(processesOf(prefix), [], "processes left behind");
 }
+
+/**
+ * Once the host has received 1000 frames more than `rx0` (`hostRx()`: hyp-in's receive counter), stop process
+ * `pid` with SIGSTOP for `ms`, then continue it (also on failure). Resolves to the frames that reached the host
+ * while it was stopped. Run it beside a probe: it stands for a lab process the machine descheduled.
+ */
+export async function stallWhileFlowing(
+  pid: number,
+  ms: number,
+  hostRx: () => Promise<number>,
+  rx0: number,
+): Promise<number> {
+  const pause = (t: number) => new Promise((res) => setTimeout(res, t));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && (await hostRx()) < rx0 + 1000) await pause(2);
+  const before = await hostRx();
+  process.kill(pid, "SIGSTOP");
+  try {
+    await pause(ms);
+    return (await hostRx()) - before;
+  } finally {
+    process.kill(pid, "SIGCONT");
+  }
+}

@@ -10,7 +10,7 @@ import type { LabStatus } from "../src/lab/index.js";
 import { probeLab } from "../src/lab/index.js";
 import { listLinks } from "../src/lab/netns.js";
 import { assertRoot, cliMain } from "./helpers.js";
-import { assertClean, downAndAssertClean, labCli, processesOf } from "./lab-support.js";
+import { assertClean, downAndAssertClean, labCli, processesOf, stallWhileFlowing } from "./lab-support.js";
 
 const PREFIX = "tlt-";
 type UpJson = LabStatus & { setupMs: number; alreadyUp: boolean };
@@ -90,22 +90,9 @@ test("a 250 ms stall of the forwarder at 32 000 frames/s loses nothing: vnet0 qu
   };
   const rx0 = (await link("hyp-in")).rxPackets;
   const dropped0 = (await link("vnet0")).txDropped;
-  let arrivedWhileStopped = 0;
-  const stall = (async () => {
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await link("hyp-in")).rxPackets < rx0 + 1000)
-      await new Promise((res) => setTimeout(res, 2));
-    const before = (await link("hyp-in")).rxPackets;
-    process.kill(fw.pid, "SIGSTOP");
-    try {
-      await new Promise((res) => setTimeout(res, 250));
-      arrivedWhileStopped = (await link("hyp-in")).rxPackets - before;
-    } finally {
-      process.kill(fw.pid, "SIGCONT");
-    }
-  })();
+  const stall = stallWhileFlowing(fw.pid, 250, async () => (await link("hyp-in")).rxPackets, rx0);
   const r = await probeLab({ prefix: PREFIX, count: 40_000, intervalUs: 31.25, settleMs: 2000 });
-  await stall;
+  const arrivedWhileStopped = await stall;
   assert.ok(
     arrivedWhileStopped > 4000,
     `${arrivedWhileStopped} frames reached the host (hyp-in) while the forwarder was stopped`,

@@ -38,23 +38,18 @@ export async function waitForwarding(
   timeoutMs = 15_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let states = "";
+  let states: string[] = [];
   for (;;) {
     const links = await listLinks(ns);
-    const notYet = ports
-      .map((p) => links.find((l) => l.name === p))
-      .filter((l) => l?.master !== bridge || l.bridgePortState !== "forwarding");
-    if (notYet.length === 0) return;
-    states = ports
-      .map((p) => {
-        const l = links.find((x) => x.name === p);
-        return `${p} ${l ? (l.master === bridge ? l.bridgePortState : `not in ${bridge}`) : "missing"}`;
-      })
-      .join(", ");
+    states = ports.map((p) => {
+      const l = links.find((x) => x.name === p);
+      return l ? (l.master === bridge ? (l.bridgePortState ?? "unknown") : `not in ${bridge}`) : "missing";
+    });
+    if (states.every((st) => st === "forwarding")) return;
     if (Date.now() > deadline) break;
     await sleep(20);
   }
   throw new Error(
-    `the ports of ${bridge} in ${ns} did not all start forwarding within ${timeoutMs / 1000} s (${states})`,
+    `the ports of ${bridge} in ${ns} did not all start forwarding within ${timeoutMs / 1000} s (${ports.map((p, k) => `${p} ${states[k]}`).join(", ")})`,
   );
 }
