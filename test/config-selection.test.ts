@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { UserError } from "../src/cli/errors.js";
 import { parseMachine, parseStreams, resolveSelection } from "../src/config/selection.js";
+import { UserError } from "../src/errors.js";
 
 test("--machine accepts hypervisor, vm and the original's VM, case-insensitive", () => {
   assert.equal(parseMachine("hypervisor"), "hypervisor");

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { UserError } from "../src/cli/errors.js";
 import { CfgSyntaxError, parseIni, parseSvtraceCfg, readSvtraceCfg } from "../src/config/svtrace-cfg.js";
+import { UserError } from "../src/errors.js";
 
 test("the original file: [DEFAULT] SV_INTERFACE and SV_BUFFER_SIZE", () => {
   const cfg = parseSvtraceCfg("[DEFAULT]\nSV_INTERFACE=enp7s0\nSV_BUFFER_SIZE=100000\n");

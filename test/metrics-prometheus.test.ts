@@ -1,7 +1,7 @@
 /** The --prometheus endpoint: a real HTTP scrape on loopback, counters and histogram buckets vs the model. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { UserError } from "../src/cli/errors.js";
+import { UserError } from "../src/errors.js";
 import { LiveModel } from "../src/live/model.js";
 import { LATENCY_BUCKETS_US } from "../src/metrics/buckets.js";
 import { parseListenAddress, startMetricsServer } from "../src/metrics/prometheus.js";

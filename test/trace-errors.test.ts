@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { BPFTRACE_ARGS, FLUSH_PAD } from "../src/bpftrace/generate.js";
-import { UserError } from "../src/cli/errors.js";
+import { UserError } from "../src/errors.js";
 import { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, clockNs } from "../src/net/libc.js";
 import { kprobesAvailable } from "../src/probes/discovery.js";
 import { resolveProfile } from "../src/probes/profiles.js";

@@ -36,7 +36,7 @@
  * nanoseconds on CLOCK_MONOTONIC (`nsecs`), or CLOCK_TAI with `nsecs(tai)` when bpftrace has it.
  */
 import { readFileSync } from "node:fs";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { ATTACH_POINTS, type AttachName, describePoint, type ProbePoint } from "../probes/catalogue.js";
 import type { ClockName } from "../record/schema.js";
 import type { BpftraceFeatures } from "./features.js";

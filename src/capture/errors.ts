@@ -1,7 +1,7 @@
 /**
  * Capture file errors. They are UserErrors: the CLI prints them as one line (`svtrace: <file>: ...`) and exits 1.
  */
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 
 export class CaptureError extends UserError {
   constructor(

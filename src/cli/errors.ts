@@ -1,22 +1,8 @@
 /**
- * User-facing errors: one line naming the problem and what to do, and a non-zero exit status.
- * Anything that is not a UserError is a bug and is reported as an internal error.
+ * How every svtrace command prints an error: a UserError (src/errors.ts) as one line, anything else as an
+ * internal error with exit status 70.
  */
-
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-    this.name = "UserError";
-  }
-}
-
-/** Throw a UserError: `fail("cannot read x.pcap: no such file; check the path")`. */
-export function fail(message: string, exitCode = 1): never {
-  throw new UserError(message, exitCode);
-}
+import { UserError } from "../errors.js";
 
 /** Print an error the way every svtrace command does and return the exit status to use. */
 export function reportError(err: unknown): number {

@@ -4,7 +4,7 @@
  * Shared by `svtrace live`, `record` and `demo`; the result is the tracer core's TraceOptions.
  */
 import { Option } from "@commander-js/extra-typings";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { SWITCH_MODES, type SwitchMode } from "../lab/names.js";
 import type { ClockName } from "../record/schema.js";
 import type { TraceOptions } from "../trace/session-types.js";

@@ -11,7 +11,7 @@
  * every section. Command-line flags override what the file says.
  */
 import { readFileSync } from "node:fs";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 
 export interface SvtraceCfg {
   /** SV_INTERFACE */

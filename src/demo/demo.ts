@@ -5,7 +5,7 @@
  * child processes of the CLI, the live view for the duration, a summary, the record path and the report of the
  * run, and lab down: also on Ctrl-C and on errors.
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { type LabUpResult, labDown, labUp } from "../lab/index.js";
 import { labNames, type SwitchMode } from "../lab/names.js";
 import { preflight as labPreflight } from "../lab/preflight.js";

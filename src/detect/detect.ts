@@ -4,7 +4,7 @@
  * measured, and return the census of the streams seen. No tshark. Runs synchronously in the calling thread
  * (the receive loop blocks at most 100 ms per call; the thread enters the namespace, so call it from the CLI).
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { ETH_P_ALL, PacketSocket, PacketSocketError } from "../net/afpacket.js";
 import { type DetectedStream, StreamCensus } from "./census.js";
 

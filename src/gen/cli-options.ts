@@ -2,7 +2,7 @@
  * Turns the stream flags shared by `pcap generate` and `publish` (strings as the CLI parser hands them over)
  * into validated GenOptions. The flag names are fixed by the issue (scripts depend on them).
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { DEFAULT_GEN, type GenOptions, parseIntOption, parseNumberOption } from "./plan.js";
 
 /** Raw values of the stream flags; every field optional, as commander leaves absent flags undefined. */

@@ -3,7 +3,7 @@
  * APPID, MACs, VLAN), at which rate (50/60 Hz x 80/256 samples per cycle, ASDUs per frame) and with which
  * 9-2LE content options. Validates every user input with a one-line error (UserError via `fail`).
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { MacParseError, parseMac } from "../sv/mac.js";
 
 export const MAX_STREAMS = 64;

@@ -2,7 +2,7 @@
  * The one place that names the lab: namespaces (with a prefix from SVTRACE_LAB_PREFIX, default "svt-"),
  * interfaces, the switch, the run directory and the state file. Everyone (publisher, tracer, demo, tests) asks here.
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 
 /** The switch between hyp-in and the VM side. */
 export type SwitchMode = "bridge" | "ovs" | "tap";

@@ -3,7 +3,7 @@
  * Each failure is one line saying what is missing and what to do.
  */
 import { existsSync } from "node:fs";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { which } from "./exec.js";
 import type { SwitchMode } from "./names.js";
 

@@ -4,7 +4,7 @@
  */
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import type { LabNames, SwitchMode } from "./names.js";
 import type { LabProcess } from "./processes.js";
 

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { fail, UserError } from "../cli/errors.js";
+import { fail, UserError } from "../errors.js";
 import { labDown } from "./down.js";
 import { createLinuxBridge, waitForwarding } from "./linux-bridge.js";
 import { type LabNames, labNames, type SwitchMode } from "./names.js";

@@ -4,7 +4,7 @@
  * plain lines or JSON), serve it to Prometheus, and end cleanly on --duration, SIGINT/SIGTERM, an abort
  * signal or bpftrace exiting: every row already received is kept and the record file is closed.
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { type MetricsServer, parseListenAddress, startMetricsServer } from "../metrics/prometheus.js";
 import type { RecordFormat } from "../record/schema.js";
 import { openRecordWriter, type RecordWriter } from "../record/writer.js";

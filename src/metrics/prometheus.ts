@@ -15,7 +15,7 @@ import {
   type MetricValueWithName,
   Registry,
 } from "prom-client";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import type { LiveModel, StreamModel } from "../live/model.js";
 import { LATENCY_BUCKETS_NS } from "./buckets.js";
 

@@ -4,7 +4,7 @@
  * `points` overrides the default selection by name (T1, T2, T2a, T2b, T3, T4...). Kprobe points (the original
  * svtrace's tpacket_rcv -> consume_skb) are offered only where the kernel has kprobes.
  */
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { labNames, type SwitchMode } from "../lab/names.js";
 import { needsKprobes, type ProbePoint } from "./catalogue.js";
 import { kprobesAvailable, netnsExists, netnsInode, threadsNamed, vhostThreads } from "./discovery.js";

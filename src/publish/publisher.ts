@@ -4,7 +4,7 @@
  * with a summary. Also formats the human-readable summary.
  */
 import { Worker } from "node:worker_threads";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { buildPlan } from "../gen/plan.js";
 import { formatStats } from "./gap-stats.js";
 import type { PublishConfig, PublishSummary } from "./types.js";

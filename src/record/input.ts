@@ -3,7 +3,7 @@
  * the record's metadata up front, then its rows as columnar batches read one at a time, so memory does not
  * grow with the file. Malformed input raises RecordFormatError naming the file and the line or batch.
  */
-import { UserError } from "../cli/errors.js";
+import { UserError } from "../errors.js";
 import type { RecordColumns } from "./columns.js";
 import type { RecordMeta } from "./schema.js";
 

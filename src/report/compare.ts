@@ -9,7 +9,7 @@ import pc from "picocolors";
 import { analyzeRecord } from "../analysis/analyze.js";
 import type { LatencyHistogram } from "../analysis/histogram.js";
 import { type ReportSummary, type SegmentStats, STAT_KEYS, type StatKey } from "../analysis/summary.js";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { openRecordFile } from "../record/open.js";
 import { exceedanceOption, histogramOption } from "./charts.js";
 import { count, table, us } from "./format.js";

@@ -3,7 +3,7 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { CHART_HEIGHT, CHART_WIDTH, renderSvg } from "./charts.js";
 import type { Plot } from "./plots.js";
 

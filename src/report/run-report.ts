@@ -9,7 +9,7 @@ import cliProgress from "cli-progress";
 import { type Analysis, analyzeRecord, DEFAULT_THRESHOLDS_US } from "../analysis/analyze.js";
 import { segmentSpecs } from "../analysis/segments.js";
 import type { ReportSummary } from "../analysis/summary.js";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { openInputs } from "../record/open.js";
 import { renderHtml } from "./html.js";
 import { renderJUnit } from "./junit.js";

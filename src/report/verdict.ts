@@ -7,7 +7,7 @@
 
 import { findSegment, type SegmentSpec } from "../analysis/segments.js";
 import type { ReportSummary, Verdict, VerdictCheck } from "../analysis/summary.js";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 
 export interface Limit {
   /** segment as the user named it */

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { Worker } from "node:worker_threads";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { formatStats } from "../publish/gap-stats.js";
 import type { SubscribeConfig, SubscribeSummary } from "./types.js";
 

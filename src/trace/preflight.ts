@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { type BpftraceFeatures, detectBpftrace } from "../bpftrace/features.js";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { ATTACH_POINTS, type ProbePoint } from "../probes/catalogue.js";
 import { interfaceExists } from "../probes/discovery.js";
 

@@ -18,7 +18,7 @@ import {
   sizeFor,
 } from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
-import { fail } from "../cli/errors.js";
+import { fail } from "../errors.js";
 import { describePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
 import type { ClockName, PointMeta, RecordMeta, SvRow } from "../record/schema.js";

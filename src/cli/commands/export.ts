@@ -4,12 +4,12 @@
  * through the record writer, to stdout with backpressure (stdout may be a pipe or a socket).
  */
 import type { Command } from "@commander-js/extra-typings";
+import { fail } from "../../errors.js";
 import type { RecordColumns } from "../../record/columns.js";
 import { csvField } from "../../record/csv-writer.js";
 import { openRecordFile } from "../../record/open.js";
 import { csvHeader } from "../../record/schema.js";
 import { openRecordWriter } from "../../record/writer.js";
-import { fail } from "../errors.js";
 
 function csvLines(c: RecordColumns): string {
   const names = c.names.map(csvField);

@@ -3,6 +3,7 @@
  * Thin CLI layer over src/lab/; the hidden `lab forwarder` is the tap mode's background vhost-like process.
  */
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { fail } from "../../errors.js";
 import {
   type LabStatus,
   labDown,
@@ -12,7 +13,6 @@ import {
   SWITCH_MODES,
   type SwitchMode,
 } from "../../lab/index.js";
-import { fail } from "../errors.js";
 
 const TOPOLOGY = `Topology (namespace names come from SVTRACE_LAB_PREFIX, default "svt-"):
   svt-pub: pub0 --veth-- svt-hyp: hyp-in -> SWITCH -> hyp-out --veth-- svt-vm: vm0

@@ -3,10 +3,10 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import cliProgress from "cli-progress";
+import { fail } from "../../errors.js";
 import { genOptionsFromCli, STREAM_FLAGS, type StreamCliValues } from "../../gen/cli-options.js";
 import { DEFAULT_START_NS, generatePcap, parseStartTime } from "../../gen/pcap-generate.js";
 import { buildPlan, parseIntOption } from "../../gen/plan.js";
-import { fail } from "../errors.js";
 
 export function register(program: Command): void {
   const pcap = program

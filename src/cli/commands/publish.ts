@@ -2,11 +2,11 @@
  * `svtrace publish`: send SV streams on an interface from a paced sender thread (see src/publish/).
  */
 import type { Command } from "@commander-js/extra-typings";
+import { fail } from "../../errors.js";
 import { genOptionsFromCli, STREAM_FLAGS, type StreamCliValues } from "../../gen/cli-options.js";
 import { buildPlan, parseIntOption, parseNumberOption } from "../../gen/plan.js";
 import { formatPublishSummary, startPublisher } from "../../publish/publisher.js";
 import type { T0Clock } from "../../publish/types.js";
-import { fail } from "../errors.js";
 
 interface PublishCliValues extends StreamCliValues {
   iface?: string;

@@ -5,12 +5,12 @@
  */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
+import { fail } from "../../errors.js";
 import { labStatus } from "../../lab/index.js";
 import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
 import type { RecordFormat } from "../../record/schema.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
-import { fail } from "../errors.js";
 import { SELECTION_HELP } from "./live.js";
 
 const HELP = `

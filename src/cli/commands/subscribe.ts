@@ -3,9 +3,9 @@
  * inter-arrival and refrTm latency (see src/subscribe/).
  */
 import type { Command } from "@commander-js/extra-typings";
+import { fail } from "../../errors.js";
 import { checkSvId, parseNumberOption } from "../../gen/plan.js";
 import { formatSubscribeSummary, startSubscriber } from "../../subscribe/subscriber.js";
-import { fail } from "../errors.js";
 
 export function register(program: Command): void {
   program
