@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { LiveModel } from "../src/live/model.js";
-import { openRecordFile } from "../src/record/open.js";
-import type { PointMeta } from "../src/record/schema.js";
-import { assertRoot, runCli } from "./helpers.js";
+import { LiveModel } from "../../src/live/model.js";
+import { openRecordFile } from "../../src/record/open.js";
+import type { PointMeta } from "../../src/record/schema.js";
+import { assertRoot, runCli } from "../helpers.js";
 import {
   checkCsvRecord,
   describePatterns,

@@ -12,12 +12,12 @@ import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { Worker } from "node:worker_threads";
 import { gunzipSync } from "node:zlib";
-import { labDown, labNames, labUp } from "../src/lab/index.js";
-import type { SvRow } from "../src/record/schema.js";
-import { utcTimeToNs } from "../src/sv/utc-time.js";
-import { startTrace } from "../src/trace/session.js";
-import type { TraceOptions } from "../src/trace/session-types.js";
-import { assertRoot, capture, runCliAsync } from "./helpers.js";
+import { labDown, labNames, labUp } from "../../src/lab/index.js";
+import type { SvRow } from "../../src/record/schema.js";
+import { utcTimeToNs } from "../../src/sv/utc-time.js";
+import { startTrace } from "../../src/trace/session.js";
+import type { TraceOptions } from "../../src/trace/session-types.js";
+import { assertRoot, capture, runCliAsync } from "../helpers.js";
 import { assertPathOrder, checkStream, type PubJson, traceRun, traceWith } from "./trace-run.js";
 
 describe("trace session on the bridge lab", { timeout: 240_000 }, () => {

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { assertRoot, cliMain } from "./helpers.js";
+import { assertRoot, cliMain } from "../helpers.js";
 import { assertClean, labCli, namespacesWith } from "./lab-support.js";
 
 const PREFIX = "tle-";

@@ -5,11 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { labDown, labUp } from "../src/lab/index.js";
-import { threadsOf } from "../src/probes/discovery.js";
-import type { SvRow } from "../src/record/schema.js";
-import { startTrace } from "../src/trace/session.js";
-import { assertRoot, runCliAsync } from "./helpers.js";
+import { labDown, labUp } from "../../src/lab/index.js";
+import { threadsOf } from "../../src/probes/discovery.js";
+import type { SvRow } from "../../src/record/schema.js";
+import { startTrace } from "../../src/trace/session.js";
+import { assertRoot, runCliAsync } from "../helpers.js";
 import { assertPathOrder, checkStream, type PubJson, traceRun } from "./trace-run.js";
 
 describe("trace session on the tap lab (vhost-style copy T2b)", { timeout: 180_000 }, () => {

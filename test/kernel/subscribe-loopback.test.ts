@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { assertRoot, runCli, runCliAsync } from "./helpers.js";
+import { assertRoot, runCli, runCliAsync } from "../helpers.js";
 import {
   deleteNetns,
   makeNetns,

@@ -10,16 +10,16 @@ import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { BPFTRACE_ARGS, FLUSH_PAD } from "../src/bpftrace/generate.js";
-import { UserError } from "../src/errors.js";
-import { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, clockNs } from "../src/net/libc.js";
-import { kprobesAvailable } from "../src/probes/discovery.js";
-import { resolveProfile } from "../src/probes/profiles.js";
-import { measureClockOffset } from "../src/trace/clock.js";
-import { checkBtf, checkTracefs, checkTracepoints } from "../src/trace/preflight.js";
-import { BpftraceRunner, classifyStderr } from "../src/trace/runner.js";
-import { startTrace } from "../src/trace/session.js";
-import { assertRoot } from "./helpers.js";
+import { BPFTRACE_ARGS, FLUSH_PAD } from "../../src/bpftrace/generate.js";
+import { UserError } from "../../src/errors.js";
+import { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, clockNs } from "../../src/net/libc.js";
+import { kprobesAvailable } from "../../src/probes/discovery.js";
+import { resolveProfile } from "../../src/probes/profiles.js";
+import { measureClockOffset } from "../../src/trace/clock.js";
+import { checkBtf, checkTracefs, checkTracepoints } from "../../src/trace/preflight.js";
+import { BpftraceRunner, classifyStderr } from "../../src/trace/runner.js";
+import { startTrace } from "../../src/trace/session.js";
+import { assertRoot } from "../helpers.js";
 
 async function rejectsUser(p: Promise<unknown>, re: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
@@ -93,8 +93,8 @@ describe("tracer errors", { timeout: 120_000 }, () => {
 
   it("not root: one line, exit 1", () => {
     const script = join(tmpdir(), `svtrace-notroot-${process.pid}.mjs`);
-    const session = new URL("../src/trace/session.js", import.meta.url).href;
-    const errors = new URL("../src/cli/errors.js", import.meta.url).href;
+    const session = new URL("../../src/trace/session.js", import.meta.url).href;
+    const errors = new URL("../../src/cli/errors.js", import.meta.url).href;
     writeFileSync(
       script,
       `import { startTrace } from ${JSON.stringify(session)};\nimport { reportError } from ${JSON.stringify(errors)};\n` +

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import type { LabStatus } from "../src/lab/index.js";
-import { probeLab } from "../src/lab/index.js";
-import { assertRoot } from "./helpers.js";
+import type { LabStatus } from "../../src/lab/index.js";
+import { probeLab } from "../../src/lab/index.js";
+import { assertRoot } from "../helpers.js";
 import { assertClean, downAndAssertClean, labCli } from "./lab-support.js";
 
 const PREFIX = "tlb-";

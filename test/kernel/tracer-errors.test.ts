@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { assertRoot, cliMain, runCli } from "./helpers.js";
+import { assertRoot, cliMain, runCli } from "../helpers.js";
 import { withFakeBpftrace } from "./tracer-support.js";
 
 function oneLineError(r: { code: number; stderr: string }, re: RegExp, what: string): void {

@@ -3,17 +3,17 @@
  * namespace, trace ready, send, stop), and the path-order check.
  */
 import assert from "node:assert/strict";
-import { labNames } from "../src/lab/index.js";
-import type { SvRow } from "../src/record/schema.js";
-import { startTrace } from "../src/trace/session.js";
+import { labNames } from "../../src/lab/index.js";
+import type { SvRow } from "../../src/record/schema.js";
+import { startTrace } from "../../src/trace/session.js";
 import type {
   StreamCounters,
   TraceOptions,
   TraceStats,
   TraceSummary,
   TraceWarning,
-} from "../src/trace/session-types.js";
-import { runCliAsync } from "./helpers.js";
+} from "../../src/trace/session-types.js";
+import { runCliAsync } from "../helpers.js";
 
 export interface PubJson {
   sent: number;

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { detectBpftrace, featuresForVersion, parseBpftraceVersion } from "../src/bpftrace/features.js";
+import { detectBpftrace, featuresForVersion, parseBpftraceVersion } from "../../src/bpftrace/features.js";
 import {
   DRAIN_MS,
   generateProgram,
@@ -18,10 +18,10 @@ import {
   rowsPerEvent,
   STALE_PERIODS,
   sizeFor,
-} from "../src/bpftrace/generate.js";
-import type { ProbePoint } from "../src/probes/catalogue.js";
-import { resolveProfile } from "../src/probes/profiles.js";
-import { assertRoot } from "./helpers.js";
+} from "../../src/bpftrace/generate.js";
+import type { ProbePoint } from "../../src/probes/catalogue.js";
+import { resolveProfile } from "../../src/probes/profiles.js";
+import { assertRoot } from "../helpers.js";
 
 const v017 = featuresForVersion("bpftrace", "0.17.0", 0, 17);
 const v021 = featuresForVersion("bpftrace", "0.21.2", 0, 21);

@@ -7,11 +7,11 @@
 import assert from "node:assert/strict";
 import { readlinkSync } from "node:fs";
 import { after, before, test } from "node:test";
-import type { LabStatus } from "../src/lab/index.js";
-import { probeLab } from "../src/lab/index.js";
-import { listLinks } from "../src/lab/netns.js";
-import { OVS_SOCKET_RCVBUF, ovsSockets } from "../src/lab/ovs-sockets.js";
-import { assertRoot } from "./helpers.js";
+import type { LabStatus } from "../../src/lab/index.js";
+import { probeLab } from "../../src/lab/index.js";
+import { listLinks } from "../../src/lab/netns.js";
+import { OVS_SOCKET_RCVBUF, ovsSockets } from "../../src/lab/ovs-sockets.js";
+import { assertRoot } from "../helpers.js";
 import { assertClean, downAndAssertClean, labCli, processesOf, stallWhileFlowing } from "./lab-support.js";
 
 const PREFIX = "tlo-";

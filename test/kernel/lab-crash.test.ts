@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import type { LabStatus } from "../src/lab/index.js";
-import { assertRoot, runCliAsync } from "./helpers.js";
+import type { LabStatus } from "../../src/lab/index.js";
+import { assertRoot, runCliAsync } from "../helpers.js";
 import { assertClean, downAndAssertClean, labCli, namespacesWith } from "./lab-support.js";
 
 const PREFIX = "tlc-";

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { assertRoot } from "./helpers.js";
+import { assertRoot } from "../helpers.js";
 import {
   checkCsvRecord,
   describePatterns,

@@ -8,9 +8,9 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { readPackets } from "../src/capture/reader.js";
-import { StreamCensus } from "../src/detect/census.js";
-import { assertRoot, capturesDir, runCli, runCliAsync } from "./helpers.js";
+import { readPackets } from "../../src/capture/reader.js";
+import { StreamCensus } from "../../src/detect/census.js";
+import { assertRoot, capturesDir, runCli, runCliAsync } from "../helpers.js";
 
 interface Summary {
   streams: { svID: string; appid: string; src: string; dst: string; vlan_id: number | null; asdus: number }[];

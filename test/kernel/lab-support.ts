@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { type CliResult, runCli } from "./helpers.js";
+import { type CliResult, runCli } from "../helpers.js";
 
 export function labCli(prefix: string, args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   return runCli(["lab", ...args], { env: { SVTRACE_LAB_PREFIX: prefix, ...env }, timeoutMs: 60_000 });

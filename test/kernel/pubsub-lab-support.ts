@@ -6,10 +6,10 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
-import { labNames } from "../src/lab/names.js";
-import type { PublishSummary } from "../src/publish/types.js";
-import type { SubscribeSummary } from "../src/subscribe/types.js";
-import { assertRoot, type CliResult, runCli, runCliAsync } from "./helpers.js";
+import { labNames } from "../../src/lab/names.js";
+import type { PublishSummary } from "../../src/publish/types.js";
+import type { SubscribeSummary } from "../../src/subscribe/types.js";
+import { assertRoot, type CliResult, runCli, runCliAsync } from "../helpers.js";
 
 function ip(args: string[]): void {
   const r = spawnSync("ip", args, { encoding: "utf8" });

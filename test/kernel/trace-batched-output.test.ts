@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { assertRoot, runCli } from "./helpers.js";
+import { assertRoot, runCli } from "../helpers.js";
 import { withFakeBpftrace } from "./tracer-support.js";
 
 const packA = (smp: bigint, appid: bigint, it: bigint) => smp | (appid << 16n) | (it << 32n);

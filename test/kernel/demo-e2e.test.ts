@@ -8,8 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { openRecordFile } from "../src/record/open.js";
-import { assertRoot, runCli } from "./helpers.js";
+import { openRecordFile } from "../../src/record/open.js";
+import { assertRoot, runCli } from "../helpers.js";
 import { kill, PREFIX, type Running, start, waitFor } from "./tracer-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "svt-demo-"));

@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { labNames } from "../src/lab/names.js";
-import { ovsSockets } from "../src/lab/ovs-sockets.js";
-import { assertRoot, runCli } from "./helpers.js";
+import { labNames } from "../../src/lab/names.js";
+import { ovsSockets } from "../../src/lab/ovs-sockets.js";
+import { assertRoot, runCli } from "../helpers.js";
 import { publishThroughLab, stopStrays } from "./pubsub-lab-support.js";
 
 before(() => {

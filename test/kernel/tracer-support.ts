@@ -8,9 +8,9 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabStatus } from "../src/lab/index.js";
-import type { LiveSnapshot } from "../src/live/model.js";
-import { type CliResult, cliMain, runCli, runCliAsync } from "./helpers.js";
+import type { LabStatus } from "../../src/lab/index.js";
+import type { LiveSnapshot } from "../../src/live/model.js";
+import { type CliResult, cliMain, runCli, runCliAsync } from "../helpers.js";
 
 export const PREFIX = process.env.SVTRACE_LAB_PREFIX ?? "svt-";
 export const NS = { pub: `${PREFIX}pub`, hyp: `${PREFIX}hyp`, vm: `${PREFIX}vm` };

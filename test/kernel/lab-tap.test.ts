@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
-import type { LabStatus } from "../src/lab/index.js";
-import { probeLab } from "../src/lab/index.js";
-import { listLinks } from "../src/lab/netns.js";
-import { assertRoot, cliMain } from "./helpers.js";
+import type { LabStatus } from "../../src/lab/index.js";
+import { probeLab } from "../../src/lab/index.js";
+import { listLinks } from "../../src/lab/netns.js";
+import { assertRoot, cliMain } from "../helpers.js";
 import { assertClean, downAndAssertClean, labCli, processesOf, stallWhileFlowing } from "./lab-support.js";
 
 const PREFIX = "tlt-";

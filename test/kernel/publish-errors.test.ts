@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import { assertRoot, cliMain, runCli } from "./helpers.js";
+import { assertRoot, cliMain, runCli } from "../helpers.js";
 import {
   deleteNetns,
   makeNetns,

@@ -15,7 +15,7 @@ import {
   parseInterrupts,
   threadsOf,
   vhostThreads,
-} from "../src/probes/discovery.js";
+} from "../../src/probes/discovery.js";
 
 const HOST_INTERRUPTS = `            CPU0       CPU1       CPU2       CPU3
    0:         44          0          0          0   IO-APIC   2-edge      timer

@@ -5,8 +5,8 @@
  * many frames it read.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { PacketSocket } from "../src/net/afpacket.js";
-import { setThreadName } from "../src/net/libc.js";
+import { PacketSocket } from "../../src/net/afpacket.js";
+import { setThreadName } from "../../src/net/libc.js";
 
 const { iface, netns, lagMs, idleMs } = workerData as {
   iface: string;
