@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ATTACH_POINTS } from "../src/probes/catalogue.js";
 import { resolveProfile } from "../src/probes/profiles.js";
+import { tracingPreflight } from "../src/trace/preflight.js";
 import { median } from "./median.js";
 import type { Bench } from "./run.js";
 
@@ -248,6 +249,7 @@ export const bench: Bench = {
     const mode = opt("switch", "bridge");
     const prefix = process.env.SVTRACE_LAB_PREFIX ?? "svt-";
     const ns = { pub: `${prefix}pub`, vm: `${prefix}vm` };
+    tracingPreflight(); // the floor runs start bpftrace directly: same preflight as every svtrace run
     const dir = mkdtempSync(join(tmpdir(), "svt-bench-tracer-"));
     const up = svtrace(["lab", "up", "--switch", mode]);
     if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);

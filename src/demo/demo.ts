@@ -13,7 +13,7 @@ import type { DisplayMode } from "../live/display.js";
 import { formatSummary } from "../live/summary.js";
 import { runTrace, type TraceRunResult } from "../live/trace-run.js";
 import type { RecordFormat } from "../record/schema.js";
-import { checkBpftrace, checkBtf, checkRoot, checkTracefs } from "../trace/preflight.js";
+import { tracingPreflight } from "../trace/preflight.js";
 import { lastJson, SvtraceChild } from "./children.js";
 
 export interface DemoOptions {
@@ -64,10 +64,7 @@ export function defaultRecordPath(now = new Date()): string {
 }
 
 function preflight(mode: SwitchMode): void {
-  checkRoot();
-  checkBpftrace();
-  checkBtf();
-  checkTracefs();
+  tracingPreflight();
   labPreflight(mode, "svtrace demo");
 }
 

@@ -23,14 +23,7 @@ import { describePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
 import type { ClockName, PointMeta, RecordMeta, SvRow } from "../record/schema.js";
 import { ClockConverter, measureClockOffset } from "./clock.js";
-import {
-  checkBpftrace,
-  checkBtf,
-  checkInterface,
-  checkRoot,
-  checkTracefs,
-  checkTracepoints,
-} from "./preflight.js";
+import { checkInterface, checkTracepoints, tracingPreflight } from "./preflight.js";
 import { BpftraceRunner, type StderrKind } from "./runner.js";
 import type { TraceOptions, TraceSession, TraceStats, TraceSummary, TraceWarning } from "./session-types.js";
 import { StreamState } from "./stream-state.js";
@@ -82,10 +75,7 @@ class Session extends EventEmitter implements TraceSession {
   }
 
   start(opts: TraceOptions): void {
-    checkRoot();
-    const features = checkBpftrace(opts.bpftrace);
-    checkBtf();
-    checkTracefs();
+    const { features, tracefs } = tracingPreflight({ bpftrace: opts.bpftrace });
     const profile = opts.profile as ProfileName;
     if (!PROFILE_NAMES.includes(profile))
       fail(`unknown profile "${opts.profile}": use lab, hypervisor or vm`);
@@ -102,7 +92,7 @@ class Session extends EventEmitter implements TraceSession {
       kprobes: opts.kprobes,
       points: opts.points,
     });
-    checkTracepoints(resolved.points);
+    checkTracepoints(resolved.points, tracefs);
     const clock: ClockName = opts.clock ?? "realtime";
     // one row ring per possible CPU: the program's drain probes and the map sizes must agree on the count
     const cpus = possibleCpus();

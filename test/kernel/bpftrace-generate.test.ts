@@ -21,6 +21,7 @@ import {
 } from "../../src/bpftrace/generate.js";
 import type { ProbePoint } from "../../src/probes/catalogue.js";
 import { resolveProfile } from "../../src/probes/profiles.js";
+import { tracingPreflight } from "../../src/trace/preflight.js";
 import { assertRoot } from "../helpers.js";
 
 const v017 = featuresForVersion("bpftrace", "0.17.0", 0, 17);
@@ -271,6 +272,8 @@ describe("bpftrace accepts the program of every profile and variant", { timeout:
   const made: string[] = [];
   before(() => {
     assertRoot("attaching bpftrace programs");
+    // the same preflight every command goes through: mounts tracefs on a machine where it never was
+    tracingPreflight();
     for (const ns of [`${prefix}hyp`, `${prefix}vm`]) {
       spawnSync("ip", ["netns", "del", ns]);
       const r = spawnSync("ip", ["netns", "add", ns], { encoding: "utf8" });

@@ -16,7 +16,7 @@ import { CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI, clockNs } from "../../src/n
 import { kprobesAvailable } from "../../src/probes/discovery.js";
 import { resolveProfile } from "../../src/probes/profiles.js";
 import { measureClockOffset } from "../../src/trace/clock.js";
-import { checkBtf, checkTracefs, checkTracepoints } from "../../src/trace/preflight.js";
+import { checkBtf, checkTracepoints, ensureTracefs } from "../../src/trace/preflight.js";
 import { BpftraceRunner, classifyStderr } from "../../src/trace/runner.js";
 import { startTrace } from "../../src/trace/session.js";
 import { assertRoot } from "../helpers.js";
@@ -66,7 +66,7 @@ describe("tracer errors", { timeout: 120_000 }, () => {
       /^UserError: no kernel BTF .*CONFIG_DEBUG_INFO_BTF/,
     );
     assert.throws(
-      () => checkTracefs("/nonexistent/tracing"),
+      () => ensureTracefs("/nonexistent/tracing"),
       /no tracefs at \/nonexistent\/tracing\/events: mount it/,
     );
     assert.throws(
@@ -79,7 +79,7 @@ describe("tracer errors", { timeout: 120_000 }, () => {
     );
     // and on this machine they pass
     checkBtf();
-    checkTracefs();
+    ensureTracefs();
   });
 
   it("lab not up, unknown point, missing interface for a profile", () => {
