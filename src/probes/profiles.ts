@@ -37,6 +37,27 @@ export interface ProfileOptions {
   points?: string[];
 }
 
+/**
+ * What a profile asks of the machine it runs on. The default is this machine (./discovery.ts); a fixed one
+ * makes a profile's points, and so its generated program, reproducible (the reference programs in
+ * test/fixtures/programs/).
+ */
+export interface ProfileHost {
+  netnsExists(name: string): boolean;
+  netnsInode(name: string): number;
+  kprobesAvailable(): boolean;
+  threadsNamed: typeof threadsNamed;
+  vhostThreads: typeof vhostThreads;
+}
+
+export const THIS_MACHINE: ProfileHost = {
+  netnsExists,
+  netnsInode,
+  kprobesAvailable,
+  threadsNamed,
+  vhostThreads,
+};
+
 export interface ResolvedProfile {
   profile: ProfileName;
   /** every point this profile offers here */
@@ -47,19 +68,23 @@ export interface ResolvedProfile {
   notes: string[];
 }
 
-function selfNetns(): { inode: number; via: "dev"; name: string } {
-  return { inode: netnsInode("self"), via: "dev", name: "host" };
+function selfNetns(host: ProfileHost): { inode: number; via: "dev"; name: string } {
+  return { inode: host.netnsInode("self"), via: "dev", name: "host" };
 }
 
-function labPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; defaults: string[] } {
+function labPoints(
+  opts: ProfileOptions,
+  notes: string[],
+  host: ProfileHost,
+): { all: ProbePoint[]; defaults: string[] } {
   const n = labNames(opts.labPrefix);
   const sw = opts.labSwitch ?? "bridge";
   for (const ns of [n.hyp, n.vm]) {
-    if (!netnsExists(ns))
+    if (!host.netnsExists(ns))
       fail(`lab namespace ${ns} not found: start the lab first (svtrace lab up --switch ${sw})`);
   }
-  const hyp = { inode: netnsInode(n.hyp), via: "dev" as const, name: n.hyp };
-  const vmDev = { inode: netnsInode(n.vm), via: "dev" as const, name: n.vm };
+  const hyp = { inode: host.netnsInode(n.hyp), via: "dev" as const, name: n.hyp };
+  const vmDev = { inode: host.netnsInode(n.vm), via: "dev" as const, name: n.vm };
   const vmTask = { inode: vmDev.inode, via: "task" as const, name: n.vm };
   const t1: ProbePoint = {
     name: "T1",
@@ -107,21 +132,25 @@ function labPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; 
   return { all: [t1, t2, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
 }
 
-function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; defaults: string[] } {
+function hypervisorPoints(
+  opts: ProfileOptions,
+  notes: string[],
+  host: ProfileHost,
+): { all: ProbePoint[]; defaults: string[] } {
   const iface = opts.iface;
   if (iface === undefined)
     fail("the hypervisor profile needs the SV interface: --iface IF (or SV_INTERFACE in svtrace.cfg)");
-  const host = selfNetns();
+  const hostNs = selfNetns(host);
   let vhostTids: number[] | undefined;
   if (opts.qemuPid !== undefined) {
-    vhostTids = vhostThreads(opts.qemuPid).map((t) => t.tid);
+    vhostTids = host.vhostThreads(opts.qemuPid).map((t) => t.tid);
     if (vhostTids.length === 0)
       fail(
         `no vhost threads in process ${opts.qemuPid} (/proc/${opts.qemuPid}/task/*/comm "vhost-*"): is it a QEMU with vhost-net?`,
       );
     notes.push(`vhost threads of QEMU ${opts.qemuPid}: ${vhostTids.join(",")}`);
   } else {
-    const found = threadsNamed("vhost-");
+    const found = host.threadsNamed("vhost-");
     notes.push(
       found.length > 0
         ? `T2b: any thread named vhost-* (${found.length} now: ${found.map((t) => `${t.comm}/${t.tid}`).join(" ")}); give --qemu-pid to narrow it`
@@ -133,7 +162,7 @@ function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePo
       name: "T1",
       label: `T1 ${iface} receive`,
       attach: "tracepoint:net:netif_receive_skb",
-      filter: { dev: iface, netns: host },
+      filter: { dev: iface, netns: hostNs },
     },
   ];
   if (opts.tap !== undefined) {
@@ -141,7 +170,7 @@ function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePo
       name: "T2a",
       label: `T2a ${opts.tap} transmit to the VM`,
       attach: "tracepoint:net:net_dev_start_xmit",
-      filter: { dev: opts.tap, netns: host },
+      filter: { dev: opts.tap, netns: hostNs },
     });
   }
   all.push({
@@ -151,10 +180,10 @@ function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePo
     // skb->dev is still the tap in tun_do_read: narrows the copy to this VM's queue when the tap is known
     filter: {
       ...(vhostTids ? { tids: vhostTids } : { commPrefix: "vhost-" }),
-      ...(opts.tap !== undefined ? { dev: opts.tap, netns: host } : {}),
+      ...(opts.tap !== undefined ? { dev: opts.tap, netns: hostNs } : {}),
     },
   });
-  if (kprobesAvailable()) {
+  if (host.kprobesAvailable()) {
     all.push(
       {
         name: "K1",
@@ -176,11 +205,15 @@ function hypervisorPoints(opts: ProfileOptions, notes: string[]): { all: ProbePo
   return { all, defaults };
 }
 
-function vmPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; defaults: string[] } {
+function vmPoints(
+  opts: ProfileOptions,
+  notes: string[],
+  host: ProfileHost,
+): { all: ProbePoint[]; defaults: string[] } {
   const iface = opts.iface;
   if (iface === undefined)
     fail("the vm profile needs the guest SV interface: --iface IF (or SV_INTERFACE in svtrace.cfg)");
-  const self = selfNetns();
+  const self = selfNetns(host);
   const appFilter =
     opts.appTids && opts.appTids.length > 0
       ? { tids: opts.appTids }
@@ -205,7 +238,7 @@ function vmPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; d
       filter: appFilter,
     },
   ];
-  if (kprobesAvailable()) {
+  if (host.kprobesAvailable()) {
     all.push(
       {
         name: "K1",
@@ -225,8 +258,9 @@ function vmPoints(opts: ProfileOptions, notes: string[]): { all: ProbePoint[]; d
 }
 
 /** Build the points of a profile for this machine; throws a UserError naming what is missing. */
-export function resolveProfile(opts: ProfileOptions): ResolvedProfile {
+export function resolveProfile(opts: ProfileOptions, host: ProfileHost = THIS_MACHINE): ResolvedProfile {
   const notes: string[] = [];
+  const kprobesAvailable = host.kprobesAvailable;
   if (opts.kprobes && !kprobesAvailable())
     fail(
       "kprobe points requested but this kernel has no kprobes (no /sys/kernel/tracing/kprobe_events, CONFIG_KPROBES off); use the tracepoint points (drop --kprobes)",
@@ -234,13 +268,13 @@ export function resolveProfile(opts: ProfileOptions): ResolvedProfile {
   let r: { all: ProbePoint[]; defaults: string[] };
   switch (opts.profile) {
     case "lab":
-      r = labPoints(opts, notes);
+      r = labPoints(opts, notes, host);
       break;
     case "hypervisor":
-      r = hypervisorPoints(opts, notes);
+      r = hypervisorPoints(opts, notes, host);
       break;
     case "vm":
-      r = vmPoints(opts, notes);
+      r = vmPoints(opts, notes, host);
       break;
     default:
       fail(`unknown profile "${String(opts.profile)}": use lab, hypervisor or vm`);

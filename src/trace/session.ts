@@ -9,6 +9,7 @@
 import { EventEmitter } from "node:events";
 import { readFileSync } from "node:fs";
 import { hostname, release } from "node:os";
+import type { BpftraceFeatures } from "../bpftrace/features.js";
 import {
   BPFTRACE_ARGS,
   type GeneratedProgram,
@@ -19,11 +20,11 @@ import {
 } from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
 import { fail } from "../errors.js";
-import { describePoint } from "../probes/catalogue.js";
+import { describePoint, type ProbePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
 import type { ClockName, PointMeta, RecordMeta, SvRow } from "../record/schema.js";
 import { ClockConverter, measureClockOffset } from "./clock.js";
-import { checkInterface, checkTracepoints, tracingPreflight } from "./preflight.js";
+import { checkBpftrace, checkInterface, checkTracepoints, tracingPreflight } from "./preflight.js";
 import { BpftraceRunner, type StderrKind } from "./runner.js";
 import type { TraceOptions, TraceSession, TraceStats, TraceSummary, TraceWarning } from "./session-types.js";
 import { StreamState } from "./stream-state.js";
@@ -45,6 +46,60 @@ export function pointMetas(program: GeneratedProgram): PointMeta[] {
     { name: "t0", label: "T0 publisher send (refrTm)", probe: "refrTm (publisher --t0)" },
     ...program.points.map((p) => ({ name: p.name.toLowerCase(), label: p.label, probe: describePoint(p) })),
   ];
+}
+
+/** What a trace will run: the profile's points on this machine and the program generated for them. */
+export interface TracePlan {
+  profile: ProfileName;
+  clock: ClockName;
+  cpus: number;
+  points: ProbePoint[];
+  program: GeneratedProgram;
+}
+
+/** Resolve the profile and generate the program, without attaching anything (also `--show-program`). */
+export function planTrace(opts: TraceOptions, features: BpftraceFeatures): TracePlan {
+  const profile = opts.profile as ProfileName;
+  if (!PROFILE_NAMES.includes(profile)) fail(`unknown profile "${opts.profile}": use lab, hypervisor or vm`);
+  if (opts.iface !== undefined && profile !== "lab") checkInterface(opts.iface);
+  const resolved = resolveProfile({
+    profile,
+    labSwitch: opts.labSwitch,
+    labPrefix: opts.labPrefix,
+    iface: opts.iface,
+    tap: opts.tap,
+    qemuPid: opts.qemuPid,
+    appComm: opts.appComm,
+    appTids: opts.appTids,
+    kprobes: opts.kprobes,
+    points: opts.points,
+  });
+  const clock: ClockName = opts.clock ?? "realtime";
+  // one row ring per possible CPU: the program's drain probes and the map sizes must agree on the count
+  const cpus = possibleCpus();
+  const program = generateProgram({
+    points: resolved.points,
+    streams: opts.streams,
+    features,
+    clock,
+    profile,
+    cpus,
+  });
+  return { profile, clock, cpus, points: resolved.points, program };
+}
+
+/**
+ * The program a trace with these options would run here, with the environment bpftrace gets, for
+ * `--show-program`: needs bpftrace (for its version) and what the profile looks up, not root.
+ */
+export function showProgram(opts: TraceOptions): string {
+  const features = checkBpftrace(opts.bpftrace);
+  const plan = planTrace(opts, features);
+  const sizing = sizeFor(opts.expectedRate, opts.mapKeys, plan.cpus);
+  const env = Object.entries(sizing.env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  return `// run as: ${env} bpftrace ${BPFTRACE_ARGS.join(" ")} PROGRAM\n${plan.program.text}`;
 }
 
 class Session extends EventEmitter implements TraceSession {
@@ -76,34 +131,10 @@ class Session extends EventEmitter implements TraceSession {
 
   start(opts: TraceOptions): void {
     const { features, tracefs } = tracingPreflight({ bpftrace: opts.bpftrace });
-    const profile = opts.profile as ProfileName;
-    if (!PROFILE_NAMES.includes(profile))
-      fail(`unknown profile "${opts.profile}": use lab, hypervisor or vm`);
-    if (opts.iface !== undefined && profile !== "lab") checkInterface(opts.iface);
-    const resolved = resolveProfile({
-      profile,
-      labSwitch: opts.labSwitch,
-      labPrefix: opts.labPrefix,
-      iface: opts.iface,
-      tap: opts.tap,
-      qemuPid: opts.qemuPid,
-      appComm: opts.appComm,
-      appTids: opts.appTids,
-      kprobes: opts.kprobes,
-      points: opts.points,
-    });
-    checkTracepoints(resolved.points, tracefs);
-    const clock: ClockName = opts.clock ?? "realtime";
-    // one row ring per possible CPU: the program's drain probes and the map sizes must agree on the count
-    const cpus = possibleCpus();
-    this.gen = generateProgram({
-      points: resolved.points,
-      streams: opts.streams,
-      features,
-      clock,
-      profile,
-      cpus,
-    });
+    const plan = planTrace(opts, features);
+    checkTracepoints(plan.points, tracefs);
+    const { profile, clock, cpus } = plan;
+    this.gen = plan.program;
     this.program = this.gen.text;
     const sizing = sizeFor(opts.expectedRate, opts.mapKeys, cpus);
     this.mapCapacity = sizing.mapKeys;

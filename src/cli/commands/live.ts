@@ -11,6 +11,7 @@ import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
 import type { RecordFormat } from "../../record/schema.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
+import { showProgram } from "../../trace/session.js";
 
 export const SNAPSHOT_HELP = `
 JSON snapshot (--json: one object per line, every second, and a last one after the trace stopped):
@@ -43,6 +44,7 @@ export function register(program: Command): void {
   for (const o of runOptions()) cmd.addOption(o);
   cmd
     .option("--json", "print one JSON snapshot per second instead of the screen")
+    .option("--show-program", "print the tracer program this run would load (bpftrace source) and exit")
     .option("--out <file>", "also record every SV to this file (as svtrace record does)")
     .addOption(
       new Option("--format <format>", "record format with --out").choices(RECORD_FORMATS).default("arrow"),
@@ -51,6 +53,7 @@ export function register(program: Command): void {
       "after",
       `${SELECTION_HELP}\n${SNAPSHOT_HELP}\n\nExamples:\n` +
         "  svtrace live --lab\n" +
+        "  svtrace live --machine vm --iface eth0 --show-program    # the in-kernel program, not loaded\n" +
         "  svtrace live --lab --switch tap --stream svID0001 --threshold-us 100\n" +
         "  svtrace live --machine hypervisor --iface enp7s0 --prometheus 9184\n" +
         "  svtrace live --machine VM --conf /etc/svtrace.cfg\n" +
@@ -58,9 +61,17 @@ export function register(program: Command): void {
         "  svtrace live --lab --out run.arrow      # the screen, and a record of the same run\n",
     )
     .action(async (_o, c) => {
-      const f = c.opts() as unknown as RunFlags & { out?: string; format: RecordFormat };
+      const f = c.opts() as unknown as RunFlags & {
+        out?: string;
+        format: RecordFormat;
+        showProgram?: boolean;
+      };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
       const sel = resolveSelection(f, lab?.mode);
+      if (f.showProgram) {
+        process.stdout.write(showProgram(sel.trace));
+        return;
+      }
       const display = displayModeFor(Boolean(f.json));
       const r = await runTrace({
         trace: sel.trace,

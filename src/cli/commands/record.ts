@@ -11,6 +11,7 @@ import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
 import type { RecordFormat } from "../../record/schema.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
+import { showProgram } from "../../trace/session.js";
 import { SELECTION_HELP } from "./live.js";
 
 const HELP = `
@@ -32,7 +33,8 @@ export function register(program: Command): void {
   for (const o of selectionOptions()) cmd.addOption(o);
   for (const o of runOptions()) cmd.addOption(o);
   cmd
-    .requiredOption("--out <file>", "record file to write")
+    .option("--out <file>", "record file to write (required unless --show-program)")
+    .option("--show-program", "print the tracer program this run would load (bpftrace source) and exit")
     .addOption(new Option("--format <format>", "record format").choices(RECORD_FORMATS).default("arrow"))
     .option("--live", "also draw the live screen (TTY) while recording")
     .option("--json", "at the end, print the final snapshot (the svtrace live --json shape) on stdout")
@@ -40,15 +42,27 @@ export function register(program: Command): void {
       "after",
       `${HELP}\n${SELECTION_HELP}\n\nExamples:\n` +
         "  svtrace record --lab --out run.arrow --duration 30\n" +
+        "  svtrace record --lab --switch tap --show-program    # the in-kernel program, not loaded\n" +
         "  svtrace record --lab --switch tap --format csv --out run.csv\n" +
         "  svtrace record --machine hypervisor --conf /etc/svtrace.cfg --out /tmp/hyp.arrow --prometheus 9184\n" +
         "  svtrace record --machine VM --iface eth1 --format legacy --out /tmp/results\n",
     )
     .action(async (_o, c) => {
-      const f = c.opts() as unknown as RunFlags & { out: string; format: RecordFormat; live?: boolean };
-      if (f.out === "") fail("--out needs a file name");
+      const f = c.opts() as unknown as RunFlags & {
+        out?: string;
+        format: RecordFormat;
+        live?: boolean;
+        showProgram?: boolean;
+      };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
       const sel = resolveSelection(f, lab?.mode);
+      if (f.showProgram) {
+        process.stdout.write(showProgram(sel.trace));
+        return;
+      }
+      if (f.out === undefined) fail("say where to write the record: --out FILE (e.g. --out run.arrow)");
+      if (f.out === "") fail("--out needs a file name");
+      const out = f.out;
       const r = await runTrace({
         trace: sel.trace,
         title: sel.title,
@@ -56,10 +70,10 @@ export function register(program: Command): void {
         durationS: f.duration,
         display: f.live && process.stdout.isTTY ? "screen" : "none",
         prometheus: f.prometheus,
-        record: { path: f.out, format: f.format },
+        record: { path: out, format: f.format },
         onReady: (s, m) => {
           process.stderr.write(
-            `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}) to ${f.out}` +
+            `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}) to ${out}` +
               `${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
           );
         },
