@@ -142,7 +142,9 @@ function holdLoop(d: ForwarderWorkerData, fromFd: number, toFd: number, counters
     for (;;) {
       const n = read(fromFd, buf, buf.length);
       if (n > 0) {
-        queue.push({ data: Buffer.from(buf.subarray(0, n)), due: monoNs() + delayNs });
+        // the deadline from the read's return, before the copy out of the read buffer
+        const due = monoNs() + delayNs;
+        queue.push({ data: Buffer.from(buf.subarray(0, n)), due });
         consecutiveErrors = 0;
         continue;
       }

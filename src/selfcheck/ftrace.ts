@@ -7,6 +7,9 @@
  * prints µs). One instance per point, because net:netif_receive_skb is T1 on hyp-in and T3 on vm0: raw output
  * has no fields, so the instance is what says which point an event belongs to. The network-namespace filter
  * svtrace applies cannot be said in an ftrace filter: the lab's device names are unique while it runs.
+ * Each point gets two instances, "a" then "b": callbacks of one tracepoint run in the order they were
+ * registered, so b's stamp is late by a's callback, and svtrace's program (attached after both) is late by
+ * b's. b - a measures what one ftrace callback costs, and the selfcheck takes that from svtrace - b.
  */
 import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { ATTACH_POINTS, type ProbePoint } from "../probes/catalogue.js";
@@ -30,7 +33,10 @@ export class FtraceInstances {
   /** Make and arm one instance per point (throws with the tracefs path that failed). */
   constructor(points: ProbePoint[], bufferKb = 4096) {
     try {
-      for (const p of points) {
+      for (const p of points.flatMap((x) => [
+        { ...x, name: `${x.name}a` },
+        { ...x, name: `${x.name}b` },
+      ])) {
         const [kind, system, event] = p.attach.split(":");
         if (kind !== "tracepoint" || !system || !event) throw new Error(`${p.name} is not a tracepoint`);
         const dir = `${TRACEFS}/instances/svtrace-${process.pid}-${p.name}`;
@@ -54,7 +60,7 @@ export class FtraceInstances {
     for (const dir of this.dirs.values()) writeFileSync(`${dir}/tracing_on`, "1");
   }
 
-  /** Stop every instance and return each point's event times (CLOCK_MONOTONIC ns, in time order). */
+  /** Stop every instance and return each instance's event times ("T1a", "T1b", ...; CLOCK_MONOTONIC ns, in time order). */
   stop(): Map<string, { times: bigint[]; lost: number }> {
     for (const dir of this.dirs.values()) writeFileSync(`${dir}/tracing_on`, "0");
     const out = new Map<string, { times: bigint[]; lost: number }>();
