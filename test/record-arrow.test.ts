@@ -13,8 +13,10 @@ import { RecordBatchFileWriter, RecordBatchStreamWriter, tableFromArrays, tableF
 import { ArrowRecordReader } from "../src/record/arrow-reader.js";
 import { rowsOf } from "../src/record/columns.js";
 import { RecordFormatError } from "../src/record/input.js";
+import { openRecordFile } from "../src/record/open.js";
 import type { SvRow } from "../src/record/schema.js";
 import { openRecordWriter } from "../src/record/writer.js";
+import { tracerCost } from "../src/trace/bpf-cost.js";
 import { makeRows, meta, tempDir } from "./report-fixtures.js";
 
 const tmp = tempDir();
@@ -229,4 +231,52 @@ test("malformed Arrow input fails with an error naming the file", () => {
     RecordBatchStreamWriter.writeAll(tableFromArrays({ smpCnt: Uint16Array.from([1]) })).toUint8Array(true),
   );
   assert.throws(() => new ArrowRecordReader(noSvid), /nosvid\.arrow: schema: no svID column/);
+});
+
+test("final metadata: close(meta) writes the tracer's cost over the start's metadata; CSV gets <file>.meta.json", async () => {
+  const cost = tracerCost({
+    points: [
+      { name: "T1", attach: "tracepoint:net:netif_receive_skb" },
+      { name: "T2", attach: "tracepoint:net:net_dev_start_xmit" },
+      { name: "T3", attach: "tracepoint:net:netif_receive_skb" },
+    ],
+    progs: [
+      { fd: 9, id: 11, type: 2, runTimeNs: 500, runCnt: 1, recursionMisses: 0 },
+      { fd: 10, id: 12, type: 5, runTimeNs: 6000, runCnt: 30, recursionMisses: 0 },
+      { fd: 11, id: 13, type: 5, runTimeNs: 1000, runCnt: 10, recursionMisses: 1 },
+      { fd: 12, id: 14, type: 7, runTimeNs: 2000, runCnt: 100, recursionMisses: 0 },
+    ],
+    svs: 10,
+    statsOn: true,
+    lostEvents: 3,
+    mapCapacity: 100,
+    mapEntriesMax: 25,
+  });
+  // netif_receive_skb serves T1 and T3: its 600 ns per SV is split between them
+  assert.deepEqual(cost.cost_ns, { T1: 300, T3: 300, T2: 100 });
+  assert.equal(cost.other_ns_per_sv, 250);
+  assert.equal(cost.total_ns_per_sv, 950);
+  assert.equal(cost.recursion_misses, 1);
+  assert.equal(cost.map_fill_max, 0.25);
+  const rows = makeRows({ streams: ["svID0000"], perStream: 50, points: 3, seed: 5 });
+  const m = meta(["t1", "t2", "t3"]);
+  for (const format of ["arrow", "csv"] as const) {
+    const path = join(tmp.dir, `final-meta.${format}`);
+    const w = openRecordWriter(path, format, { ...m, tracer: null });
+    for (const r of rows) w.append(r);
+    await w.close({ ...m, tracer: cost });
+    const input = openRecordFile(path);
+    try {
+      assert.deepEqual(input.meta.tracer, cost, format);
+      let n = 0;
+      for (const b of input.batches()) n += b.length;
+      assert.equal(n, rows.length, format);
+    } finally {
+      input.close();
+    }
+  }
+  // apache-arrow itself still reads the rewritten file and its metadata
+  const t = tableFromIPC(readFileSync(join(tmp.dir, "final-meta.arrow")));
+  assert.equal(t.numRows, rows.length);
+  assert.deepEqual(JSON.parse(t.schema.metadata.get("svtrace") ?? "{}").tracer.cost_ns, cost.cost_ns);
 });

@@ -2,7 +2,7 @@
  * The report summary: what `svtrace report --json` prints (one JSON object) and what the terminal table,
  * HTML page, JUnit file and `svtrace compare` are built from. Latencies are integers in nanoseconds.
  */
-import type { PointMeta, RecordMeta } from "../record/schema.js";
+import type { PointMeta, RecordMeta, TracerCost } from "../record/schema.js";
 import type { SeriesPoint } from "./per-second.js";
 import type { Spike } from "./spikes.js";
 
@@ -113,4 +113,6 @@ export interface ReportSummary {
   spikes: Spike[];
   warnings: string[];
   verdict?: Verdict;
+  /** the tracer's own cost from the record's metadata (cost_ns per point), null when the record has none */
+  tracer?: TracerCost | null;
 }

@@ -15,12 +15,14 @@ export interface ForwarderOptions {
   to: string;
   thread: string;
   priority: number;
+  /** hold each frame this many µs after reading it (0 = forward at once) */
+  delayUs: number;
   runDir: string;
 }
 
 /** Runs until killed; resolves only if the worker stops (an error the log then explains). */
 export function runForwarder(o: ForwarderOptions): Promise<number> {
-  const counters = new SharedArrayBuffer(4 * 8);
+  const counters = new SharedArrayBuffer(6 * 8);
   const view = new BigInt64Array(counters);
   const data: ForwarderWorkerData = {
     hyp: o.hyp,
@@ -29,6 +31,7 @@ export function runForwarder(o: ForwarderOptions): Promise<number> {
     to: o.to,
     thread: o.thread,
     priority: o.priority,
+    delayUs: o.delayUs,
     counters,
   };
   const statsFile = `${o.runDir}/forwarder-stats.json`;
@@ -39,6 +42,15 @@ export function runForwarder(o: ForwarderOptions): Promise<number> {
       bytes: Number(Atomics.load(view, 1)),
       readErrors: Number(Atomics.load(view, 2)),
       writeErrors: Number(Atomics.load(view, 3)),
+      delayUs: o.delayUs,
+      ...(o.delayUs > 0
+        ? {
+            holdLateMeanNs: Math.round(
+              Number(Atomics.load(view, 4)) / Math.max(1, Number(Atomics.load(view, 0))),
+            ),
+            holdLateMaxNs: Number(Atomics.load(view, 5)),
+          }
+        : {}),
       scheduling,
       updatedAt: new Date().toISOString(),
     };
@@ -54,7 +66,10 @@ export function runForwarder(o: ForwarderOptions): Promise<number> {
     worker.on("message", (m: ForwarderMessage) => {
       if (m.type === "ready") {
         scheduling = m.scheduling;
-        log(`ready: ${o.hyp}/${o.from} -> ${o.vm}/${o.to}, thread ${o.thread}, ${scheduling}`);
+        log(
+          `ready: ${o.hyp}/${o.from} -> ${o.vm}/${o.to}, thread ${o.thread}, ${scheduling}` +
+            `${o.delayUs > 0 ? `, each frame held ${o.delayUs} µs` : ""}`,
+        );
         writeStats();
         timer = setInterval(writeStats, 1000);
       } else {

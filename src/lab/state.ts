@@ -21,6 +21,8 @@ export interface LabState {
   namespaces: string[];
   /** processes started for the lab */
   processes: LabProcess[];
+  /** tap mode: each frame held this many µs by the forwarder (lab up --delay-us; absent = 0) */
+  delayUs?: number;
   /** private run directory (OVS db, sockets, logs, forwarder log) */
   runDir: string;
 }

@@ -20,6 +20,8 @@ export interface LabStatus {
   /** "up", "creating" (an `up` is running or died midway), or null (no lab) */
   phase: "up" | "creating" | null;
   createdAt: string | null;
+  /** tap mode: µs the forwarder holds each frame (lab up --delay-us), null in other modes or without a lab */
+  delayUs: number | null;
   /** every part present, up, and every process alive */
   healthy: boolean;
   namespaces: { role: "pub" | "hyp" | "vm"; name: string; exists: boolean; createdBySvtrace: boolean }[];
@@ -118,6 +120,7 @@ export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStat
     mode,
     phase: state?.phase ?? null,
     createdAt: state?.createdAt ?? null,
+    delayUs: state?.mode === "tap" ? (state.delayUs ?? 0) : null,
     healthy: state !== undefined && problems.length === 0,
     namespaces,
     interfaces,

@@ -27,6 +27,11 @@ export interface ForwarderStats {
   bytes: number;
   readErrors: number;
   writeErrors: number;
+  /** each frame is held this many µs after the forwarder read it (lab up --delay-us) */
+  delayUs?: number;
+  /** with a delay: how late the writes were after their deadline, mean and max (ns) */
+  holdLateMeanNs?: number;
+  holdLateMaxNs?: number;
   /** "SCHED_FIFO 45" or "SCHED_OTHER (SCHED_FIFO refused: ...)" */
   scheduling: string;
   updatedAt: string;
@@ -63,6 +68,7 @@ export async function createTaps(names: LabNames): Promise<void> {
 export async function startForwarder(
   names: LabNames,
   priority: number,
+  delayUs: number,
   record: (p: LabProcess) => void,
 ): Promise<void> {
   mkdirSync(names.runDir, { recursive: true, mode: 0o755 });
@@ -85,6 +91,8 @@ export async function startForwarder(
       names.forwarderThread,
       "--priority",
       String(priority),
+      "--delay-us",
+      String(delayUs),
       "--run-dir",
       names.runDir,
     ],

@@ -25,6 +25,8 @@ export interface LabUpOptions {
   prefix?: string;
   /** SCHED_FIFO priority asked for the tap forwarder thread (default 45; 0 = SCHED_OTHER) */
   forwarderPriority?: number;
+  /** tap mode: the forwarder holds each frame this many µs after reading it (a known delay in T2b->T3) */
+  delayUs?: number;
 }
 
 export interface LabUpResult {
@@ -40,10 +42,15 @@ export interface LabUpResult {
 export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   const mode = opts.mode ?? "bridge";
   const names = labNames(opts.prefix);
+  const delayUs = opts.delayUs ?? 0;
+  if (delayUs !== 0 && mode !== "tap")
+    fail("--delay-us needs --switch tap (the tap forwarder holds the frames)");
+  if (!Number.isInteger(delayUs) || delayUs < 0 || delayUs > 1_000_000)
+    fail(`--delay-us must be a whole number of µs from 0 to 1000000, got ${delayUs}`);
   preflight(mode, "svtrace lab up");
 
   const existing = readState(names);
-  if (existing) return await alreadyThere(names, existing, mode);
+  if (existing) return await alreadyThere(names, existing, mode, delayUs);
   const foreign = [names.pub, names.hyp, names.vm].filter(netnsExists);
   if (foreign.length > 0)
     fail(
@@ -61,10 +68,11 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     namespaces: [],
     processes: [],
     runDir: names.runDir,
+    ...(mode === "tap" ? { delayUs } : {}),
   };
   claimState(names, state);
   try {
-    await build(names, state, mode, opts.forwarderPriority ?? 45);
+    await build(names, state, mode, opts.forwarderPriority ?? 45, delayUs);
     state.phase = "up";
     writeState(names, state);
   } catch (err) {
@@ -92,7 +100,12 @@ function claimState(names: LabNames, state: LabState): void {
   }
 }
 
-async function alreadyThere(names: LabNames, existing: LabState, mode: SwitchMode): Promise<LabUpResult> {
+async function alreadyThere(
+  names: LabNames,
+  existing: LabState,
+  mode: SwitchMode,
+  delayUs: number,
+): Promise<LabUpResult> {
   if (existing.phase !== "up") {
     const creator = processIdentity(existing.creatorPid);
     if (creator && existing.creatorPid !== process.pid && /\blab\b/.test(creator.cmdline))
@@ -103,6 +116,10 @@ async function alreadyThere(names: LabNames, existing: LabState, mode: SwitchMod
     fail(
       `the lab (prefix "${names.prefix}") is already up with --switch ${existing.mode}: run svtrace lab down first`,
     );
+  if ((existing.delayUs ?? 0) !== delayUs)
+    fail(
+      `the lab (prefix "${names.prefix}") is already up with --delay-us ${existing.delayUs ?? 0}: run svtrace lab down first`,
+    );
   const status = await labStatus({ prefix: names.prefix });
   if (!status.healthy)
     fail(
@@ -111,7 +128,13 @@ async function alreadyThere(names: LabNames, existing: LabState, mode: SwitchMod
   return { names, mode, alreadyUp: true, setupMs: 0, status };
 }
 
-async function build(names: LabNames, state: LabState, mode: SwitchMode, fwPriority: number): Promise<void> {
+async function build(
+  names: LabNames,
+  state: LabState,
+  mode: SwitchMode,
+  fwPriority: number,
+  delayUs: number,
+): Promise<void> {
   for (const ns of [names.pub, names.hyp, names.vm]) {
     state.namespaces.push(ns);
     writeState(names, state);
@@ -128,7 +151,7 @@ async function build(names: LabNames, state: LabState, mode: SwitchMode, fwPrior
       [names.vm, names.vmIf],
     ] as const)
       await linkUp(ns, dev);
-    await startForwarder(names, fwPriority, (p) => {
+    await startForwarder(names, fwPriority, delayUs, (p) => {
       state.processes.push(p);
       writeState(names, state);
     });

@@ -166,14 +166,14 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     const summary: TraceSummary = await session.stop();
     model.setStats(summary.stats);
     if (stoppedBy === "bpftrace-exit" && summary.exitCode !== 0) {
-      await writer?.close();
+      await writer?.close({ ...session.meta, tracer: summary.tracer });
       await metrics?.close();
       display.done();
       fail(
         `bpftrace ended unexpectedly (${summary.exitCode ?? summary.exitSignal}); ${summary.rows} SVs were kept${opts.record ? ` in ${opts.record.path}` : ""}`,
       );
     }
-    await writer?.close();
+    await writer?.close({ ...session.meta, tracer: summary.tracer });
     await metrics?.close();
     if (writeError) fail(`writing ${opts.record?.path} failed: ${writeError.message}`);
     const snapshot = model.snapshot();

@@ -114,6 +114,15 @@ export const poll = lib.func("int poll(_Inout_ svt_pollfd *fds, unsigned long n,
   n: number,
   timeoutMs: number,
 ) => number;
+/** poll with a nanosecond timeout (a null sigmask): wakes on the fd or at the timeout, whichever is first. */
+export const ppoll = lib.func(
+  "int ppoll(_Inout_ svt_pollfd *fds, unsigned long n, const svt_timespec *tmo, void *sigmask)",
+) as (
+  fds: { fd: number; events: number; revents: number },
+  n: number,
+  timeout: { tv_sec: number; tv_nsec: number },
+  sigmask: null,
+) => number;
 export const if_nametoindex = lib.func("unsigned int if_nametoindex(const char *name)") as (
   name: string,
 ) => number;

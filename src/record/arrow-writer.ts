@@ -1,8 +1,14 @@
 /**
  * Writes record batches as an Apache Arrow IPC stream (apache-arrow's RecordBatchStreamWriter). Bytes go to
  * the file synchronously with each batch, so a killed process leaves every batch written so far readable.
+ * The stream starts with the schema and its metadata, before anything is known about the run's end; so the
+ * "svtrace" metadata value is written with METADATA_SLOT spaces of padding, and finish(meta) writes the final
+ * metadata (the tracer's cost) over it in place, padded to the same length. JSON ignores the trailing spaces
+ * and the flatbuffer's string length stays valid, so the file stays one ordinary Arrow stream. A killed run
+ * keeps the metadata of the start (tracer: null). On a file that cannot be rewritten (a pipe) the final
+ * metadata goes to a `<file>.meta.json` beside it.
  */
-import { writeSync } from "node:fs";
+import { fstatSync, writeFileSync, writeSync } from "node:fs";
 import {
   AsyncByteQueue,
   Field,
@@ -19,8 +25,11 @@ import {
 import type { RecordColumns } from "./columns.js";
 import { FIXED_COLUMNS, type RecordMeta, timeColumn } from "./schema.js";
 
+/** Bytes of spaces after the start metadata, room for what finish() adds (the tracer's cost). */
+export const METADATA_SLOT = 8192;
+
 /** The Arrow schema of a record: svID utf8, appid uint16, iteration/smpCnt uint32, tN_ns int64 nullable. */
-export function recordArrowSchema(meta: RecordMeta): Schema {
+export function recordArrowSchema(meta: RecordMeta, padding = 0): Schema {
   const [svID, appid, iteration, smpCnt] = FIXED_COLUMNS;
   const fields = [
     new Field(svID, new Utf8(), false),
@@ -29,15 +38,20 @@ export function recordArrowSchema(meta: RecordMeta): Schema {
     new Field(smpCnt, new Uint32(), false),
     ...meta.points.map((p) => new Field(timeColumn(p), new Int64(), true)),
   ];
-  return new Schema(fields, new Map([["svtrace", JSON.stringify(meta)]]));
+  return new Schema(fields, new Map([["svtrace", JSON.stringify(meta) + " ".repeat(padding)]]));
 }
 
 /** An AsyncByteQueue that writes straight to a file descriptor instead of queueing. */
 class FdSink extends AsyncByteQueue {
+  /** bytes written so far, and a copy of the first ones (the schema message) */
+  written = 0;
+  head: Uint8Array[] = [];
   constructor(private readonly fd: number) {
     super();
   }
   override write(value: Uint8Array): void {
+    if (this.written < 1 << 20) this.head.push(value.slice());
+    this.written += value.byteLength;
     let off = 0;
     while (off < value.byteLength) off += writeSync(this.fd, value, off, value.byteLength - off);
   }
@@ -58,12 +72,29 @@ function packValidity(valid: Uint8Array, n: number): { bitmap: Uint8Array; nulls
 export class ArrowRecordSink {
   private readonly writer: RecordBatchStreamWriter;
   private readonly schema: Schema;
+  /** file offset and byte length of the padded "svtrace" metadata value */
+  private slot: { offset: number; length: number } | undefined;
 
-  constructor(fd: number, meta: RecordMeta) {
-    this.schema = recordArrowSchema(meta);
+  constructor(
+    private readonly fd: number,
+    meta: RecordMeta,
+    private readonly path?: string,
+  ) {
+    const start = JSON.stringify(meta);
+    this.schema = recordArrowSchema(meta, METADATA_SLOT);
     this.writer = new RecordBatchStreamWriter();
+    const sink = new FdSink(fd);
     // writes the schema message now, so even an empty record carries its metadata
-    this.writer.reset(new FdSink(fd), this.schema);
+    this.writer.reset(sink, this.schema);
+    const head = Buffer.concat(sink.head);
+    const at = head.indexOf(Buffer.from(start + " ".repeat(64)));
+    let seekable = false;
+    try {
+      seekable = fstatSync(fd).isFile();
+    } catch {
+      seekable = false;
+    }
+    if (at >= 0 && seekable) this.slot = { offset: at, length: Buffer.byteLength(start) + METADATA_SLOT };
   }
 
   writeBatch(c: RecordColumns): void {
@@ -101,8 +132,15 @@ export class ArrowRecordSink {
     this.writer.write(new RecordBatch(this.schema, data));
   }
 
-  /** Writes the end-of-stream marker. */
-  finish(): void {
+  /** Writes the end-of-stream marker, then the final metadata over the start's (see the file comment). */
+  finish(meta?: RecordMeta): void {
     this.writer.close();
+    if (!meta) return;
+    const text = Buffer.from(JSON.stringify(meta));
+    if (this.slot && text.byteLength <= this.slot.length) {
+      const value = Buffer.alloc(this.slot.length, 0x20);
+      text.copy(value);
+      writeSync(this.fd, value, 0, value.byteLength, this.slot.offset);
+    } else if (this.path) writeFileSync(`${this.path}.meta.json`, `${JSON.stringify(meta, null, 2)}\n`);
   }
 }

@@ -2,6 +2,7 @@
  * Streaming reader for svtrace CSV records: header `svID,appid,iteration,smpCnt,t0_ns,...` (exactly the
  * column names), one SV per line, empty field = null, svID quoted when it holds a comma or quote.
  */
+import { readFileSync } from "node:fs";
 import { emptyColumns, type RecordColumns, trim } from "./columns.js";
 import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js";
 import { LineReader } from "./line-reader.js";
@@ -70,7 +71,7 @@ export class CsvRecordReader implements RecordInput {
     }
     const cols = first.value.split(",");
     const fixedOk = FIXED_COLUMNS.every((c, i) => cols[i] === c);
-    const points = cols.slice(FIXED_COLUMNS.length).map((c) => /^(t\d+)_ns$/.exec(c)?.[1]);
+    const points = cols.slice(FIXED_COLUMNS.length).map((c) => /^(t\d+[a-z]?)_ns$/.exec(c)?.[1]);
     if (!fixedOk || points.length === 0 || points.some((p) => p === undefined)) {
       this.reader.close();
       badInput(
@@ -80,7 +81,7 @@ export class CsvRecordReader implements RecordInput {
       );
     }
     this.width = cols.length;
-    this.meta = inferredMeta(points as string[], "unknown");
+    this.meta = sidecarMeta(path, points as string[]) ?? inferredMeta(points as string[], "unknown");
   }
 
   get size(): number {
@@ -154,5 +155,16 @@ export class CsvRecordReader implements RecordInput {
 
   close(): void {
     this.reader.close();
+  }
+}
+
+/** The metadata svtrace wrote beside a CSV record (`<file>.meta.json`), when its points match the header. */
+function sidecarMeta(path: string, points: string[]): RecordMeta | undefined {
+  try {
+    const m = JSON.parse(readFileSync(`${path}.meta.json`, "utf8")) as RecordMeta;
+    if (!Array.isArray(m.points) || m.points.map((p) => p.name).join() !== points.join()) return undefined;
+    return m;
+  } catch {
+    return undefined;
   }
 }

@@ -36,6 +36,42 @@ export interface RecordMeta {
   iface?: string;
   /** ISO 8601 start time */
   start: string;
+  /** CLOCK_MONOTONIC -> `clock` offset svtrace added to the kernel times (ns), and its uncertainty (ns) */
+  clockOffsetNs?: string;
+  clockOffsetRttNs?: number;
+  /** the tracer's own cost, known at the end of the run (null while recording, absent in old records) */
+  tracer?: TracerCost | null;
+}
+
+/** What the tracer cost and lost, measured over a run (see src/trace/bpf-cost.ts). */
+export interface TracerCost {
+  /** how it was measured, or why it was not */
+  source: string;
+  /** SVs recorded (the divisor of the per-SV figures) */
+  svs: number;
+  /** BPF run time per SV at each point (ns), by point name ("T1", ...) */
+  cost_ns: Record<string, number>;
+  /** every program of the tracer together (probes, drain, timers), per SV */
+  total_ns_per_sv: number;
+  /** the programs that are not a point (drain timers, BEGIN/END), per SV */
+  other_ns_per_sv: number;
+  /** one entry per tracepoint program */
+  programs: {
+    attach: string;
+    points: string[];
+    progId: number | null;
+    runs: number;
+    runTimeNs: number;
+    nsPerRun: number;
+    nsPerSv: number;
+  }[];
+  /** nested runs the kernel skipped (an SV can miss a point silently) */
+  recursion_misses: number;
+  lost_events: number;
+  map_capacity: number;
+  /** most entries seen in the pending-SV map, and that as a share of its capacity */
+  map_entries_max: number;
+  map_fill_max: number;
 }
 
 /** One SV as recorded. `t[i]` is the timestamp of points[i] (bigint ns) or null. */

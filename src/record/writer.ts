@@ -4,7 +4,7 @@
  * Rows are flushed as one batch at least every second (and every `maxBatchRows` rows), straight to the file,
  * so a killed run keeps all but its last batch.
  */
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { ArrowRecordSink } from "./arrow-writer.js";
 import type { RecordColumns } from "./columns.js";
 import { CsvRecordSink } from "./csv-writer.js";
@@ -30,13 +30,17 @@ export interface RecordWriter {
   appendColumns(batch: RecordColumns): void;
   /** write what is buffered now */
   flush(): void;
-  /** flush, end the stream and close the file */
-  close(): Promise<void>;
+  /**
+   * flush, end the stream and close the file; `finalMeta` (the metadata with what is known only at the end,
+   * the tracer's cost) replaces the start's metadata in an Arrow file, and goes to `<file>.meta.json` for CSV
+   * (which has no metadata); the legacy file has neither
+   */
+  close(finalMeta?: RecordMeta): Promise<void>;
 }
 
 interface Sink {
   writeBatch(c: RecordColumns): void;
-  finish(): void;
+  finish(meta?: RecordMeta): void;
 }
 
 export const RECORD_FORMATS: readonly RecordFormat[] = ["arrow", "csv", "legacy"];
@@ -54,7 +58,7 @@ export function openRecordWriter(
   try {
     sink =
       format === "arrow"
-        ? new ArrowRecordSink(fd, meta)
+        ? new ArrowRecordSink(fd, meta, path)
         : format === "csv"
           ? new CsvRecordSink(fd, meta)
           : new LegacyRecordSink(fd, meta);
@@ -113,13 +117,15 @@ export function openRecordWriter(
       check();
       flush();
     },
-    async close(): Promise<void> {
+    async close(finalMeta?: RecordMeta): Promise<void> {
       if (closed) return;
       clearInterval(timer);
       try {
         if (pendingError) throw pendingError;
         flush();
-        sink.finish();
+        sink.finish(finalMeta);
+        if (finalMeta && format === "csv")
+          writeFileSync(`${path}.meta.json`, `${JSON.stringify(finalMeta, null, 2)}\n`);
       } finally {
         closed = true;
         closeSync(fd);

@@ -148,6 +148,7 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
   }
 
   const summary = analysis.summary;
+  summary.tracer = summary.meta.tracer ?? null;
   const written: string[] = [];
   if (opts.json) out.write(`${JSON.stringify(summary)}\n`);
   else out.write(renderTerminal(summary, opts.color ?? (isTty(out) && !process.env.NO_COLOR)));

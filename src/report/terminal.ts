@@ -47,6 +47,18 @@ export function renderTerminal(summary: ReportSummary, color: boolean): string {
     out.push(
       `recorded on ${m.host} (kernel ${m.kernel}, bpftrace ${m.bpftrace}, profile ${m.profile}, clock ${m.clock}${m.iface ? `, ${m.iface}` : ""})`,
     );
+  const tc = summary.tracer;
+  if (tc) {
+    const pts = Object.entries(tc.cost_ns)
+      .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`)
+      .join(", ");
+    out.push(
+      `tracer cost (BPF run time per SV, µs): ${pts || "-"}; all programs ${(tc.total_ns_per_sv / 1000).toFixed(2)}; ` +
+        `lost events ${tc.lost_events}, map fill max ${tc.map_entries_max}/${tc.map_capacity}` +
+        `${tc.recursion_misses ? `, recursion misses ${tc.recursion_misses}` : ""}`,
+    );
+    if (!tc.source.startsWith("kernel.")) out.push(`  (${tc.source})`);
+  }
   if (summary.start)
     out.push(`from ${summary.start} to ${summary.end} (${summary.duration_s} s), ${count(summary.rows)} SVs`);
   else out.push(`${count(summary.rows)} latencies (no SV identity or time in this input)`);

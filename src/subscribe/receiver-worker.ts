@@ -92,8 +92,9 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
       }
       const ev = st.pushAsdu(a);
       if (logFd >= 0 && (!cfg.onlyCnt0 || a.smpCnt === 0)) {
-        let tsUs: number;
+        let tsUs: number | bigint;
         if (cfg.logTimestamps === "kernel") tsUs = Number(rx.tsNs / 1000n);
+        else if (cfg.logTimestamps === "kernel-ns") tsUs = rx.tsNs;
         else {
           if (userUs < 0) userUs = Number(clockNs(CLOCK_REALTIME) / 1000n);
           tsUs = userUs;

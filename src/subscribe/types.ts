@@ -15,7 +15,8 @@ export interface SubscribeConfig {
   /** log only SVs with smpCnt 0 (sv_timestamp_logger -l) */
   onlyCnt0: boolean;
   /** timestamps in the log: userspace CLOCK_REALTIME when the frame is handled (like sv_timestamp_logger), or the kernel's */
-  logTimestamps: "user" | "kernel";
+  /** "kernel-ns": the kernel's time in nanoseconds instead of µs (svtrace selfcheck compares it to the tracer's) */
+  logTimestamps: "user" | "kernel" | "kernel-ns";
   /** the clock refrTm was stamped from (publish --t0-clock); latency is converted to CLOCK_REALTIME */
   t0Clock: T0Clock;
   /** only this svID (others are counted as ignored) */

@@ -3,7 +3,7 @@
  * its output (`svtrace live`, `record`, Prometheus, `demo`). The core produces SvRows (one per SV, with a
  * timestamp per point, see ../record/schema.ts) and a counters snapshot about once a second.
  */
-import type { ClockName, RecordMeta, SvRow } from "../record/schema.js";
+import type { ClockName, RecordMeta, SvRow, TracerCost } from "../record/schema.js";
 
 export type { RecordMeta, SvRow } from "../record/schema.js";
 
@@ -90,6 +90,8 @@ export interface TraceSummary {
   exitCode: number | null;
   exitSignal: string | null;
   warnings: TraceWarning[];
+  /** the tracer's own cost over the run (BPF run time per point per SV, lost events, map fill) */
+  tracer: TracerCost;
 }
 
 /** A running trace. Events: ready, rows, stats, warning, exit. */

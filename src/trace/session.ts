@@ -22,7 +22,8 @@ import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.
 import { fail } from "../errors.js";
 import { describePoint, type ProbePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
-import type { ClockName, PointMeta, RecordMeta, SvRow } from "../record/schema.js";
+import type { ClockName, PointMeta, RecordMeta, SvRow, TracerCost } from "../record/schema.js";
+import { enableBpfStats, type ProgStats, readProgStats, tracerCost } from "./bpf-cost.js";
 import { ClockConverter, measureClockOffset } from "./clock.js";
 import { checkBpftrace, checkInterface, checkTracepoints, tracingPreflight } from "./preflight.js";
 import { BpftraceRunner, type StderrKind } from "./runner.js";
@@ -118,6 +119,10 @@ class Session extends EventEmitter implements TraceSession {
   private lostEvents = 0;
   private lostSinceWarn = 0;
   private mapCapacity = 0;
+  private mapEntriesMax = 0;
+  private bpfStats: ReturnType<typeof enableBpfStats>;
+  /** the programs' statistics, read just before bpftrace is stopped */
+  private progStats: ProgStats[] = [];
   private lastMapWarn = 0;
   private readonly warnings: TraceWarning[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -152,10 +157,14 @@ class Session extends EventEmitter implements TraceSession {
       clock,
       iface: opts.iface ?? (profile === "lab" ? "hyp-in" : undefined),
       start: new Date(this.startMs).toISOString(),
+      clockOffsetNs: String(this.conv.offsetNs),
+      clockOffsetRttNs: Number(offset.rttNs),
+      tracer: null,
     };
     for (const id of this.gen.streams ?? []) this.streams.set(id, new StreamState(id));
 
     const n = this.gen.points.length;
+    this.bpfStats = enableBpfStats();
     this.runner = new BpftraceRunner({
       binary: features.binary,
       program: this.program,
@@ -195,6 +204,7 @@ class Session extends EventEmitter implements TraceSession {
     for (const t of this.timers) t.unref();
     this.done = this.runner.closed.then((x) => {
       for (const t of this.timers) clearInterval(t);
+      this.bpfStats?.restore();
       this.flushPending();
       this.flush();
       const summary = this.summary(x.code, x.signal);
@@ -310,6 +320,7 @@ class Session extends EventEmitter implements TraceSession {
         break;
       case "mapEntries":
         this.pendingNow = ev.count;
+        this.mapEntriesMax = Math.max(this.mapEntriesMax, ev.count);
         this.checkMapFill();
         break;
       case "lost":
@@ -457,10 +468,24 @@ class Session extends EventEmitter implements TraceSession {
       exitCode: code,
       exitSignal: signal,
       warnings: [...this.warnings],
+      tracer: this.cost(),
     };
   }
 
+  private cost(): TracerCost {
+    return tracerCost({
+      points: this.gen.points.map((p) => ({ name: p.name, attach: p.attach })),
+      progs: this.progStats,
+      svs: this.rowsDelivered,
+      statsOn: this.bpfStats !== undefined && this.progStats.length > 0,
+      lostEvents: this.lostEvents,
+      mapCapacity: this.mapCapacity,
+      mapEntriesMax: this.mapEntriesMax,
+    });
+  }
+
   async stop(): Promise<TraceSummary> {
+    if (!this.stopping && this.runner.pid !== undefined) this.progStats = readProgStats(this.runner.pid);
     this.stopping = true;
     await this.runner.stop();
     return this.done;

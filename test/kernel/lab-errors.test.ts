@@ -138,3 +138,27 @@ test("a damaged state file: one-line error, nothing touched, file kept", () => {
     rmSync(file, { force: true });
   }
 });
+
+test("--delay-us: only with --switch tap, a whole number; a tap lab up with another delay is not reused", () => {
+  const bridge = labCli(PREFIX, ["up", "--switch", "bridge", "--delay-us", "50"]);
+  assert.equal(bridge.code, 1);
+  assert.match(oneLine(bridge.stderr), /--delay-us needs --switch tap/);
+  assert.deepEqual(namespacesWith(PREFIX), []);
+  const bad = labCli(PREFIX, ["up", "--switch", "tap", "--delay-us", "1.5"]);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /whole number of µs/);
+  assert.deepEqual(namespacesWith(PREFIX), []);
+  try {
+    const up = labCli(PREFIX, ["up", "--switch", "tap", "--delay-us", "100", "--json"]);
+    assert.equal(up.code, 0, up.stderr);
+    const st = JSON.parse(up.stdout) as { delayUs: number; forwarder: { delayUs: number } };
+    assert.equal(st.delayUs, 100);
+    assert.equal(st.forwarder.delayUs, 100);
+    const other = labCli(PREFIX, ["up", "--switch", "tap"]);
+    assert.equal(other.code, 1);
+    assert.match(oneLine(other.stderr), /already up with --delay-us 100/);
+    assert.match(labCli(PREFIX, ["status"]).stdout, /--delay-us 100/);
+  } finally {
+    labCli(PREFIX, ["down"]);
+  }
+});

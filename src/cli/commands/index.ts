@@ -14,6 +14,7 @@ import { register as pcap } from "./pcap.js";
 import { register as publish } from "./publish.js";
 import { register as record } from "./record.js";
 import { register as report } from "./report.js";
+import { register as selfcheck } from "./selfcheck.js";
 import { register as streams } from "./streams.js";
 import { register as subscribe } from "./subscribe.js";
 
@@ -33,4 +34,5 @@ export const commands: Register[] = [
   pcap,
   publish,
   subscribe,
+  selfcheck,
 ];

@@ -21,7 +21,8 @@ const TOPOLOGY = `Topology (namespace names come from SVTRACE_LAB_PREFIX, defaul
           /run/svtrace/lab-<prefix>/ovs inside svt-hyp; hyp-in = ofport 1, hyp-out = ofport 2, one flow
           "in_port=1,dl_type=0x88ba,actions=output:2" (the default NORMAL flow is removed: only SV crosses)
   tap     br0 with hyp-in and tap vnet0; a background forwarder thread "vhost-svt" (SCHED_FIFO 45 if allowed)
-          copies every frame from vnet0 into tap vm0 in svt-vm, like vhost-net (no hyp-out in this mode)
+          copies every frame from vnet0 into tap vm0 in svt-vm, like vhost-net (no hyp-out in this mode);
+          --delay-us N holds each frame N µs after the thread read it: T2b->T3 grows by N
 IPv6 is disabled in every namespace and no address is configured, so nothing but the traffic you send crosses.
 State: /run/svtrace/lab-<prefix>.json records what up created and the PIDs (with start time) it started.`;
 
@@ -29,6 +30,13 @@ function parsePriority(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 99)
     throw new InvalidArgumentError("a priority is an integer 0..99 (0 = SCHED_OTHER)");
+  return n;
+}
+
+function parseDelay(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 1_000_000)
+    throw new InvalidArgumentError("a delay is a whole number of µs from 0 to 1000000");
   return n;
 }
 
@@ -56,6 +64,12 @@ export function register(program: Command): void {
       45,
     )
     .option(
+      "--delay-us <us>",
+      "tap mode: the forwarder holds each frame this many µs after reading it (a known delay in T2b->T3)",
+      parseDelay,
+      0,
+    )
+    .option(
       "--json",
       "print the lab status as JSON (same shape as `lab status --json`) plus setupMs/alreadyUp",
     )
@@ -69,11 +83,16 @@ one-line error, nothing touched. If a step fails, what up made so far is removed
 Examples:
   sudo svtrace lab up                        # bridge mode, namespaces svt-pub, svt-hyp, svt-vm
   sudo svtrace lab up --switch ovs --json
+  sudo svtrace lab up --switch tap --delay-us 200   # every frame held 200 µs between T2b and T3
   sudo SVTRACE_LAB_PREFIX=mine- svtrace lab up --switch tap   # namespaces mine-pub, mine-hyp, mine-vm
 `,
     )
     .action(async (o) => {
-      const r = await labUp({ mode: o.switch as SwitchMode, forwarderPriority: o.forwarderPriority });
+      const r = await labUp({
+        mode: o.switch as SwitchMode,
+        forwarderPriority: o.forwarderPriority,
+        delayUs: o.delayUs,
+      });
       if (o.json) {
         process.stdout.write(
           `${JSON.stringify({ ...r.status, setupMs: round(r.setupMs), alreadyUp: r.alreadyUp })}\n`,
@@ -94,7 +113,9 @@ Examples:
       );
       process.stdout.write(`  ${n.pub}/${n.pubIf} -> ${n.hyp}/${n.hypIn} -> ${sw} -> ${n.vm}/${n.vmIf}\n`);
       if (r.mode === "tap" && r.status.forwarder)
-        process.stdout.write(`  forwarder: ${r.status.forwarder.scheduling}\n`);
+        process.stdout.write(
+          `  forwarder: ${r.status.forwarder.scheduling}${r.status.delayUs ? `, holds each frame ${r.status.delayUs} µs` : ""}\n`,
+        );
     });
 
   lab
@@ -146,6 +167,7 @@ Exit status 0 when the lab is completely up ("healthy": true), 1 otherwise (no l
 --json prints one object:
   { "prefix": "svt-", "stateFile": "/run/svtrace/lab-svt-.json", "runDir": "/run/svtrace/lab-svt-",
     "mode": "bridge"|"ovs"|"tap"|null, "phase": "up"|"creating"|null, "createdAt": ISO-time|null,
+    "delayUs": µs the tap forwarder holds each frame (tap mode) | null,
     "healthy": true|false,
     "namespaces": [ { "role": "pub"|"hyp"|"vm", "name", "exists", "createdBySvtrace" } ],
     "interfaces": [ { "namespace", "name", "kind" ("veth"|"bridge"|"tun"|...), "operstate", "adminUp",
@@ -153,7 +175,9 @@ Exit status 0 when the lab is completely up ("healthy": true), 1 otherwise (no l
     "ovs": null | { "bridge": "br-sv", "datapathType": "netdev", "ports": [ { "name", "ofport" } ], "flows": [..] },
     "processes": [ { "role": "ovsdb-server"|"ovs-vswitchd"|"forwarder", "pid", "alive", "cmdline",
                      "threads": [ { "tid", "name", "policy" (0 OTHER, 1 FIFO), "rtPriority" } ] } ],
-    "forwarder": null | { "frames", "bytes", "readErrors", "writeErrors", "scheduling", "updatedAt" },
+    "forwarder": null | { "frames", "bytes", "readErrors", "writeErrors", "delayUs", "holdLateMeanNs",
+                          "holdLateMaxNs" (with a delay: how late writes were after their deadline),
+                          "scheduling", "updatedAt" },
     "problems": [ "one line per problem" ] }
 
 Examples:
@@ -178,6 +202,7 @@ Examples:
     .requiredOption("--run-dir <dir>", "lab run directory (stats file)")
     .option("--thread <name>", "forwarder thread name (must start with vhost-)", "vhost-svt")
     .option("--priority <n>", "SCHED_FIFO priority, 0 = SCHED_OTHER", parsePriority, 45)
+    .option("--delay-us <us>", "hold each frame this many µs after reading it", parseDelay, 0)
     .action(async (o) => {
       if (!o.thread.startsWith("vhost-")) fail(`forwarder thread name "${o.thread}" must start with vhost-`);
       process.exitCode = await runForwarder({
@@ -187,6 +212,7 @@ Examples:
         to: o.to,
         thread: o.thread,
         priority: o.priority,
+        delayUs: o.delayUs,
         runDir: o.runDir,
       });
     });
@@ -201,7 +227,7 @@ function formatStatus(s: LabStatus): string {
   if (s.phase === null) lines.push(`no lab (prefix "${s.prefix}")`);
   else
     lines.push(
-      `lab ${s.healthy ? "up" : s.phase === "up" ? "BROKEN" : "half-done"} (--switch ${s.mode}, prefix "${s.prefix}", since ${s.createdAt})`,
+      `lab ${s.healthy ? "up" : s.phase === "up" ? "BROKEN" : "half-done"} (--switch ${s.mode}${s.delayUs ? ` --delay-us ${s.delayUs}` : ""}, prefix "${s.prefix}", since ${s.createdAt})`,
     );
   for (const ns of s.namespaces) {
     if (!ns.exists) continue;
@@ -233,7 +259,10 @@ function formatStatus(s: LabStatus): string {
   }
   if (s.forwarder)
     lines.push(
-      `  forwarded ${s.forwarder.frames} frames, ${s.forwarder.writeErrors} write errors (${s.forwarder.scheduling})`,
+      `  forwarded ${s.forwarder.frames} frames, ${s.forwarder.writeErrors} write errors (${s.forwarder.scheduling})` +
+        (s.delayUs
+          ? `; each frame held ${s.delayUs} µs (writes late by mean ${s.forwarder.holdLateMeanNs ?? 0} ns, max ${s.forwarder.holdLateMaxNs ?? 0} ns)`
+          : ""),
     );
   for (const p of s.problems) if (s.phase !== null) lines.push(`  problem: ${p}`);
   return `${lines.join("\n")}\n`;

@@ -27,6 +27,7 @@ export function register(program: Command): void {
       "--log-kernel-ts",
       "log the kernel receive time instead of the userspace time the frame is handled",
     )
+    .option("--log-kernel-ns", "log the kernel receive time in nanoseconds (SO_TIMESTAMPNS, CLOCK_REALTIME)")
     .option("--t0-clock <clock>", "clock the publisher stamped refrTm from: realtime (default) or tai")
     .option("--svid <id>", "only this stream (others are counted as ignored)")
     .addHelpText(
@@ -58,7 +59,7 @@ Examples:
         durationS,
         logFile: o.log,
         onlyCnt0: o.onlyCnt0 ?? false,
-        logTimestamps: o.logKernelTs ? "kernel" : "user",
+        logTimestamps: o.logKernelNs ? "kernel-ns" : o.logKernelTs ? "kernel" : "user",
         t0Clock,
         svID: o.svid,
       });
