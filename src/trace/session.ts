@@ -34,6 +34,7 @@ import {
   checkInterface,
   checkRoot,
   checkTracepoints,
+  ensureTracefs,
   tracingPreflight,
 } from "./preflight.js";
 import { BpftraceRunner, type StderrKind } from "./runner.js";
@@ -185,7 +186,9 @@ class Session extends EventEmitter implements TraceSession {
     if (wanted !== "bpftrace") {
       checkRoot();
       checkBtf();
+      const tracefs = ensureTracefs();
       const r = resolvePoints(opts);
+      checkTracepoints(r.points, tracefs);
       const c = chooseBackend(wanted, r.points);
       note = c.note;
       if (c.backend === "libbpf") {
