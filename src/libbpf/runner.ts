@@ -359,3 +359,32 @@ export class LibbpfRunner {
     return this.closed;
   }
 }
+
+/**
+ * The object's `empty` program attached to these raw tracepoints (the bench's floor: what a raw tracepoint
+ * costs with a program that does nothing). Returns the function that detaches it.
+ */
+export function attachEmptyFloor(tracepoints: string[]): () => void {
+  const L = loadLibbpf();
+  const path = bpfObjectPath();
+  if (!existsSync(path)) fail(`BPF object ${path} not found: build it (npm run build:bpf)`);
+  if (!process.env.SVTRACE_LIBBPF_DEBUG) L.setPrint(null);
+  const obj = L.openFile(path, null);
+  if (!obj) fail(`libbpf cannot open ${path} (errno ${koffi.errno()})`);
+  for (const name of ALL_PROGRAMS) L.setAutoload(L.findProgram(obj, name), name === "empty");
+  const rc = L.load(obj);
+  if (rc !== 0) {
+    L.close(obj);
+    fail(`libbpf could not load ${path} (error ${-rc})`);
+  }
+  const prog = L.findProgram(obj, "empty");
+  const links = tracepoints.map((tp) => {
+    const link = L.attachRawTracepoint(prog, tp);
+    if (!link) fail(`cannot attach the empty program to raw_tracepoint/${tp} (errno ${koffi.errno()})`);
+    return link;
+  });
+  return () => {
+    for (const l of links) L.linkDestroy(l);
+    L.close(obj);
+  };
+}
