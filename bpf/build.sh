@@ -1,10 +1,13 @@
 #!/bin/sh
-# Builds bpf/svtrace.bpf.o: vmlinux.h from this machine's BTF (bpftool), then Debian's clang for the BPF target.
+# Builds dist/bpf/svtrace.bpf.o (and a copy of its source for --show-program): vmlinux.h from this machine's
+# BTF (bpftool; generated, not committed: CO-RE relocates the object to the kernel it loads on, so any recent
+# BTF does, and a 2.8 MB generated header would only go stale in git), then Debian's clang for the BPF target.
 set -eu
 cd "$(dirname "$0")"
 out=../dist/bpf
-mkdir -p "$out"
-bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$out/vmlinux.h"
-clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -I"$out" \
+gen=.build
+mkdir -p "$out" "$gen"
+bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$gen/vmlinux.h"
+clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -I"$gen" \
   -c svtrace.bpf.c -o "$out/svtrace.bpf.o"
 cp svtrace.bpf.c "$out/svtrace.bpf.c"
