@@ -19,11 +19,34 @@ import { type Libbpf, loadLibbpf, type Ptr } from "./libbpf.js";
 export const BPF_MAX_POINTS = 8;
 const MAX_TIDS = 8;
 const MAX_SVID = 64;
-const POINT_CFG_SIZE = 96;
-const CONFIG_SIZE = 16 + BPF_MAX_POINTS * POINT_CFG_SIZE;
-const EVENT_SIZE = 96;
-const SLOT_KEY_SIZE = 24;
-const SLOT_SIZE = 8 * BPF_MAX_POINTS;
+/** Byte offsets of struct point_cfg's fields (checked against the object's BTF in test/libbpf-layout.test.ts). */
+export const POINT_CFG_OFFSETS = {
+  attach: 0,
+  netns_via: 4,
+  netns: 8,
+  has_dev: 16,
+  comm_mode: 20,
+  comm_len: 24,
+  n_tids: 28,
+  dev: 32,
+  comm: 48,
+  tids: 64,
+} as const;
+/** Sizes of the C structs the loader reads or writes (checked against the object's BTF too). */
+export const STRUCT_SIZES = {
+  point_cfg: 96,
+  config: 16 + BPF_MAX_POINTS * 96,
+  event: 96,
+  slot_key: 24,
+  slot: 8 * BPF_MAX_POINTS,
+  svid_key: 4 + 64,
+  stream_event: 8 + 4 + 64,
+} as const;
+const POINT_CFG_SIZE = STRUCT_SIZES.point_cfg;
+const CONFIG_SIZE = STRUCT_SIZES.config;
+const EVENT_SIZE = STRUCT_SIZES.event;
+const SLOT_KEY_SIZE = STRUCT_SIZES.slot_key;
+const SLOT_SIZE = STRUCT_SIZES.slot;
 const E_ROW = 1;
 const E_INCOMPLETE = 2;
 const E_GAP = 3;
@@ -101,18 +124,19 @@ export function configImage(points: ProbePoint[], allStreams: boolean, tai: bool
     const rt = RAW_TRACEPOINTS[p.attach];
     if (!rt) fail(`point ${p.name}: ${p.attach} is not available with the libbpf backend`);
     const f = p.filter;
-    buf.writeUInt32LE(rt.id, o);
-    buf.writeUInt32LE(f.netns ? (f.netns.via === "task" ? 2 : 1) : 0, o + 4);
-    buf.writeBigUInt64LE(BigInt(f.netns?.inode ?? 0), o + 8);
-    buf.writeUInt32LE(f.dev !== undefined ? 1 : 0, o + 16);
+    const at = POINT_CFG_OFFSETS;
+    buf.writeUInt32LE(rt.id, o + at.attach);
+    buf.writeUInt32LE(f.netns ? (f.netns.via === "task" ? 2 : 1) : 0, o + at.netns_via);
+    buf.writeBigUInt64LE(BigInt(f.netns?.inode ?? 0), o + at.netns);
+    buf.writeUInt32LE(f.dev !== undefined ? 1 : 0, o + at.has_dev);
     const comm = f.comm ?? f.commPrefix;
-    buf.writeUInt32LE(f.comm !== undefined ? 1 : f.commPrefix !== undefined ? 2 : 0, o + 20);
-    buf.writeUInt32LE(comm?.length ?? 0, o + 24);
-    buf.writeUInt32LE(f.tids?.length ?? 0, o + 28);
-    if (f.dev !== undefined) cString(buf, o + 32, f.dev, 16);
-    if (comm !== undefined) cString(buf, o + 48, comm, 16);
+    buf.writeUInt32LE(f.comm !== undefined ? 1 : f.commPrefix !== undefined ? 2 : 0, o + at.comm_mode);
+    buf.writeUInt32LE(comm?.length ?? 0, o + at.comm_len);
+    buf.writeUInt32LE(f.tids?.length ?? 0, o + at.n_tids);
+    if (f.dev !== undefined) cString(buf, o + at.dev, f.dev, 16);
+    if (comm !== undefined) cString(buf, o + at.comm, comm, 16);
     (f.tids ?? []).forEach((t, j) => {
-      buf.writeUInt32LE(t, o + 64 + 4 * j);
+      buf.writeUInt32LE(t, o + at.tids + 4 * j);
     });
   });
   return buf;
