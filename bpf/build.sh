@@ -9,5 +9,9 @@ gen=.build
 mkdir -p "$out" "$gen"
 bpftool btf dump file /sys/kernel/btf/vmlinux format c > "$gen/vmlinux.h"
 clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I/usr/include/x86_64-linux-gnu -I"$gen" \
-  -c svtrace.bpf.c -o "$out/svtrace.bpf.o"
+  -c svtrace.bpf.c -o "$gen/svtrace.bpf.o"
+# DWARF off (half the size), BTF and its CO-RE relocations kept; renamed into place so a running load never
+# reads a half-written object
+llvm-strip -g "$gen/svtrace.bpf.o" -o "$gen/svtrace.bpf.o.stripped"
+mv "$gen/svtrace.bpf.o.stripped" "$out/svtrace.bpf.o"
 cp svtrace.bpf.c "$out/svtrace.bpf.c"
