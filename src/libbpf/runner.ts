@@ -257,7 +257,12 @@ export class LibbpfRunner {
     this.bss = L.findMap(this.obj, ".bss");
     const rings = L.findMap(this.obj, "rows");
     this.cb = koffi.register((_ctx: unknown, data: unknown, sz: number) => {
-      this.onRecord(new DataView(koffi.view(data, Number(sz))));
+      // an exception must not unwind through libbpf's C frames: report it and go on with the next record
+      try {
+        this.onRecord(new DataView(koffi.view(data, Number(sz))));
+      } catch (e) {
+        this.opts.onStderr(`a ring-buffer record could not be handled: ${(e as Error).message}`);
+      }
       return 0;
     }, koffi.pointer(L.ringCallback));
     this.rb = L.ringNew(L.mapFd(rings), this.cb, null, null);
@@ -305,7 +310,9 @@ export class LibbpfRunner {
   }
 
   private poll(): void {
-    if (this.rb) this.lib.ringConsume(this.rb);
+    if (!this.rb) return;
+    const r = this.lib.ringConsume(this.rb);
+    if (r < 0) this.opts.onStderr(`ring_buffer__consume failed (error ${-r})`);
   }
 
   /** .bss: struct { s64 pend; u64 lost; u64 next_stream; } as the C source declares them */
