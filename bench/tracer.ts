@@ -273,8 +273,9 @@ export const bench: Bench = {
     if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);
     try {
       process.stdout.write(
-        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of three ${runS} s runs: without tracer, ` +
-          `tracepoints only (bpftrace, empty program on svtrace's tracepoints), with svtrace record\n`,
+        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of five ${runS} s runs: without tracer, ` +
+          `tracepoints only (bpftrace, empty programs on svtrace's tracepoints), raw tracepoints only (libbpf, empty ` +
+          `program), svtrace record --backend libbpf, svtrace record --backend bpftrace\n`,
       );
       const backends: Backend[] = ["libbpf", "bpftrace"];
       const acc = Object.fromEntries(
