@@ -204,8 +204,14 @@ export class LibbpfRunner {
       throw e;
     }
     const t = process.hrtime.bigint();
-    this.ready = Promise.resolve(t);
-    queueMicrotask(() => opts.onEvent({ kind: "ready", time: t }));
+    // attached already, but ready is announced on the next turn of the event loop, as bpftrace's READY line
+    // is: whoever started the trace has attached its listeners by then
+    this.ready = new Promise<bigint>((res) =>
+      setImmediate(() => {
+        opts.onEvent({ kind: "ready", time: t });
+        res(t);
+      }),
+    );
     this.timers.push(setInterval(() => this.poll(), POLL_MS));
     this.timers.push(setInterval(() => this.counters(), 1000));
   }
