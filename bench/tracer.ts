@@ -11,12 +11,16 @@
  * runs SCHED_FIFO 40 (chrt) in every run, the publisher at normal priority (a real-time publisher spinning on a
  * 2-core box starves bpftrace). A last, 10 s run with kernel.bpf_stats_enabled gives the in-kernel cost of each
  * probe block (ns per run, runs and µs per SV). Prints figures; never fails on timing.
+ * Both backends are measured in every round: floors "tracepoints only" (bpftrace, empty tracepoint programs)
+ * and "raw tracepoints only" (libbpf, the object's empty program on the same raw tracepoints), then
+ * `svtrace record --backend libbpf` and `--backend bpftrace`; CPU is the tracer's (record + bpftrace child).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { attachEmptyFloor, RAW_TRACEPOINTS } from "../src/libbpf/runner.js";
 import { ATTACH_POINTS } from "../src/probes/catalogue.js";
 import { resolveProfile } from "../src/probes/profiles.js";
 import { tracingPreflight } from "../src/trace/preflight.js";
@@ -206,9 +210,23 @@ async function trafficUnder(program: string, dir: string, ns: Lab, durationS: nu
   }
 }
 
+/** Traffic with the object's empty program on the lab's raw tracepoints: the subscriber's latency. */
+async function trafficUnderRawFloor(mode: string, ns: Lab, durationS: number) {
+  const points = resolveProfile({ profile: "lab", labSwitch: mode as "bridge" | "ovs" | "tap" }).points;
+  const tps = [...new Set(points.map((p) => RAW_TRACEPOINTS[p.attach]?.tp ?? ""))].filter(Boolean);
+  const detach = attachEmptyFloor(tps);
+  try {
+    return await traffic(ns, durationS);
+  } finally {
+    detach();
+  }
+}
+
+type Backend = "libbpf" | "bpftrace";
+
 /** Traffic with `svtrace record --lab` attached: the subscriber's latency, CPU of record and bpftrace, lost, rows. */
-async function tracedRun(ns: Lab, out: string, durationS: number) {
-  const rec = svtrace(["record", "--lab", "--out", out, "--rate", "38400", "--json"]);
+async function tracedRun(ns: Lab, out: string, durationS: number, backend: Backend) {
+  const rec = svtrace(["record", "--lab", "--backend", backend, "--out", out, "--rate", "38400", "--json"]);
   await waitFor(rec, "recording");
   const recPid = rec.child.pid as number;
   const btPid = bpftracePid(recPid);
@@ -255,49 +273,81 @@ export const bench: Bench = {
     if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);
     try {
       process.stdout.write(
-        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of three ${runS} s runs: without tracer, ` +
-          `tracepoints only (bpftrace, empty program on svtrace's tracepoints), with svtrace record\n`,
+        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of five ${runS} s runs: without tracer, ` +
+          `tracepoints only (bpftrace, empty programs on svtrace's tracepoints), raw tracepoints only (libbpf, empty ` +
+          `program), svtrace record --backend libbpf, svtrace record --backend bpftrace\n`,
       );
-      let cpu = { bt: 0, rec: 0, wall: 0, btFound: true };
-      let lost = 0;
-      let rows = 0;
-      let complete = 0;
-      let received = 0;
-      const shifts: { total: number; floor: number; program: number; p99: number }[] = [];
+      const backends: Backend[] = ["libbpf", "bpftrace"];
+      const acc = Object.fromEntries(
+        backends.map((b) => [b, { bt: 0, rec: 0, wall: 0, lost: 0, rows: 0, complete: 0, received: 0 }]),
+      ) as Record<
+        Backend,
+        {
+          bt: number;
+          rec: number;
+          wall: number;
+          lost: number;
+          rows: number;
+          complete: number;
+          received: number;
+        }
+      >;
+      type Shift = {
+        floorBt: number;
+        floorRaw: number;
+        libbpf: number;
+        bpftrace: number;
+        p99L: number;
+        p99B: number;
+      };
+      const shifts: Shift[] = [];
+      const f = (x: number) => x.toFixed(1);
       for (let round = 1; round <= rounds; round++) {
         const base = await traffic(ns, runS);
         const floor = await trafficUnder(floorProgram(mode), dir, ns, runS);
-        const t = await tracedRun(ns, join(dir, `round${round}.arrow`), runS);
-        cpu = {
-          bt: cpu.bt + t.btCpuS,
-          rec: cpu.rec + t.recCpuS,
-          wall: cpu.wall + t.wallS,
-          btFound: cpu.btFound && t.btFound,
-        };
-        lost += t.lost;
-        rows += t.rows;
-        complete += t.complete;
-        received += t.lat.received;
-        const sh = {
-          total: t.lat.p50 - base.p50,
-          floor: floor.p50 - base.p50,
-          program: t.lat.p50 - floor.p50,
-          p99: t.lat.p99 - base.p99,
+        const raw = await trafficUnderRawFloor(mode, ns, runS);
+        const runs = {} as Record<Backend, Awaited<ReturnType<typeof tracedRun>>>;
+        for (const b of backends) {
+          const t = await tracedRun(ns, join(dir, `round${round}-${b}.arrow`), runS, b);
+          runs[b] = t;
+          const a = acc[b];
+          a.bt += t.btCpuS;
+          a.rec += t.recCpuS;
+          a.wall += t.wallS;
+          a.lost += t.lost;
+          a.rows += t.rows;
+          a.complete += t.complete;
+          a.received += t.lat.received;
+        }
+        const sh: Shift = {
+          floorBt: floor.p50 - base.p50,
+          floorRaw: raw.p50 - base.p50,
+          libbpf: runs.libbpf.lat.p50 - base.p50,
+          bpftrace: runs.bpftrace.lat.p50 - base.p50,
+          p99L: runs.libbpf.lat.p99 - base.p99,
+          p99B: runs.bpftrace.lat.p99 - base.p99,
         };
         shifts.push(sh);
-        const f = (x: number) => x.toFixed(1);
         process.stdout.write(
-          `round ${round}: subscriber latency p50 / p99: without tracer ${f(base.p50)} / ${f(base.p99)} µs, tracepoints only ${f(floor.p50)} / ${f(floor.p99)} µs, ` +
-            `with svtrace record ${f(t.lat.p50)} / ${f(t.lat.p99)} µs; p50 shift ${f(sh.total)} µs (tracepoints ${f(sh.floor)}, svtrace's program ${f(sh.program)}), p99 shift ${f(sh.p99)} µs\n`,
+          `round ${round}: subscriber latency p50 / p99 (µs): without tracer ${f(base.p50)} / ${f(base.p99)}, ` +
+            `tracepoints only (bpftrace) ${f(floor.p50)} / ${f(floor.p99)}, raw tracepoints only (libbpf) ${f(raw.p50)} / ${f(raw.p99)}, ` +
+            `record libbpf ${f(runs.libbpf.lat.p50)} / ${f(runs.libbpf.lat.p99)}, record bpftrace ${f(runs.bpftrace.lat.p50)} / ${f(runs.bpftrace.lat.p99)}; ` +
+            `p50 shift libbpf ${f(sh.libbpf)}, bpftrace ${f(sh.bpftrace)}\n`,
         );
       }
-      const med = (k: keyof (typeof shifts)[number]) => median(shifts.map((x) => x[k])).toFixed(1);
+      const med = (k: keyof Shift) => median(shifts.map((x) => x[k])).toFixed(1);
       process.stdout.write(
-        `observer effect, median of ${rounds} rounds: p50 shift ${med("total")} µs (target < 2 µs), of which the tracepoints alone ${med("floor")} µs and svtrace's program ${med("program")} µs; p99 shift ${med("p99")} µs\n` +
-          `bpftrace CPU ${cpu.btFound ? `${((cpu.bt / cpu.wall) * 100).toFixed(1)} %` : "? (pid not found)"} of one core, ` +
-          `svtrace record CPU ${((cpu.rec / cpu.wall) * 100).toFixed(1)} % (over ${cpu.wall.toFixed(1)} s of traffic; target bpftrace < 10 %)\n` +
-          `lost events ${lost}, SVs recorded ${rows} (${complete} at every point) of ${received} received\n`,
+        `observer effect, median of ${rounds} rounds: p50 shift with libbpf ${med("libbpf")} µs (target <= 2 µs), with bpftrace ${med("bpftrace")} µs; ` +
+          `floors: raw tracepoints ${med("floorRaw")} µs, bpftrace tracepoints ${med("floorBt")} µs; p99 shift libbpf ${med("p99L")} µs, bpftrace ${med("p99B")} µs\n`,
       );
+      for (const b of backends) {
+        const a = acc[b];
+        process.stdout.write(
+          `${b}: tracer CPU ${(((a.rec + a.bt) / a.wall) * 100).toFixed(1)} % of one core (svtrace record ${((a.rec / a.wall) * 100).toFixed(1)} %` +
+            `${b === "bpftrace" ? `, bpftrace ${((a.bt / a.wall) * 100).toFixed(1)} %` : ""}; over ${a.wall.toFixed(1)} s; target < 10 %), ` +
+            `lost events ${a.lost}, SVs recorded ${a.rows} (${a.complete} at every point) of ${a.received} received\n`,
+        );
+      }
       // In-kernel cost: with kernel.bpf_stats_enabled (which itself adds two clock reads per run, hence a
       // separate run), the run time per program run of each probe block, over 10 s of the same traffic.
       const statsS = Math.min(10, durationS);
@@ -309,37 +359,48 @@ export const bench: Bench = {
         process.stdout.write("in-kernel cost: kernel.bpf_stats_enabled not writable, skipped\n");
       }
       try {
-        const rec2 = svtrace(["record", "--lab", "--out", join(dir, "stats.arrow"), "--rate", "38400"]);
-        await waitFor(rec2, "recording");
-        const bt2 = bpftracePid(rec2.child.pid as number);
-        const { sub: sub2, pub: pub2 } = await startTraffic(ns, statsS + 2);
-        await new Promise((r) => setTimeout(r, 1000));
-        const s0 = bt2 ? progStats(bt2) : [];
-        await new Promise((r) => setTimeout(r, statsS * 1000));
-        const s1 = bt2 ? progStats(bt2) : [];
-        await pub2.done;
-        await stopAll(sub2, rec2);
-        const svs = 38_400 * statsS;
-        const blocks = [
-          "netif_receive_skb (T1 hyp-in, T3 vm0, other devices)",
-          "net_dev_start_xmit (T2 hyp-out, other devices)",
-          "skb_copy_datagram_iovec (T4 svt-sub read)",
-        ];
-        // programs in load order (bpftrace loads the probe blocks in program order): BEGIN and END did not
-        // run in the window, interval:s:1 comes after the three blocks
-        const deltas = s1
-          .map((x) => {
-            const b = s0.find((y) => y.id === x.id) ?? { runTimeNs: 0, runs: 0 };
-            return { id: Number(x.id), ns: x.runTimeNs - b.runTimeNs, runs: x.runs - b.runs };
-          })
-          .filter((x) => x.runs > statsS * 2)
-          .sort((a, b) => a.id - b.id);
-        deltas.slice(0, blocks.length).forEach((x, k) => {
-          const per = x.ns / x.runs;
-          process.stdout.write(
-            `in-kernel cost ${blocks[k]}: ${per.toFixed(0)} ns per run, ${(x.runs / svs).toFixed(2)} runs per SV, ${(x.ns / svs / 1000).toFixed(2)} µs per SV\n`,
-          );
-        });
+        for (const b of ["libbpf", "bpftrace"] as const) {
+          const rec2 = svtrace([
+            "record",
+            "--lab",
+            "--backend",
+            b,
+            "--out",
+            join(dir, `stats-${b}.arrow`),
+            "--rate",
+            "38400",
+          ]);
+          await waitFor(rec2, "recording");
+          const bt2 = b === "bpftrace" ? bpftracePid(rec2.child.pid as number) : rec2.child.pid;
+          const { sub: sub2, pub: pub2 } = await startTraffic(ns, statsS + 2);
+          await new Promise((r) => setTimeout(r, 1000));
+          const s0 = bt2 ? progStats(bt2) : [];
+          await new Promise((r) => setTimeout(r, statsS * 1000));
+          const s1 = bt2 ? progStats(bt2) : [];
+          await pub2.done;
+          await stopAll(sub2, rec2);
+          const svs = 38_400 * statsS;
+          const blocks = [
+            "netif_receive_skb (T1 hyp-in, T3 vm0, other devices)",
+            "net_dev_start_xmit (T2 hyp-out, other devices)",
+            "skb_copy_datagram_iovec (T4 svt-sub read)",
+          ];
+          // programs in load order (bpftrace loads the probe blocks in program order): BEGIN and END did not
+          // run in the window, interval:s:1 comes after the three blocks
+          const deltas = s1
+            .map((x) => {
+              const b = s0.find((y) => y.id === x.id) ?? { runTimeNs: 0, runs: 0 };
+              return { id: Number(x.id), ns: x.runTimeNs - b.runTimeNs, runs: x.runs - b.runs };
+            })
+            .filter((x) => x.runs > statsS * 2)
+            .sort((a, b) => a.id - b.id);
+          deltas.slice(0, blocks.length).forEach((x, k) => {
+            const per = x.ns / x.runs;
+            process.stdout.write(
+              `in-kernel cost ${b} ${blocks[k]}: ${per.toFixed(0)} ns per run, ${(x.runs / svs).toFixed(2)} runs per SV, ${(x.ns / svs / 1000).toFixed(2)} µs per SV\n`,
+            );
+          });
+        }
       } finally {
         try {
           writeFileSync(BPF_STATS, statsWas);

@@ -26,6 +26,7 @@ export interface SelectionFlags {
   app?: string;
   appTid?: string;
   kprobes?: boolean;
+  backend?: string;
 }
 
 export interface Selection {
@@ -75,6 +76,10 @@ export function selectionOptions() {
     ).argParser(positiveInt("--qemu-pid")),
     new Option("--app <comm>", "vm: the application's thread name (T4), exact"),
     new Option("--app-tid <tid,...>", "vm: the application's thread ids (T4)"),
+    new Option(
+      "--backend <tracer>",
+      "tracer backend: libbpf (raw tracepoints, ring buffer), bpftrace, or auto (libbpf where it loads)",
+    ).choices(["auto", "libbpf", "bpftrace"] as const),
     new Option(
       "--kprobes",
       "the original svtrace's kprobe points (tpacket_rcv -> consume_skb), where the kernel has kprobes",
@@ -156,6 +161,7 @@ export function resolveSelection(flags: SelectionFlags, labSwitch?: SwitchMode |
   if (flags.app) trace.appComm = flags.app;
   if (flags.appTid) trace.appTids = parseTids(flags.appTid);
   if (flags.kprobes) trace.kprobes = true;
+  if (flags.backend) trace.backend = flags.backend;
   return { trace, confPath: flags.conf, title };
 }
 

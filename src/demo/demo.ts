@@ -18,6 +18,8 @@ import { lastJson, SvtraceChild } from "./children.js";
 
 export interface DemoOptions {
   switch: SwitchMode;
+  /** tracer backend (libbpf, bpftrace, auto; default: SVTRACE_BACKEND, else auto) */
+  backend?: string;
   /** seconds of traffic */
   durationS: number;
   streams: number;
@@ -122,7 +124,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     };
     const run = await runTrace({
       // perf buffers sized for at least 32 000 SV/s: bursts after a scheduling hiccup stay lossless
-      trace: { profile: "lab", labSwitch: opts.switch, expectedRate: Math.max(32_000, opts.streams * 4000) },
+      trace: {
+        profile: "lab",
+        labSwitch: opts.switch,
+        expectedRate: Math.max(32_000, opts.streams * 4000),
+        backend: opts.backend,
+      },
       title: `demo, lab (${opts.switch})`,
       thresholdUs: opts.thresholdUs,
       display: opts.display,

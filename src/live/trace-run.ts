@@ -59,7 +59,11 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
     clock: session.meta.clock,
   });
   const warnings: TraceWarning[] = [];
-  const display = new LiveDisplay(opts.display, process.stdout, opts.title);
+  const display = new LiveDisplay(
+    opts.display,
+    process.stdout,
+    `${opts.title ? `${opts.title} ` : ""}[${session.backend}]`,
+  );
   const onWarning =
     opts.onWarning ??
     ((w: TraceWarning) => {

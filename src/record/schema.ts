@@ -29,7 +29,10 @@ export interface RecordMeta {
   svtraceVersion: string;
   host: string;
   kernel: string;
+  /** bpftrace version when the bpftrace backend traced ("none" with libbpf) */
   bpftrace: string;
+  /** tracer backend (absent in records from before the libbpf backend: bpftrace) */
+  backend?: "libbpf" | "bpftrace";
   profile: string;
   points: PointMeta[];
   clock: ClockName;

@@ -73,7 +73,7 @@ export async function renderHtml(summary: ReportSummary, plots: Plot[]): Promise
   const m = summary.meta;
   if (m.host !== "unknown")
     b.push(
-      `<p class="meta">recorded on ${esc(m.host)}, kernel ${esc(m.kernel)}, bpftrace ${esc(m.bpftrace)}, profile ${esc(m.profile)}, clock ${esc(m.clock)}${m.iface ? `, interface ${esc(m.iface)}` : ""}</p>`,
+      `<p class="meta">recorded on ${esc(m.host)}, kernel ${esc(m.kernel)}, ${m.backend === "libbpf" ? "libbpf" : `bpftrace ${esc(m.bpftrace)}`}, profile ${esc(m.profile)}, clock ${esc(m.clock)}${m.iface ? `, interface ${esc(m.iface)}` : ""}</p>`,
     );
   if (summary.start)
     b.push(

@@ -45,7 +45,7 @@ export function renderTerminal(summary: ReportSummary, color: boolean): string {
   const m = summary.meta;
   if (m.host !== "unknown")
     out.push(
-      `recorded on ${m.host} (kernel ${m.kernel}, bpftrace ${m.bpftrace}, profile ${m.profile}, clock ${m.clock}${m.iface ? `, ${m.iface}` : ""})`,
+      `recorded on ${m.host} (kernel ${m.kernel}, ${m.backend === "libbpf" ? "libbpf" : `bpftrace ${m.bpftrace}`}, profile ${m.profile}, clock ${m.clock}${m.iface ? `, ${m.iface}` : ""})`,
     );
   const tc = summary.tracer;
   if (tc) {

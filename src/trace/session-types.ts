@@ -72,6 +72,8 @@ export interface TraceOptions {
   appTids?: number[];
   /** the original svtrace's kprobe points (fails with a one-line error where the kernel has no kprobes) */
   kprobes?: boolean;
+  /** tracer backend: "libbpf", "bpftrace" or "auto" (default: SVTRACE_BACKEND, else auto: libbpf where it loads) */
+  backend?: string;
   /** bpftrace binary (default: SVTRACE_BPFTRACE or "bpftrace") */
   bpftrace?: string;
   /** how long to wait for every probe to attach (default 60 s) */
@@ -97,6 +99,8 @@ export interface TraceSummary {
 /** A running trace. Events: ready, rows, stats, warning, exit. */
 export interface TraceSession {
   readonly meta: RecordMeta;
+  /** the tracer backend running this trace */
+  readonly backend: "libbpf" | "bpftrace";
   /** the generated bpftrace program (for --show-program and debugging) */
   readonly program: string;
   /** resolves when every probe is attached (bpftrace ran BEGIN); rejects with a one-line reason */

@@ -1,5 +1,6 @@
 /**
- * A trace session: preflight, profile -> points, program generation, bpftrace run, and the stream of rows
+ * A trace session: preflight, profile -> points, backend choice (./backend.ts: libbpf where it loads, else
+ * bpftrace), program generation or configuration, the tracer run, and the stream of rows
  * (one SvRow per SV, times on the stated clock), counters about once a second, warnings (lost events, map
  * nearly full, attach failures, bpftrace messages) and the exit summary. The contract is ./session-types.ts.
  *
@@ -12,6 +13,7 @@ import { hostname, release } from "node:os";
 import type { BpftraceFeatures } from "../bpftrace/features.js";
 import {
   BPFTRACE_ARGS,
+  checkSvid,
   type GeneratedProgram,
   generateProgram,
   possibleCpus,
@@ -19,13 +21,23 @@ import {
   sizeFor,
 } from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
-import { fail } from "../errors.js";
+import { fail, UserError } from "../errors.js";
+import { bpfObjectPath, bpfSource, describeConfig, LibbpfRunner } from "../libbpf/runner.js";
 import { describePoint, type ProbePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
 import type { ClockName, PointMeta, RecordMeta, SvRow, TracerCost } from "../record/schema.js";
+import { chooseBackend, type TracerBackend, type TracerRunner, wantedBackend } from "./backend.js";
 import { enableBpfStats, type ProgStats, readProgStats, tracerCost } from "./bpf-cost.js";
 import { ClockConverter, measureClockOffset } from "./clock.js";
-import { checkBpftrace, checkInterface, checkTracepoints, tracingPreflight } from "./preflight.js";
+import {
+  checkBpftrace,
+  checkBtf,
+  checkInterface,
+  checkRoot,
+  checkTracepoints,
+  ensureTracefs,
+  tracingPreflight,
+} from "./preflight.js";
 import { BpftraceRunner, type StderrKind } from "./runner.js";
 import type { TraceOptions, TraceSession, TraceStats, TraceSummary, TraceWarning } from "./session-types.js";
 import { StreamState } from "./stream-state.js";
@@ -58,8 +70,8 @@ export interface TracePlan {
   program: GeneratedProgram;
 }
 
-/** Resolve the profile and generate the program, without attaching anything (also `--show-program`). */
-export function planTrace(opts: TraceOptions, features: BpftraceFeatures): TracePlan {
+/** Resolve the profile to this machine's points, without attaching anything. */
+export function resolvePoints(opts: TraceOptions): Omit<TracePlan, "program"> {
   const profile = opts.profile as ProfileName;
   if (!PROFILE_NAMES.includes(profile)) fail(`unknown profile "${opts.profile}": use lab, hypervisor or vm`);
   if (opts.iface !== undefined && profile !== "lab") checkInterface(opts.iface);
@@ -78,15 +90,45 @@ export function planTrace(opts: TraceOptions, features: BpftraceFeatures): Trace
   const clock: ClockName = opts.clock ?? "realtime";
   // one row ring per possible CPU: the program's drain probes and the map sizes must agree on the count
   const cpus = possibleCpus();
+  return { profile, clock, cpus, points: resolved.points };
+}
+
+/** Resolve the profile and generate the bpftrace program, without attaching anything (also `--show-program`). */
+export function planTrace(opts: TraceOptions, features: BpftraceFeatures): TracePlan {
+  const r = resolvePoints(opts);
   const program = generateProgram({
-    points: resolved.points,
+    points: r.points,
     streams: opts.streams,
     features,
-    clock,
-    profile,
-    cpus,
+    clock: r.clock,
+    profile: r.profile,
+    cpus: r.cpus,
   });
-  return { profile, clock, cpus, points: resolved.points, program };
+  return { ...r, program };
+}
+
+/** bpf_ktime_get_tai_ns came with Linux 6.1. */
+function kernelHasTaiHelper(): boolean {
+  const [maj, min] = release()
+    .split(".")
+    .map((x) => Number.parseInt(x, 10));
+  return maj > 6 || (maj === 6 && min >= 1);
+}
+
+/** The libbpf backend's "program": the BPF C source with the read-only configuration this trace sets. */
+export function libbpfProgram(opts: TraceOptions, plan: Omit<TracePlan, "program">): GeneratedProgram {
+  const streams = opts.streams && opts.streams.length > 0 ? [...opts.streams] : undefined;
+  if (streams) {
+    streams.forEach(checkSvid);
+    if (new Set(streams).size !== streams.length) fail("a svID is listed twice in the stream list");
+  }
+  const tai = plan.clock === "tai" && kernelHasTaiHelper();
+  const text = [
+    `/* svtrace libbpf backend: ${bpfObjectPath()} (source below), profile ${plan.profile} */`,
+    describeConfig(plan.points, streams, tai),
+    bpfSource(),
+  ].join("\n");
+  return { text, streams, timeSource: tai ? "tai" : "monotonic", points: plan.points };
 }
 
 /**
@@ -94,20 +136,29 @@ export function planTrace(opts: TraceOptions, features: BpftraceFeatures): Trace
  * `--show-program`: needs bpftrace (for its version) and what the profile looks up, not root.
  */
 export function showProgram(opts: TraceOptions): string {
+  const wanted = wantedBackend(opts.backend);
+  let note = "";
+  if (wanted !== "bpftrace") {
+    const r = resolvePoints(opts);
+    const c = chooseBackend(wanted, r.points);
+    if (c.backend === "libbpf") return libbpfProgram(opts, r).text;
+    note = `// ${c.note}\n`;
+  }
   const features = checkBpftrace(opts.bpftrace);
   const plan = planTrace(opts, features);
   const sizing = sizeFor(opts.expectedRate, opts.mapKeys, plan.cpus);
   const env = Object.entries(sizing.env)
     .map(([k, v]) => `${k}=${v}`)
     .join(" ");
-  return `// run as: ${env} bpftrace ${BPFTRACE_ARGS.join(" ")} PROGRAM\n${plan.program.text}`;
+  return `${note}// run as: ${env} bpftrace ${BPFTRACE_ARGS.join(" ")} PROGRAM\n${plan.program.text}`;
 }
 
 class Session extends EventEmitter implements TraceSession {
   meta!: RecordMeta;
   program!: string;
   ready!: Promise<void>;
-  private runner!: BpftraceRunner;
+  backend!: TracerBackend;
+  private runner!: TracerRunner;
   private gen!: GeneratedProgram;
   private conv!: ClockConverter;
   private readonly streams = new Map<string, StreamState>();
@@ -119,11 +170,11 @@ class Session extends EventEmitter implements TraceSession {
   private lostEvents = 0;
   private lostSinceWarn = 0;
   private mapCapacity = 0;
+  private lastMapWarn = 0;
   private mapEntriesMax = 0;
   private bpfStats: ReturnType<typeof enableBpfStats>;
-  /** the programs' statistics, read just before bpftrace is stopped */
+  /** the programs' statistics, read just before the tracer is stopped */
   private progStats: ProgStats[] = [];
-  private lastMapWarn = 0;
   private readonly warnings: TraceWarning[] = [];
   private timers: NodeJS.Timeout[] = [];
   private startMs = Date.now();
@@ -135,14 +186,81 @@ class Session extends EventEmitter implements TraceSession {
   }
 
   start(opts: TraceOptions): void {
+    const wanted = wantedBackend(opts.backend);
+    let note: string | undefined;
+    if (wanted !== "bpftrace") {
+      checkRoot();
+      checkBtf();
+      const tracefs = ensureTracefs();
+      const r = resolvePoints(opts);
+      checkTracepoints(r.points, tracefs);
+      const c = chooseBackend(wanted, r.points);
+      note = c.note;
+      if (c.backend === "libbpf") {
+        try {
+          this.startLibbpf(opts, r);
+          return;
+        } catch (e) {
+          if (wanted === "libbpf" || !(e instanceof UserError)) throw e;
+          note = `libbpf backend failed (${e.message}); tracing with bpftrace`;
+        }
+      }
+    }
+    this.startBpftrace(opts);
+    if (note) {
+      const msg = note;
+      setImmediate(() => this.warn("stderr", msg));
+    }
+  }
+
+  private startLibbpf(opts: TraceOptions, plan: Omit<TracePlan, "program">): void {
+    this.gen = libbpfProgram(opts, plan);
+    const sizing = sizeFor(opts.expectedRate, opts.mapKeys, plan.cpus);
+    this.setup(opts, plan.profile, plan.clock, sizing.mapKeys, "libbpf", "none");
+    const runner = new LibbpfRunner({
+      points: plan.points,
+      streams: this.gen.streams,
+      tai: this.gen.timeSource === "tai",
+      pendingKeys: sizing.mapKeys,
+      onEvent: (ev) => this.onEvent(ev),
+      onStderr: (line) => this.warn("stderr", `libbpf: ${line}`),
+    });
+    this.wire(opts, runner);
+  }
+
+  private startBpftrace(opts: TraceOptions): void {
     const { features, tracefs } = tracingPreflight({ bpftrace: opts.bpftrace });
     const plan = planTrace(opts, features);
     checkTracepoints(plan.points, tracefs);
     const { profile, clock, cpus } = plan;
     this.gen = plan.program;
-    this.program = this.gen.text;
     const sizing = sizeFor(opts.expectedRate, opts.mapKeys, cpus);
-    this.mapCapacity = sizing.mapKeys;
+    this.setup(opts, profile, clock, sizing.mapKeys, "bpftrace", features.version);
+    const n = this.gen.points.length;
+    const runner = new BpftraceRunner({
+      binary: features.binary,
+      program: this.program,
+      args: BPFTRACE_ARGS,
+      env: sizing.env,
+      pointCount: n,
+      onEvent: (ev) => this.onEvent(ev),
+      onStderr: (line, kind) => this.onStderr(line, kind),
+    });
+    this.wire(opts, runner);
+  }
+
+  /** State shared by both backends, once the program (this.gen) is known. */
+  private setup(
+    opts: TraceOptions,
+    profile: ProfileName,
+    clock: ClockName,
+    mapCapacity: number,
+    backend: TracerBackend,
+    bpftraceVersion: string,
+  ): void {
+    this.backend = backend;
+    this.program = this.gen.text;
+    this.mapCapacity = mapCapacity;
     const offset = measureClockOffset(clock);
     this.statsClockOffsetNs = clock === "tai" ? offset.taiMinusRealtimeNs : 0n;
     this.conv = new ClockConverter(clock, this.gen.timeSource === "tai" ? 0n : offset.offsetNs);
@@ -151,7 +269,8 @@ class Session extends EventEmitter implements TraceSession {
       svtraceVersion: svtraceVersion(),
       host: hostname(),
       kernel: release(),
-      bpftrace: features.version,
+      bpftrace: bpftraceVersion,
+      backend,
       profile: profile === "lab" ? `lab-${opts.labSwitch ?? "bridge"}` : profile,
       points: pointMetas(this.gen),
       clock,
@@ -161,24 +280,20 @@ class Session extends EventEmitter implements TraceSession {
       clockOffsetRttNs: Number(offset.rttNs),
       tracer: null,
     };
+    this.streams.clear();
     for (const id of this.gen.streams ?? []) this.streams.set(id, new StreamState(id));
+  }
 
-    const n = this.gen.points.length;
+  /** Readiness, batching and exit for the runner of either backend. */
+  private wire(opts: TraceOptions, runner: TracerRunner): void {
+    this.runner = runner;
     this.bpfStats = enableBpfStats();
-    this.runner = new BpftraceRunner({
-      binary: features.binary,
-      program: this.program,
-      args: BPFTRACE_ARGS,
-      env: sizing.env,
-      pointCount: n,
-      onEvent: (ev) => this.onEvent(ev),
-      onStderr: (line, kind) => this.onStderr(line, kind),
-    });
+    const name = this.backend;
     const readyTimeout = opts.readyTimeoutMs ?? 60_000;
     this.ready = new Promise<void>((res, rej) => {
       const t = setTimeout(() => {
-        rej(new Error(`bpftrace did not attach its probes within ${readyTimeout / 1000} s`));
-        void this.runner.stop(2000);
+        rej(new Error(`${name} did not attach its probes within ${readyTimeout / 1000} s`));
+        void (this.runner instanceof BpftraceRunner ? this.runner.stop(2000) : this.runner.stop());
       }, readyTimeout);
       this.runner.ready.then(
         () => {
@@ -188,7 +303,7 @@ class Session extends EventEmitter implements TraceSession {
         },
         (e: Error) => {
           clearTimeout(t);
-          rej(new Error(`bpftrace failed to start: ${e.message}`));
+          rej(new Error(`${name} failed to start: ${e.message}`));
         },
       );
     });
@@ -209,7 +324,7 @@ class Session extends EventEmitter implements TraceSession {
       this.flush();
       const summary = this.summary(x.code, x.signal);
       if (!this.stopping && x.code !== 0) {
-        this.warn("stderr", `bpftrace ended unexpectedly (${x.code ?? x.signal}): ${x.stderr.join(" | ")}`);
+        this.warn("stderr", `${name} ended unexpectedly (${x.code ?? x.signal}): ${x.stderr.join(" | ")}`);
       }
       this.emit("exit", summary);
       return summary;
@@ -439,7 +554,10 @@ class Session extends EventEmitter implements TraceSession {
 
   private flush(): void {
     if (this.lostSinceWarn > 0) {
-      this.warn("lost-events", `bpftrace lost ${this.lostSinceWarn} events (total ${this.lostEvents})`);
+      this.warn(
+        "lost-events",
+        `${this.backend} lost ${this.lostSinceWarn} events (total ${this.lostEvents})`,
+      );
       this.lostSinceWarn = 0;
     }
     if (this.batch.length === 0) return;

@@ -38,7 +38,7 @@ test("packed rows, a stream announced late and rows still queued at exit all rea
     (fake, dir) => {
       const out = join(dir, "r.csv");
       const r = runCli(["record", "--lab", "--out", out, "--format", "csv", "--duration", "2"], {
-        env: { SVTRACE_BPFTRACE: fake },
+        env: { SVTRACE_BPFTRACE: fake, SVTRACE_BACKEND: "bpftrace" },
       });
       assert.equal(r.code, 0, r.stderr);
       const lines = readFileSync(out, "utf8").trim().split("\n");

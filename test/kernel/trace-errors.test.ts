@@ -55,7 +55,7 @@ describe("tracer errors", { timeout: 120_000 }, () => {
   it("bpftrace missing", async () => {
     assertRoot("tracer preflight");
     await rejectsUser(
-      startTrace({ profile: "vm", iface: "lo", bpftrace: "/nonexistent/bpftrace" }),
+      startTrace({ profile: "vm", iface: "lo", backend: "bpftrace", bpftrace: "/nonexistent/bpftrace" }),
       /bpftrace not found/,
     );
   });

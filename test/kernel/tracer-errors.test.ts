@@ -37,7 +37,7 @@ test("not root: one line, exit 1 (live, record, detect, demo)", () => {
 
 test("bpftrace missing or unusable", () => {
   assertRoot("the tracer preflight");
-  const r = runCli(["live", "--lab", "--duration", "1"], {
+  const r = runCli(["live", "--lab", "--backend", "bpftrace", "--duration", "1"], {
     env: { SVTRACE_BPFTRACE: "/nonexistent/bpftrace" },
   });
   oneLineError(r, /bpftrace/, "missing bpftrace");
@@ -99,10 +99,84 @@ test("bpftrace rejecting the program: one line with its first ERROR, exit 1 (not
   withFakeBpftrace(
     ['echo "stdin:150:11-12: ERROR: Type mismatch for \\$a1" >&2', 'echo "      detail line" >&2', "exit 1"],
     (fake, dir) => {
-      const r = runCli(["record", "--lab", "--out", join(dir, "r.arrow"), "--duration", "2"], {
-        env: { SVTRACE_BPFTRACE: fake },
-      });
+      const r = runCli(
+        ["record", "--lab", "--backend", "bpftrace", "--out", join(dir, "r.arrow"), "--duration", "2"],
+        {
+          env: { SVTRACE_BPFTRACE: fake },
+        },
+      );
       oneLineError(r, /bpftrace could not start the trace: Type mismatch/, "program rejected");
     },
   );
+});
+
+test("libbpf backend: a missing BPF object or libbpf is one line with --backend libbpf; auto falls back to bpftrace and says why", () => {
+  assertRoot("the tracer preflight");
+  const dir = mkdtempSync(join(tmpdir(), "svt-libbpf-err-"));
+  try {
+    const cases = [
+      { env: { SVTRACE_BPF_OBJECT: join(dir, "none.bpf.o") }, re: /BPF object .*none\.bpf\.o not found/ },
+      { env: { SVTRACE_LIBBPF: join(dir, "libbpf.so.1") }, re: /cannot load .*libbpf\.so\.1/ },
+    ];
+    for (const c of cases) {
+      oneLineError(
+        runCli(
+          ["live", "--machine", "hypervisor", "--iface", "lo", "--backend", "libbpf", "--duration", "1"],
+          {
+            env: c.env,
+          },
+        ),
+        c.re,
+        `--backend libbpf with ${Object.keys(c.env)[0]}`,
+      );
+      const out = join(dir, "auto.csv");
+      const r = runCli(
+        [
+          "record",
+          "--machine",
+          "hypervisor",
+          "--iface",
+          "lo",
+          "--format",
+          "csv",
+          "--out",
+          out,
+          "--duration",
+          "2",
+        ],
+        { env: c.env, timeoutMs: 120_000 },
+      );
+      assert.equal(r.code, 0, `auto with ${Object.keys(c.env)[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /, bpftrace\) to /, "auto fell back to bpftrace");
+      assert.match(r.stderr, /libbpf backend not used: /, "and said why");
+      assert.match(r.stderr, c.re, "naming the problem");
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("--show-program: the BPF C source and its read-only configuration with libbpf, the bpftrace program with bpftrace", () => {
+  assertRoot("the tracer preflight");
+  const l = runCli(["record", "--machine", "hypervisor", "--iface", "lo", "--show-program"]);
+  assert.equal(l.code, 0, l.stderr);
+  assert.match(l.stdout, /svtrace libbpf backend: /);
+  assert.match(
+    l.stdout,
+    /pt\[0\] T1: attach = 1 \(raw_tracepoint\/netif_receive_skb\), dev = "lo", netns = \d+ via dev/,
+  );
+  assert.match(l.stdout, /SEC\("raw_tracepoint\/netif_receive_skb"\)/);
+  const b = runCli([
+    "live",
+    "--machine",
+    "hypervisor",
+    "--iface",
+    "lo",
+    "--backend",
+    "bpftrace",
+    "--show-program",
+  ]);
+  assert.equal(b.code, 0, b.stderr);
+  assert.match(b.stdout, /^tracepoint:net:netif_receive_skb$/m);
+  assert.doesNotMatch(b.stdout, /raw_tracepoint/);
 });

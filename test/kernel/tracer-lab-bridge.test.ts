@@ -32,6 +32,7 @@ import {
   start,
   startFifo,
   waitFor,
+  waitForRecording,
 } from "./tracer-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "svt-tracer-bridge-"));
@@ -67,7 +68,7 @@ test("8 streams x 4000 SV/s for 30 s at T1..T4: complete, 0 lost events, counts 
   let sub: Running | undefined;
   try {
     rec = start(["record", "--lab", "--format", "csv", "--out", csv, "--rate", "32000", "--json"]);
-    await waitFor(rec, "recording");
+    await waitForRecording(rec);
     const t0 = Date.now();
     sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm, "--json"]);
     await waitFor(sub, "listening");
@@ -134,7 +135,7 @@ test("live --json snapshots agree with the record of the same run", { timeout: 6
     live = start(["live", "--lab", "--json", "--out", liveCsv, "--format", "csv"]);
     rec = start(["record", "--lab", "--format", "csv", "--out", recCsv, "--json"]);
     await waitFor(live, "tracing");
-    await waitFor(rec, "recording");
+    await waitForRecording(rec);
     sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm]);
     await waitFor(sub, "listening");
     const pub = await publish(["--streams", "4", "--t0", "--duration", "5", "--skip-smpcnt", "1234"]);
@@ -206,7 +207,7 @@ test("a SIGKILLed record leaves an Arrow file readable up to its last batch", {
   let sub: Running | undefined;
   try {
     rec = start(["record", "--lab", "--out", arrow]);
-    await waitFor(rec, "recording");
+    await waitForRecording(rec);
     sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm, "--duration", "15"]);
     await waitFor(sub, "listening");
     const { sent } = await publish(["--streams", "2", "--duration", "4"]);

@@ -28,6 +28,7 @@ import {
   start,
   startFifo,
   waitFor,
+  waitForRecording,
 } from "./tracer-support.js";
 
 const dir = mkdtempSync(join(tmpdir(), "svt-tracer-tap-"));
@@ -49,7 +50,7 @@ test("tap: 8 streams x 4000 SV/s for 30 s at T1..T4: complete, 0 lost, counts = 
   let sub: Running | undefined;
   try {
     rec = start(["record", "--lab", "--format", "csv", "--out", csv, "--rate", "32000", "--json"]);
-    await waitFor(rec, "recording");
+    await waitForRecording(rec);
     const t0 = Date.now();
     t.diagnostic(`record ready`);
     sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm, "--json"]);
@@ -107,7 +108,7 @@ test("equal-sum svIDs are separate streams; --skip-smpcnt gives exactly those dr
   let sub: Running | undefined;
   try {
     rec = start(["record", "--lab", "--format", "csv", "--out", csv, "--json", "--prometheus", "0"]);
-    await waitFor(rec, "recording");
+    await waitForRecording(rec);
     const metricsUrl = /metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(rec.stderr())?.[1];
     assert.ok(metricsUrl, `the metrics URL is printed: ${rec.stderr()}`);
     sub = startFifo(40, ["subscribe", "--iface", "vm0", "--netns", NS.vm, "--json"]);

@@ -130,6 +130,23 @@ export async function waitFor(p: Running, text: string, timeoutMs = 90_000): Pro
   }
 }
 
+/**
+ * The tracer backend these tests run (SVTRACE_BACKEND=libbpf|bpftrace; default libbpf, which this machine must
+ * load: auto falling back to bpftrace here is a failure, not a pass).
+ */
+export const TEST_BACKEND = process.env.SVTRACE_BACKEND ?? "libbpf";
+
+/** Wait for `record`'s "recording" line and check it traces with TEST_BACKEND. */
+export async function waitForRecording(p: Running, backend = TEST_BACKEND): Promise<void> {
+  await waitFor(p, "recording");
+  const line =
+    p
+      .stderr()
+      .split("\n")
+      .find((l) => l.includes("recording")) ?? "";
+  assert.match(line, new RegExp(`, ${backend}\\) to `), `record traces with ${backend}: ${line}`);
+}
+
 /** SIGINT (the svtrace commands stop cleanly with their summary) and wait. */
 export async function interrupt(p: Running): Promise<CliResult> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGINT");

@@ -29,6 +29,12 @@ export function register(program: Command): void {
         .choices(SWITCH_MODES)
         .default("bridge"),
     )
+    .addOption(
+      new Option(
+        "--backend <tracer>",
+        "tracer backend: libbpf, bpftrace, or auto (libbpf where it loads; default, or SVTRACE_BACKEND)",
+      ).choices(["auto", "libbpf", "bpftrace"] as const),
+    )
     .option("--duration <s>", "seconds of traffic", number(1, 86400), 15)
     .option("--streams <n>", "SV streams (4000 SV/s each)", number(1, 64), 4)
     .option("--out <file>", "record file (default /tmp/svtrace-demo-<time>.arrow)")
@@ -57,6 +63,7 @@ Examples:
     .action(async (o) => {
       const r = await runDemo({
         switch: o.switch,
+        backend: o.backend,
         durationS: o.duration,
         streams: o.streams,
         out: o.out,

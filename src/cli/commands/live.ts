@@ -44,7 +44,10 @@ export function register(program: Command): void {
   for (const o of runOptions()) cmd.addOption(o);
   cmd
     .option("--json", "print one JSON snapshot per second instead of the screen")
-    .option("--show-program", "print the tracer program this run would load (bpftrace source) and exit")
+    .option(
+      "--show-program",
+      "print the tracer program this run would load (BPF C source and its configuration with libbpf, else the bpftrace program) and exit",
+    )
     .option("--out <file>", "also record every SV to this file (as svtrace record does)")
     .addOption(
       new Option("--format <format>", "record format with --out").choices(RECORD_FORMATS).default("arrow"),

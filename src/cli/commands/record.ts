@@ -34,7 +34,10 @@ export function register(program: Command): void {
   for (const o of runOptions()) cmd.addOption(o);
   cmd
     .option("--out <file>", "record file to write (required unless --show-program)")
-    .option("--show-program", "print the tracer program this run would load (bpftrace source) and exit")
+    .option(
+      "--show-program",
+      "print the tracer program this run would load (BPF C source and its configuration with libbpf, else the bpftrace program) and exit",
+    )
     .addOption(new Option("--format <format>", "record format").choices(RECORD_FORMATS).default("arrow"))
     .option("--live", "also draw the live screen (TTY) while recording")
     .option("--json", "at the end, print the final snapshot (the svtrace live --json shape) on stdout")
@@ -73,7 +76,7 @@ export function register(program: Command): void {
         record: { path: out, format: f.format },
         onReady: (s, m) => {
           process.stderr.write(
-            `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}) to ${out}` +
+            `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}, ${s.backend}) to ${out}` +
               `${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
           );
         },
