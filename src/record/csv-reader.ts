@@ -217,6 +217,7 @@ export class CsvRecordReader implements RecordInput {
         i = ch === CR && i + 1 < lim ? i + 2 : i + 1;
         continue;
       }
+      // biome-ignore lint/suspicious/noConfusingLabels: one exit to the string path from deep in the fast path
       fast: {
         if (ch === QUOTE) break fast;
         let h = 0x811c9dc5;
