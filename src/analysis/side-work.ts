@@ -106,10 +106,20 @@ export function inlineSideWork(segments: number, modulus?: number): SideWork {
   return { add: (b) => state.add(b), finish: async () => state.result() };
 }
 
+/**
+ * Batches sent to the worker and not yet done, at most: the main pass waits (Atomics.wait on a shared counter
+ * the worker bumps) rather than queue chunks without bound when the worker falls behind, which held hundreds
+ * of MB on a busy machine.
+ */
+const MAX_IN_FLIGHT = 3;
+
 export function workerSideWork(segments: number, modulus?: number): SideWork {
+  // [batches done, 1 once the worker failed]
+  const done_ = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(new URL("./side-worker.js", import.meta.url), {
-    workerData: { segments, modulus },
+    workerData: { segments, modulus, done: done_ },
   });
+  let sent = 0;
   let failure: Error | null = null;
   const done = new Promise<SideResult>((resolve, reject) => {
     worker.once("message", (m: SideResult) => resolve(m));
@@ -137,7 +147,14 @@ export function workerSideWork(segments: number, modulus?: number): SideWork {
         b.arrival.buffer,
         ...b.lat.map((l) => l.buffer),
       ];
+      for (;;) {
+        const finished = Atomics.load(done_, 0);
+        // a failed worker's error comes out of finish()
+        if (sent - finished < MAX_IN_FLIGHT || Atomics.load(done_, 1) === 1) break;
+        Atomics.wait(done_, 0, finished, 1000);
+      }
       worker.postMessage(msg, transfer as ArrayBuffer[]);
+      sent++;
     },
     async finish(): Promise<SideResult> {
       worker.postMessage({ type: "end" } satisfies SideMessage);

@@ -60,6 +60,11 @@ export class ChunkedFile {
     return Math.min(this.end - this.start, n);
   }
 
+  /** The next n bytes without moving the cursor (call ensure(n) first); a view into the buffer. */
+  peek(n: number): Uint8Array {
+    return this.buf.subarray(this.start, this.start + n);
+  }
+
   /** The next n bytes (call ensure(n) first); a view into the buffer. */
   take(n: number): Uint8Array {
     const v = this.buf.subarray(this.start, this.start + n);

@@ -1,7 +1,8 @@
 /**
  * Synthetic svtrace records with realistic latencies, for tests, benchmarks and trying the report without a
  * lab: streams at a fixed rate, per segment ~N(mean, sd) plus 0.1 % spikes up to 150 µs and rare millisecond
- * spikes (as measured on real hosts), deterministic from a seed. Timestamps are written through 32-bit halves
+ * spikes (as measured on real hosts), optionally bursts that delay every stream at once for a few ms on one
+ * segment (a host stall: interrupts, a vCPU descheduled), deterministic from a seed. Timestamps are written through 32-bit halves
  * so 48M rows take seconds, not minutes.
  */
 
@@ -26,6 +27,12 @@ export interface SyntheticOptions {
   spikeFraction?: number;
   /** fraction of SVs with a 1-3 ms spike (default 0.00001) */
   msSpikeFraction?: number;
+  /** host stalls per minute (default 0): every SV of every stream in the stall gets a decaying extra delay */
+  burstsPerMinute?: number;
+  /** how long a stall lasts, ms (default 3) */
+  burstMs?: number;
+  /** extra delay at the start of a stall, ns: drawn from [burstNs/4, burstNs] (default 400 000) */
+  burstNs?: number;
   /** first timestamp, ms since the epoch (default 2026-11-26T00:00:00Z) */
   startMs?: number;
   seed?: number;
@@ -59,6 +66,14 @@ export function* syntheticBatches(o: SyntheticOptions): Generator<RecordColumns>
   const spikeF = o.spikeFraction ?? 0.001;
   const msF = o.msSpikeFraction ?? 0.00001;
   const rnd = mulberry32(o.seed ?? 1);
+  const burstGapNs = (o.burstsPerMinute ?? 0) > 0 ? 60e9 / (o.burstsPerMinute as number) : 0;
+  const burstLen = (o.burstMs ?? 3) * 1e6;
+  const burstMax = o.burstNs ?? 400_000;
+  // stalls from their own generator so the other draws stay as without them
+  const burstRnd = mulberry32((o.seed ?? 1) ^ 0x5eed);
+  let burstStart = burstGapNs > 0 ? -Math.log(1 - burstRnd()) * burstGapNs : Number.POSITIVE_INFINITY;
+  let burstAmp = 0;
+  let burstSeg = 0;
   const batch = o.batchRows ?? rate * streams.length;
   const stepNs = 1e9 / (rate * streams.length);
   const startNs = (o.startMs ?? Date.UTC(2026, 10, 26)) * 1e6;
@@ -101,7 +116,20 @@ export function* syntheticBatches(o: SyntheticOptions): Generator<RecordColumns>
       c.appid[r] = 0x4000 + s;
       c.iteration[r] = Math.floor(sample / rate);
       c.smpCnt[r] = sample % rate;
-      let l = startLo + Math.round(i * stepNs);
+      const rel = Math.round(i * stepNs);
+      let stall = 0;
+      if (rel >= burstStart) {
+        if (burstAmp === 0) {
+          burstAmp = burstMax * (0.25 + 0.75 * burstRnd());
+          burstSeg = Math.floor(burstRnd() * (np - 1));
+        }
+        if (rel < burstStart + burstLen) stall = Math.round(burstAmp * (1 - (rel - burstStart) / burstLen));
+        else {
+          burstStart += burstLen - Math.log(1 - burstRnd()) * burstGapNs;
+          burstAmp = 0;
+        }
+      }
+      let l = startLo + rel;
       let h = startHi;
       const carry = Math.floor(l / 4294967296);
       h += carry;
@@ -112,6 +140,7 @@ export function* syntheticBatches(o: SyntheticOptions): Generator<RecordColumns>
           const u = rnd();
           if (u < msF) d += 1_000_000 + Math.floor(rnd() * 2_000_000);
           else if (u < spikeF) d = 100_000 + Math.floor(rnd() * 50_000);
+          if (p - 1 === burstSeg) d += stall;
           l += d;
           if (l >= 4294967296) {
             l -= 4294967296;
