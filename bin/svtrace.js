@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// svtrace entry point: runs the compiled CLI (npm run build writes dist/).
+// svtrace entry point: runs the compiled CLI, dist/src/cli/main.js beside bin/ (npm run build writes it in a
+// checkout; an installed package ships it, see `files` in package.json).
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const main = new URL("../dist/src/cli/main.js", import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
   process.stderr.write(
-    "svtrace: not built yet; run `npm ci && npm run build` (or ./run demo) in the svtrace folder\n",
+    `svtrace: not built yet (no ${fileURLToPath(main)}); run \`npm ci && npm run build\` (or ./run demo) in the svtrace folder, or install a package made by \`npm pack\`\n`,
   );
   process.exit(2);
 }
