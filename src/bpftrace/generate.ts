@@ -155,9 +155,9 @@ function skipTlvIf(tag: string, indent: string): string[] {
 
 /**
  * The SV key extraction shared by every probe: sets $appid, $sv, $na, $smp and $fa (or returns), and $s when
- * streams are given (in all-streams mode the point action looks the stream number up with its word: wordStore).
+ * streams are given; shared with ./generate-path.ts (in all-streams mode the point action looks the stream number up with its word: wordStore).
  */
-function extractKey(streams: string[] | undefined, indent: string): string {
+export function extractKey(streams: string[] | undefined, indent: string): string {
   const i = indent;
   const lines = [
     `${i}// frame: MAC header, 802.1Q tag in the frame (before untagging) or already in skb->vlan_all`,

@@ -2,7 +2,9 @@
  * `svtrace export FILE --csv [--out F]`: turn a record (Arrow IPC stream, or CSV) into CSV whose header is the
  * column names (svID,appid,iteration,smpCnt,t0_ns,...), empty field = null. Streams batch by batch; to a file
  * through the record writer, to stdout with backpressure (stdout may be a pipe or a socket).
+ * `svtrace export FILE --perfetto OUT.json [--svs ...]`: the selected SVs as trace-event JSON (../../report/perfetto.ts).
  */
+import { writeFileSync } from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
 import { fail } from "../../errors.js";
 import type { RecordColumns } from "../../record/columns.js";
@@ -10,6 +12,19 @@ import { csvField } from "../../record/csv-writer.js";
 import { openRecordFile } from "../../record/open.js";
 import { csvHeader } from "../../record/schema.js";
 import { openRecordWriter } from "../../record/writer.js";
+import { perfettoEvents, perfettoJson, selectSvs } from "../../report/perfetto.js";
+
+/** "--svs all" or "slowest=N,sample=M" (either part may be left out). */
+export function parseSvs(v: string): { all: boolean; slowest: number; sample: number } {
+  if (v === "all") return { all: true, slowest: 0, sample: 0 };
+  const out = { all: false, slowest: 1000, sample: 200 };
+  for (const part of v.split(",")) {
+    const m = /^(slowest|sample)=(\d+)$/.exec(part.trim());
+    if (!m) fail(`bad --svs "${v}": give all, or slowest=N,sample=M`);
+    out[m[1] as "slowest" | "sample"] = Number(m[2]);
+  }
+  return out;
+}
 
 function csvLines(c: RecordColumns): string {
   const names = c.names.map(csvField);
@@ -42,10 +57,24 @@ export function register(program: Command): void {
     .argument("<file>", "record file (svtrace record: Arrow IPC stream or CSV)")
     .option("--csv", "write CSV (the only export format; the default)")
     .option("--out <file>", "write here instead of stdout")
+    .option(
+      "--perfetto <out.json>",
+      "write Chrome/Perfetto trace-event JSON instead (ui.perfetto.dev, chrome://tracing)",
+    )
+    .option("--svs <which>", "--perfetto: all, or slowest=N,sample=M", "slowest=1000,sample=200")
+    .option(
+      "--threshold-us <us>",
+      "--perfetto: SVs slower than this (first to last point) are marked slow",
+      "200",
+    )
     .addHelpText(
       "after",
       "\nA record truncated by a killed run is exported up to its last complete batch (a warning says so).\n\n" +
-        "Examples:\n  svtrace export run.arrow --csv > run.csv\n  svtrace export run.arrow --csv --out run.csv\n",
+        "--perfetto: one flow per SV through an X slice per segment (a track per point pair), an instant at the\n" +
+        "last point; SVs over --threshold-us are named SLOW and have cat sv,slow. Default: the 1000 slowest SVs\n" +
+        "and 200 others at random.\n\n" +
+        "Examples:\n  svtrace export run.arrow --csv > run.csv\n  svtrace export run.arrow --csv --out run.csv\n" +
+        "  svtrace export run.arrow --perfetto run.json --svs slowest=500,sample=100\n",
     )
     .action(async (file, o) => {
       const input = openRecordFile(file);
@@ -54,6 +83,23 @@ export function register(program: Command): void {
           fail(
             `${file} is an original svtrace results file (latencies only): there are no columns to export`,
           );
+        if (o.perfetto) {
+          const svs = parseSvs(o.svs);
+          const thresholdUs = Number(o.thresholdUs);
+          if (!(thresholdUs > 0)) fail(`bad --threshold-us "${o.thresholdUs}": give a number > 0`);
+          const opts = { ...svs, thresholdUs };
+          const picked = selectSvs(input.batches(), input.meta, opts);
+          const events = perfettoEvents(picked, input.meta, opts);
+          try {
+            writeFileSync(o.perfetto, perfettoJson(events, input.meta));
+          } catch (e) {
+            fail(`cannot write ${o.perfetto}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+          }
+          process.stderr.write(
+            `svtrace: wrote ${picked.length} SVs (${events.length} events) to ${o.perfetto}\n`,
+          );
+          return;
+        }
         let rows = 0;
         if (o.out) {
           let writer: ReturnType<typeof openRecordWriter>;

@@ -10,6 +10,7 @@ import { register as detect } from "./detect.js";
 import { register as export_ } from "./export.js";
 import { register as lab } from "./lab.js";
 import { register as live } from "./live.js";
+import { register as path } from "./path.js";
 import { register as pcap } from "./pcap.js";
 import { register as publish } from "./publish.js";
 import { register as record } from "./record.js";
@@ -27,6 +28,7 @@ export const commands: Register[] = [
   detect,
   lab,
   live,
+  path,
   record,
   export_,
   report,

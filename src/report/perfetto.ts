@@ -1,0 +1,187 @@
+/**
+ * A record as Chrome/Perfetto trace-event JSON (opens in ui.perfetto.dev and chrome://tracing): each selected
+ * SV is a flow ("s" -> "t" ... -> "f") through one "X" slice per segment between consecutive points, on one
+ * track per segment (records carry no CPU or thread yet: the tracks are per point pair), an "i" instant at the
+ * last point, and SVs slower than the threshold marked (name prefix "SLOW", cat "sv,slow", args.slow).
+ * Selection: the slowest N SVs (first to last point) and a deterministic sample of the others, or all.
+ */
+import type { RecordColumns } from "../record/columns.js";
+import type { RecordMeta } from "../record/schema.js";
+import { firstProbe } from "../record/schema.js";
+import { mulberry32 } from "../util/prng.js";
+
+export interface PerfettoOptions {
+  /** the slowest this many SVs (default 1000) */
+  slowest: number;
+  /** plus this many others picked at random (default 200) */
+  sample: number;
+  /** every SV (slowest/sample ignored) */
+  all?: boolean;
+  /** SVs slower than this (first to last point, µs) are marked slow (default 200) */
+  thresholdUs: number;
+  seed?: number;
+}
+
+/** One trace event (the fields this exporter uses). */
+export interface TraceEvent {
+  name: string;
+  ph: "X" | "i" | "s" | "t" | "f" | "M";
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  cat?: string;
+  id?: number;
+  bp?: "e";
+  s?: "t" | "p" | "g";
+  args?: Record<string, unknown>;
+}
+
+interface Picked {
+  svID: string;
+  smpCnt: number;
+  iteration: number;
+  appid: number;
+  /** ns per probe point, null where missed */
+  t: (bigint | null)[];
+  totalNs: number;
+}
+
+function pick(c: RecordColumns, r: number, first: number): Picked | undefined {
+  const t: (bigint | null)[] = [];
+  for (let p = first; p < c.t.length; p++) {
+    const v = c.valid[p];
+    t.push(v && v[r] === 0 ? null : (c.t[p][r] as bigint));
+  }
+  const seen = t.filter((x): x is bigint => x !== null);
+  if (seen.length < 2) return undefined;
+  return {
+    svID: c.names[c.stream[r]] as string,
+    smpCnt: c.smpCnt[r] as number,
+    iteration: c.iteration[r] as number,
+    appid: c.appid[r] as number,
+    t,
+    totalNs: Number(seen[seen.length - 1] - seen[0]),
+  };
+}
+
+/** Pick the SVs: a bounded list of the slowest and a reservoir sample of the rest. */
+export function selectSvs(batches: Iterable<RecordColumns>, meta: RecordMeta, o: PerfettoOptions): Picked[] {
+  const first = firstProbe(meta.points);
+  const rnd = mulberry32(o.seed ?? 1);
+  const all: Picked[] = [];
+  let slow: Picked[] = [];
+  const reservoir: Picked[] = [];
+  let seenOthers = 0;
+  for (const c of batches) {
+    for (let r = 0; r < c.length; r++) {
+      const p = pick(c, r, first);
+      if (!p) continue;
+      if (o.all) {
+        all.push(p);
+        continue;
+      }
+      slow.push(p);
+      if (slow.length >= 2 * o.slowest + 1024) {
+        slow.sort((a, b) => b.totalNs - a.totalNs);
+        for (const x of slow.splice(o.slowest)) sampleOne(x);
+      }
+    }
+  }
+  if (o.all) return all;
+  slow.sort((a, b) => b.totalNs - a.totalNs);
+  for (const x of slow.splice(o.slowest)) sampleOne(x);
+  slow = slow.concat(reservoir);
+  return slow;
+
+  function sampleOne(x: Picked): void {
+    seenOthers++;
+    if (reservoir.length < o.sample) reservoir.push(x);
+    else {
+      const j = Math.floor(rnd() * seenOthers);
+      if (j < o.sample) reservoir[j] = x;
+    }
+  }
+}
+
+/** The trace events of the selected SVs. */
+export function perfettoEvents(svs: Picked[], meta: RecordMeta, o: PerfettoOptions): TraceEvent[] {
+  const points = meta.points.slice(firstProbe(meta.points));
+  const pid = 1;
+  let origin: bigint | undefined;
+  for (const sv of svs)
+    for (const t of sv.t) if (t !== null && (origin === undefined || t < origin)) origin = t;
+  const us = (t: bigint) => Number(t - (origin ?? 0n)) / 1000;
+  const events: TraceEvent[] = [
+    { name: "process_name", ph: "M", pid, tid: 0, args: { name: `svtrace ${meta.profile} (${meta.host})` } },
+  ];
+  // one track per segment (tid k+1: point k -> k+1), one for the last point
+  points.slice(0, -1).forEach((p, k) => {
+    const q = points[k + 1];
+    events.push({
+      name: "thread_name",
+      ph: "M",
+      pid,
+      tid: k + 1,
+      args: { name: `${p.name.toUpperCase()}-${q.name.toUpperCase()} ${p.label} -> ${q.label}` },
+    });
+  });
+  const lastTid = points.length;
+  events.push({
+    name: "thread_name",
+    ph: "M",
+    pid,
+    tid: lastTid,
+    args: { name: `${points[points.length - 1].label}` },
+  });
+  const ordered = [...svs].sort((a, b) => (firstTime(a) < firstTime(b) ? -1 : 1));
+  ordered.forEach((sv, n) => {
+    const slow = sv.totalNs / 1000 > o.thresholdUs;
+    const name = `${slow ? "SLOW " : ""}${sv.svID}/${sv.smpCnt}`;
+    const cat = slow ? "sv,slow" : "sv";
+    const id = n + 1;
+    const seen = sv.t.map((t, k) => ({ t, k })).filter((x): x is { t: bigint; k: number } => x.t !== null);
+    const args = {
+      svID: sv.svID,
+      smpCnt: sv.smpCnt,
+      iteration: sv.iteration,
+      appid: sv.appid,
+      total_us: sv.totalNs / 1000,
+      slow,
+    };
+    for (let j = 0; j + 1 < seen.length; j++) {
+      const a = seen[j];
+      const b = seen[j + 1];
+      const tid = a.k + 1;
+      events.push({
+        name,
+        ph: "X",
+        pid,
+        tid,
+        ts: us(a.t),
+        dur: Number(b.t - a.t) / 1000,
+        cat,
+        args: { ...args, segment: `${points[a.k].name}-${points[b.k].name}` },
+      });
+      events.push({ name: "sv", ph: j === 0 ? "s" : "t", pid, tid, ts: us(a.t), id, cat: "sv-flow" });
+    }
+    const last = seen[seen.length - 1];
+    events.push({ name, ph: "i", pid, tid: lastTid, ts: us(last.t), s: "t", cat, args });
+    events.push({ name: "sv", ph: "f", bp: "e", pid, tid: lastTid, ts: us(last.t), id, cat: "sv-flow" });
+  });
+  return events;
+}
+
+function firstTime(sv: Picked): bigint {
+  for (const t of sv.t) if (t !== null) return t;
+  return 0n;
+}
+
+/** The JSON file's text. */
+export function perfettoJson(events: TraceEvent[], meta: RecordMeta): string {
+  return JSON.stringify({
+    traceEvents: events,
+    displayTimeUnit: "ns",
+    otherData: { svtrace: meta.svtraceVersion, start: meta.start, clock: meta.clock },
+  });
+}
