@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // svtrace entry point: runs the compiled CLI (npm run build writes dist/).
 import { existsSync } from "node:fs";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const main = new URL("../dist/src/cli/main.js", import.meta.url);
@@ -10,4 +11,7 @@ if (!existsSync(fileURLToPath(main))) {
   );
   process.exit(2);
 }
+// installed as svtrace.py too (the original tool's name): the process is then named so, as svtrace-ansible's
+// `killall --wait svtrace.py --signal SIGINT` expects
+if (basename(process.argv[1] ?? "") === "svtrace.py") process.title = "svtrace.py";
 await import(main.href);

@@ -12,7 +12,7 @@ import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js"
 import type { PointMeta, RecordMeta } from "./schema.js";
 
 const CONTINUATION = 0xffffffff;
-const POINT_COLUMN = /^(t\d+)_ns$/;
+const POINT_COLUMN = /^(t\d+[a-z]*)_ns$/; // t0..t9, and t2a/t2b on a hypervisor
 
 interface BodyRegion {
   offset: number;

@@ -70,7 +70,7 @@ export class CsvRecordReader implements RecordInput {
     }
     const cols = first.value.split(",");
     const fixedOk = FIXED_COLUMNS.every((c, i) => cols[i] === c);
-    const points = cols.slice(FIXED_COLUMNS.length).map((c) => /^(t\d+)_ns$/.exec(c)?.[1]);
+    const points = cols.slice(FIXED_COLUMNS.length).map((c) => /^(t\d+[a-z]*)_ns$/.exec(c)?.[1]);
     if (!fixedOk || points.length === 0 || points.some((p) => p === undefined)) {
       this.reader.close();
       badInput(
