@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
 import { commands } from "./commands/index.js";
 import { reportError } from "./errors.js";
+import { isLegacyArgv, mapLegacyArgv } from "./legacy-argv.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -29,7 +30,10 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  // the original svtrace.py form (svtrace --record --machine hypervisor --conf FILE) becomes record/live
+  const args = process.argv.slice(2);
+  const argv = isLegacyArgv(args) ? [...process.argv.slice(0, 2), ...mapLegacyArgv(args)] : process.argv;
+  await buildProgram().parseAsync(argv);
 } catch (err) {
   process.exitCode = reportError(err);
 }

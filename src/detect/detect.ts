@@ -37,6 +37,7 @@ export function detectStreams(opts: DetectOptions): DetectResult {
       netns: opts.netns,
       recvTimeoutMs: 100,
       protocol: ETH_P_ALL,
+      allMulticast: true, // SVs are multicast: a real NIC or virtio-net drops them otherwise
     });
   } catch (e) {
     if (e instanceof PacketSocketError) fail(e.message);

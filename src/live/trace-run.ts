@@ -6,6 +6,7 @@
  */
 import { fail } from "../errors.js";
 import { type MetricsServer, parseListenAddress, startMetricsServer } from "../metrics/prometheus.js";
+import { multicastFilterState, multicastFilterWarning } from "../net/multicast-filter.js";
 import type { RecordFormat } from "../record/schema.js";
 import { openRecordWriter, type RecordWriter } from "../record/writer.js";
 import { startTrace } from "../trace/session.js";
@@ -137,6 +138,12 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
       isReady = true;
       for (const w of early) onWarning(w);
       early.length = 0;
+      const mc = multicastWarning(opts.trace);
+      if (mc) {
+        warnings.push(mc);
+        model.noteWarning(mc.message);
+        onWarning(mc);
+      }
       opts.onReady?.(session, metrics);
       if (opts.durationS !== undefined)
         timers.push(setTimeout(() => stopResolve("duration"), Math.max(0, opts.durationS * 1000)));
@@ -194,6 +201,13 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
       warnings,
     };
   }
+}
+
+/** A warning when the traced NIC of a hypervisor/vm trace drops multicast and nothing opened its filter. */
+function multicastWarning(t: TraceOptions): TraceWarning | undefined {
+  if (!t.iface || (t.profile !== "hypervisor" && t.profile !== "vm")) return undefined;
+  const message = multicastFilterWarning(multicastFilterState(t.iface));
+  return message ? { kind: "multicast-filter", message } : undefined;
 }
 
 /** The first bpftrace error line among start-up warnings ("ERROR: ..."), without the file position. */

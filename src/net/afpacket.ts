@@ -70,6 +70,12 @@ export interface PacketSocketOptions {
    * 0x88BA the kernel clears a stripped tag (no VLAN device for it) before delivery, so auxdata loses it.
    */
   svFilter?: boolean;
+  /**
+   * Open the interface's multicast filter for as long as this socket lives (PACKET_ADD_MEMBERSHIP with
+   * PACKET_MR_ALLMULTI; the kernel drops the membership when the socket closes). SV destinations are multicast
+   * (01:0c:cd:04:xx:xx): real NICs and QEMU's virtio-net drop multicast nobody asked for, veth does not.
+   */
+  allMulticast?: boolean;
 }
 
 /** One received frame. `data` is a view into a reused buffer: valid until the next `recv()`. */
@@ -97,6 +103,8 @@ const SOCKADDR_LL_SIZE = 20;
 const CONTROL_SIZE = 256;
 
 const SO_ATTACH_FILTER = 26;
+const PACKET_ADD_MEMBERSHIP = 1;
+const PACKET_MR_ALLMULTI = 2;
 
 /** Classic BPF: accept EtherType 0x88BA at [12], or 0x8100 at [12] with 0x88BA at [16]; drop the rest. */
 function svFilterProgram(): Buffer {
@@ -199,6 +207,17 @@ export class PacketSocket {
         const err = lastError();
         close(fd);
         throw new PacketSocketError(`cannot attach the SV socket filter on ${opts.iface}: ${err}`);
+      }
+    }
+    if (opts.allMulticast) {
+      // struct packet_mreq { int mr_ifindex; unsigned short mr_type, mr_alen; unsigned char mr_address[8]; }
+      const mreq = Buffer.alloc(16);
+      mreq.writeInt32LE(this.ifindex, 0);
+      mreq.writeUInt16LE(PACKET_MR_ALLMULTI, 4);
+      if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq, 16) < 0) {
+        const err = lastError();
+        close(fd);
+        throw new PacketSocketError(`cannot open the multicast filter of ${opts.iface}: ${err}`);
       }
     }
     const rcvbuf = opts.rcvbuf ?? 32 * 1024 * 1024;

@@ -1,6 +1,6 @@
 /**
  * Finding the threads and namespaces a profile filters on, from /proc and /sys: the vhost worker threads
- * of a QEMU process (`/proc/PID/task/TID/comm` starting with "vhost-"), the IRQ threads of a NIC
+ * of a QEMU process (its own `vhost-*` threads from Linux 6.4, kernel threads `vhost-PID` before), the IRQ threads of a NIC
  * (`/proc/interrupts` + `/sys/class/net/IF/device/msi_irqs` -> threads named `irq/N-...`), the inode of a
  * network namespace, and whether the kernel offers kprobes. Filters use thread ids, never process ids.
  * The parsers take text so they can be tested on fixtures as well as on the live /proc.
@@ -48,9 +48,28 @@ export function allThreads(procRoot = "/proc"): ThreadInfo[] {
   return out;
 }
 
-/** The vhost worker threads of a QEMU process (threads whose comm starts with "vhost-"). */
+/**
+ * The vhost worker threads of a QEMU process, in both thread models: from Linux 6.4 they are QEMU's own
+ * threads named "vhost-<pid>" (/proc/PID/task); before 6.4 each is a kernel thread `vhost-<QEMU pid>`, a child
+ * of kthreadd (PPid 2), not in QEMU's task list. Both kinds are returned, sorted by tid.
+ */
 export function vhostThreads(qemuPid: number, procRoot = "/proc"): ThreadInfo[] {
-  return threadsOf(qemuPid, procRoot).filter((t) => t.comm.startsWith("vhost-"));
+  const own = threadsOf(qemuPid, procRoot).filter((t) => t.comm.startsWith("vhost-"));
+  const name = `vhost-${qemuPid}`;
+  const kthreads: ThreadInfo[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(procRoot);
+  } catch {
+    entries = [];
+  }
+  for (const d of entries) {
+    if (!/^\d+$/.test(d) || Number(d) === qemuPid) continue;
+    if (readText(`${procRoot}/${d}/comm`)?.replace(/\n$/, "") !== name) continue;
+    const ppid = /^PPid:\s*(\d+)/m.exec(readText(`${procRoot}/${d}/status`) ?? "")?.[1];
+    if (ppid === "2") kthreads.push({ pid: Number(d), tid: Number(d), comm: name });
+  }
+  return [...own, ...kthreads].sort((a, b) => a.tid - b.tid);
 }
 
 /** Threads whose name starts with a prefix, machine-wide (e.g. "vhost-" when no QEMU pid is given). */

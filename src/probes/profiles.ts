@@ -146,7 +146,7 @@ function hypervisorPoints(
     vhostTids = host.vhostThreads(opts.qemuPid).map((t) => t.tid);
     if (vhostTids.length === 0)
       fail(
-        `no vhost threads in process ${opts.qemuPid} (/proc/${opts.qemuPid}/task/*/comm "vhost-*"): is it a QEMU with vhost-net?`,
+        `no vhost threads for process ${opts.qemuPid} (neither its own threads "vhost-*" nor kernel threads "vhost-${opts.qemuPid}"): is it a QEMU with vhost-net?`,
       );
     notes.push(`vhost threads of QEMU ${opts.qemuPid}: ${vhostTids.join(",")}`);
   } else {

@@ -1,11 +1,12 @@
 /**
  * Writes the original svtrace `results` file: one latency per line in whole microseconds (truncated, as the
  * original's integer division did), from the first to the last point of the record. SVs missing either
- * point have no latency and are left out, as in the original.
+ * point have no latency (t0, the publisher's refrTm, is not a point here) and are left out, as in the original.
  */
-import { writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { ArrowRecordReader } from "./arrow-reader.js";
 import type { RecordColumns } from "./columns.js";
-import type { RecordMeta } from "./schema.js";
+import { firstProbe, type RecordMeta } from "./schema.js";
 
 export class LegacyRecordSink {
   private readonly first: number;
@@ -16,8 +17,10 @@ export class LegacyRecordSink {
     private readonly fd: number,
     meta: RecordMeta,
   ) {
-    if (meta.points.length < 2) throw new Error("the legacy results format needs at least two points");
-    this.first = 0;
+    // t0 (refrTm, the publisher's send time) is not a probe: the original measured between kernel points
+    this.first = firstProbe(meta.points);
+    if (meta.points.length - this.first < 2)
+      throw new Error("the legacy results format needs at least two trace points");
     this.last = meta.points.length - 1;
   }
 
@@ -36,4 +39,18 @@ export class LegacyRecordSink {
   }
 
   finish(): void {}
+}
+
+/** Write the legacy `results` file from a finished Arrow record; returns the number of latencies written. */
+export function writeLegacyResultsFrom(recordPath: string, resultsPath: string): number {
+  const input = new ArrowRecordReader(recordPath);
+  const fd = openSync(resultsPath, "w");
+  try {
+    const sink = new LegacyRecordSink(fd, input.meta);
+    for (const batch of input.batches()) sink.writeBatch(batch);
+    return sink.written;
+  } finally {
+    closeSync(fd);
+    input.close();
+  }
 }

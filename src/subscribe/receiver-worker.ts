@@ -39,6 +39,7 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
     netns: cfg.netns,
     protocol: ETH_P_ALL,
     svFilter: true,
+    allMulticast: true, // SVs are multicast: a real NIC or virtio-net drops them otherwise
     recvTimeoutMs: 50,
     // ~1 KiB of buffer per queued frame: 128 MiB holds several seconds at 32k frames/s if this thread is starved
     rcvbuf: 128 * 1024 * 1024,

@@ -11,7 +11,7 @@ import { labNames } from "../lab/names.js";
 import { kprobesAvailable, netnsExists, netnsInode } from "../probes/discovery.js";
 import { kprobeEvents, type PathEvent, TRACEPOINT_EVENTS } from "../probes/events.js";
 import { PathCollector, parsePathLine, type SvPath } from "./path-events.js";
-import { checkBpftrace, checkBtf, checkRoot, checkTracefs, TRACEFS } from "./preflight.js";
+import { TRACEFS, tracingPreflight } from "./preflight.js";
 import { BpftraceRunner } from "./runner.js";
 
 export interface PathRunOptions {
@@ -78,10 +78,7 @@ export function availableEvents(tracefs = TRACEFS): {
 }
 
 export async function runPath(opts: PathRunOptions): Promise<PathRunResult> {
-  checkRoot();
-  const features = checkBpftrace();
-  checkBtf();
-  checkTracefs();
+  const { features } = tracingPreflight();
   if (!Number.isInteger(opts.count) || opts.count < 1) fail("--count needs a positive integer");
   const { events, missing, kprobes } = availableEvents();
   const notes: string[] = [];

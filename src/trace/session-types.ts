@@ -37,7 +37,7 @@ export interface TraceStats {
 }
 
 export interface TraceWarning {
-  kind: "lost-events" | "map-full" | "attach-failed" | "stderr" | "stale";
+  kind: "lost-events" | "map-full" | "attach-failed" | "stderr" | "stale" | "multicast-filter";
   message: string;
 }
 

@@ -77,7 +77,40 @@ describe("discovery parsers on fixtures", () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it("finds a pre-6.4 vhost worker: a kernel thread vhost-PID of kthreadd, not in QEMU's task list", () => {
+    const root = mkdtempSync(join(tmpdir(), "h5-proc-"));
+    try {
+      const proc = (pid: number, comm: string, ppid: number, tasks: [number, string][] = [[pid, comm]]) => {
+        writeFileSync(mkdirp(join(root, String(pid)), "comm"), `${comm}\n`);
+        writeFileSync(join(root, String(pid), "status"), `Name:\t${comm}\nTgid:\t${pid}\nPPid:\t${ppid}\n`);
+        for (const [tid, c] of tasks)
+          writeFileSync(mkdirp(join(root, String(pid), "task", String(tid)), "comm"), `${c}\n`);
+      };
+      proc(2, "kthreadd", 0);
+      proc(2100, "qemu-system-x86", 1, [
+        [2100, "qemu-system-x86"],
+        [2101, "CPU 0/TCG"],
+      ]);
+      proc(2107, "vhost-2100", 2); // Linux 6.1: the worker of QEMU 2100
+      proc(2108, "vhost-2100", 2);
+      proc(2200, "vhost-2100", 1); // a user process that took the name: not a kernel thread
+      proc(3107, "vhost-3000", 2); // another QEMU's worker
+      assert.deepEqual(
+        vhostThreads(2100, root).map((t) => t.tid),
+        [2107, 2108],
+      );
+      assert.deepEqual(vhostThreads(3001, root), []);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 });
+
+function mkdirp(dir: string, file: string): string {
+  mkdirSync(dir, { recursive: true });
+  return join(dir, file);
+}
 
 describe("discovery on this machine", () => {
   it("parses the real /proc/interrupts and finds the irq/N- threads for those IRQs", () => {

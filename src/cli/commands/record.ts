@@ -3,12 +3,15 @@
  * timestamp per point) to an Arrow IPC stream (default), CSV or the original `results` file. Prints a line
  * with "recording" on stderr once every probe is attached; SIGINT/SIGTERM/--duration end it with a summary.
  */
+import { statSync } from "node:fs";
+import { join } from "node:path";
 import { type Command, Option } from "@commander-js/extra-typings";
 import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
 import { fail } from "../../errors.js";
 import { labStatus } from "../../lab/index.js";
 import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
+import { writeLegacyResultsFrom } from "../../record/legacy-writer.js";
 import type { RecordFormat } from "../../record/schema.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
 import { showProgram } from "../../trace/session.js";
@@ -40,6 +43,12 @@ export function register(program: Command): void {
     )
     .addOption(new Option("--format <format>", "record format").choices(RECORD_FORMATS).default("arrow"))
     .option("--live", "also draw the live screen (TTY) while recording")
+    .addOption(
+      new Option(
+        "--legacy-results <file>",
+        "also write the original results file here at the end",
+      ).hideHelp(),
+    )
     .option("--json", "at the end, print the final snapshot (the svtrace live --json shape) on stdout")
     .addHelpText(
       "after",
@@ -56,6 +65,7 @@ export function register(program: Command): void {
         format: RecordFormat;
         live?: boolean;
         showProgram?: boolean;
+        legacyResults?: string;
       };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
       const sel = resolveSelection(f, lab?.mode);
@@ -65,6 +75,12 @@ export function register(program: Command): void {
       }
       if (f.out === undefined) fail("say where to write the record: --out FILE (e.g. --out run.arrow)");
       if (f.out === "") fail("--out needs a file name");
+      if (isDirectory(f.out)) {
+        // the original's --out DIR: DIR/results (legacy) and the full record beside it
+        f.legacyResults = join(f.out, "results");
+        f.out = `${f.legacyResults}.arrow`;
+        f.format = "arrow";
+      } else if (f.legacyResults && f.format !== "arrow") fail("--legacy-results needs --format arrow");
       const out = f.out;
       const r = await runTrace({
         trace: sel.trace,
@@ -82,9 +98,21 @@ export function register(program: Command): void {
         },
       });
       process.stderr.write(`${formatSummary(r)}\n`);
+      if (f.legacyResults) {
+        const n = writeLegacyResultsFrom(f.out, f.legacyResults);
+        process.stderr.write(`Results saved to ${f.legacyResults} (${n} latencies; full record ${f.out})\n`);
+      }
       if (f.json)
         process.stdout.write(
           `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy })}\n`,
         );
     });
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return path.endsWith("/") || statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
