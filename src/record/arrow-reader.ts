@@ -8,7 +8,7 @@
 import { DataType, type Field, Message, MessageHeader, type Schema } from "apache-arrow";
 import { ChunkedFile } from "./chunked-file.js";
 import type { RecordColumns } from "./columns.js";
-import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js";
+import { badInput, fnv1a, inferredMeta, NameBytes, NameTable, type RecordInput } from "./input.js";
 import type { PointMeta, RecordMeta } from "./schema.js";
 
 const CONTINUATION = 0xffffffff;
@@ -176,6 +176,7 @@ export class ArrowRecordReader implements RecordInput {
   private readonly file: ChunkedFile;
   private readonly plan: ColumnPlan;
   private readonly table = new NameTable();
+  private readonly nameBytes = new NameBytes(this.table);
   private nRows = 0;
   private batchNo = 0;
   /** dictionary-encoded svID: the values of each dictionary id, as NameTable indices */
@@ -384,7 +385,7 @@ export class ArrowRecordReader implements RecordInput {
     return true;
   }
 
-  /** svIDs row by row: compare each row's bytes with the previous row's, decode only when they differ. */
+  /** svIDs row by row: compare each row's bytes with the previous row's, else find them by their bytes (no string per row). */
   private decodeRows(
     offsets: Int32Array,
     chars: Uint8Array,
@@ -403,7 +404,7 @@ export class ArrowRecordReader implements RecordInput {
       if (s < 0 || len < 0 || e > charsLen) badInput(this.path, where, `bad svID offsets at row ${r}`);
       let k = 0;
       if (len === prevLen) while (k < len && chars[s + k] === chars[prevStart + k]) k++;
-      if (len !== prevLen || k < len) prevIndex = this.table.indexOf(decoder.decode(chars.subarray(s, e)));
+      if (len !== prevLen || k < len) prevIndex = this.nameBytes.indexOf(chars, s, e, fnv1a(chars, s, e));
       stream[r] = prevIndex;
       prevStart = s;
       prevLen = len;

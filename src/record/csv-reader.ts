@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { ChunkedFile } from "./chunked-file.js";
 import { emptyColumns, type RecordColumns, trim } from "./columns.js";
-import { badInput, inferredMeta, NameTable, type RecordInput } from "./input.js";
+import { badInput, inferredMeta, NameBytes, NameTable, type RecordInput } from "./input.js";
 import { FIXED_COLUMNS, type RecordMeta } from "./schema.js";
 
 const BATCH = 65536;
@@ -62,27 +62,6 @@ export function splitCsvLine(line: string): string[] | null {
       out.push(line.slice(i, c));
       i = c + 1;
     }
-  }
-}
-
-/** svIDs already seen, found from their bytes without making a string (hash, then a byte compare). */
-class NameBytes {
-  private readonly byHash = new Map<number, { bytes: Uint8Array; index: number }>();
-  constructor(private readonly table: NameTable) {}
-
-  indexOf(buf: Uint8Array, from: number, to: number, hash: number): number {
-    const e = this.byHash.get(hash);
-    if (e !== undefined) {
-      const b = e.bytes;
-      if (b.length === to - from) {
-        let k = 0;
-        while (k < b.length && b[k] === buf[from + k]) k++;
-        if (k === b.length) return e.index;
-      }
-    }
-    const index = this.table.indexOf(DECODER.decode(buf.subarray(from, to)));
-    if (e === undefined) this.byHash.set(hash, { bytes: buf.slice(from, to), index });
-    return index;
   }
 }
 

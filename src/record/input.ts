@@ -68,3 +68,34 @@ export class NameTable {
     return i;
   }
 }
+
+const UTF8 = new TextDecoder("utf-8");
+
+/** FNV-1a hash of buf[from..to) (for NameBytes). */
+export function fnv1a(buf: Uint8Array, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let k = from; k < to; k++) h = Math.imul(h ^ (buf[k] as number), 16777619);
+  return h;
+}
+
+/** svIDs already seen, found from their bytes without making a string (hash, then a byte compare). */
+export class NameBytes {
+  private readonly byHash = new Map<number, { bytes: Uint8Array; index: number }>();
+  constructor(private readonly table: NameTable) {}
+
+  /** index of the svID in buf[from..to); hash: FNV-1a of those bytes (see fnv1a) */
+  indexOf(buf: Uint8Array, from: number, to: number, hash: number): number {
+    const e = this.byHash.get(hash);
+    if (e !== undefined) {
+      const b = e.bytes;
+      if (b.length === to - from) {
+        let k = 0;
+        while (k < b.length && b[k] === buf[from + k]) k++;
+        if (k === b.length) return e.index;
+      }
+    }
+    const index = this.table.indexOf(UTF8.decode(buf.subarray(from, to)));
+    if (e === undefined) this.byHash.set(hash, { bytes: buf.slice(from, to), index });
+    return index;
+  }
+}
