@@ -4,14 +4,14 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
-import { commands } from "./commands/index.js";
+import { commandsFor, type Register } from "./commands/index.js";
 import { reportError } from "./errors.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as {
   version: string;
 };
 
-export function buildProgram(): Command {
+export function buildProgram(commands: Register[]): Command {
   const program = new Command("svtrace")
     .description(
       "Trace IEC 61850-9-2 Sampled Values (SV) through a Linux host: decode captures, publish and subscribe, " +
@@ -29,7 +29,7 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
 });
 
 try {
-  await buildProgram().parseAsync(process.argv);
+  await buildProgram(await commandsFor(process.argv)).parseAsync(process.argv);
 } catch (err) {
   process.exitCode = reportError(err);
 }
