@@ -81,6 +81,9 @@ interface Entry {
 /** A measured rate within this fraction of a known modulus names that modulus. */
 const RATE_MATCH = 0.03;
 
+/** Up to this many streams, add() scans them all instead of looking the svID up. */
+const FEW_STREAMS = 16;
+
 export class StreamTable {
   /** streams by svID, each list scanned by APPID, MACs and VLAN: no text key is built per frame
    * (building one was 40 % of `svtrace streams` on a 1 M-frame capture) */
@@ -111,7 +114,9 @@ export class StreamTable {
     const appid = pdu.appid;
     const src = frame.src;
     for (const a of pdu.asdus) {
-      let list = this.#bySvID.get(a.svID);
+      // few streams: a plain scan beats hashing the (fresh) svID string of every ASDU
+      const few = this.#streams.length <= FEW_STREAMS;
+      let list = few ? this.#streams : this.#bySvID.get(a.svID);
       if (!list) {
         list = [];
         this.#bySvID.set(a.svID, list);
@@ -119,7 +124,13 @@ export class StreamTable {
       let e: Entry | undefined;
       for (const c of list) {
         const ck = c.key;
-        if (ck.appid === appid && ck.src === src && ck.dst === dst && ck.vlanId === vlanId) {
+        if (
+          ck.appid === appid &&
+          ck.svID === a.svID &&
+          ck.src === src &&
+          ck.dst === dst &&
+          ck.vlanId === vlanId
+        ) {
           e = c;
           break;
         }
@@ -136,7 +147,9 @@ export class StreamTable {
           tracker: new SmpCntTracker(this.opts.modulus),
           gaps: new InterArrival(),
         };
-        list.push(e);
+        const same = this.#bySvID.get(a.svID);
+        if (same) same.push(e);
+        else this.#bySvID.set(a.svID, [e]);
         this.#streams.push(e);
       }
       if (e.lastFrameSeq !== seq) {
