@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { Command } from "@commander-js/extra-typings";
-import { commands } from "./commands/index.js";
+import { commandsFor, type Register } from "./commands/index.js";
 import { reportError } from "./errors.js";
 import { isLegacyArgv, mapLegacyArgv } from "./legacy-argv.js";
 
@@ -12,7 +12,7 @@ const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta
   version: string;
 };
 
-export function buildProgram(): Command {
+export function buildProgram(commands: Register[]): Command {
   const program = new Command("svtrace")
     .description(
       "Trace IEC 61850-9-2 Sampled Values (SV) through a Linux host: decode captures, publish and subscribe, " +
@@ -33,7 +33,7 @@ try {
   // the original svtrace.py form (svtrace --record --machine hypervisor --conf FILE) becomes record/live
   const args = process.argv.slice(2);
   const argv = isLegacyArgv(args) ? [...process.argv.slice(0, 2), ...mapLegacyArgv(args)] : process.argv;
-  await buildProgram().parseAsync(argv);
+  await buildProgram(await commandsFor(argv)).parseAsync(argv);
 } catch (err) {
   process.exitCode = reportError(err);
 }

@@ -24,6 +24,11 @@ export interface StreamKey {
   vlanId: number | null;
 }
 
+/** Stable text key of a stream (the Map key). */
+export function streamKeyString(k: StreamKey): string {
+  return `${k.svID}\u0000${k.appid}\u0000${k.src}\u0000${k.dst ?? ""}\u0000${k.vlanId ?? ""}`;
+}
+
 /** "svID 4001 appid 0x4001 ca:fe:c0:ff:ee:69 > 01:0c:cd:04:00:02 vlan 1" */
 export function describeStream(k: StreamKey): string {
   const vlan = k.vlanId === null ? "untagged" : `vlan ${k.vlanId}`;
@@ -76,12 +81,15 @@ interface Entry {
 /** A measured rate within this fraction of a known modulus names that modulus. */
 const RATE_MATCH = 0.03;
 
+/** Up to this many streams, add() scans them all instead of looking the svID up. */
+const FEW_STREAMS = 16;
+
 export class StreamTable {
-  /** first-seen order */
+  /** streams by svID, each list scanned by APPID, MACs and VLAN: no text key is built per frame
+   * (building one was 40 % of `svtrace streams` on a 1 M-frame capture) */
+  readonly #bySvID = new Map<string, Entry[]>();
+  /** every stream in first-seen order */
   readonly #streams: Entry[] = [];
-  /** the streams of each svID: a lookup by svID, then field comparisons, no text key per ASDU (a profile put
-   * 40 % of `svtrace streams` in building that key) */
-  readonly #bySvId = new Map<string, Entry[]>();
   #frameSeq = 0;
 
   constructor(
@@ -103,24 +111,33 @@ export class StreamTable {
     const pdu = frame.pdu;
     const vlanId = frame.vlan ? frame.vlan.vid : null;
     const dst = frame.dst ?? null;
+    const appid = pdu.appid;
+    const src = frame.src;
     for (const a of pdu.asdus) {
-      let same = this.#bySvId.get(a.svID);
+      // few streams: a plain scan beats hashing the (fresh) svID string of every ASDU
+      const few = this.#streams.length <= FEW_STREAMS;
+      let list = few ? this.#streams : this.#bySvID.get(a.svID);
+      if (!list) {
+        list = [];
+        this.#bySvID.set(a.svID, list);
+      }
       let e: Entry | undefined;
-      if (same) {
-        for (const c of same) {
-          const k = c.key;
-          if (k.appid === pdu.appid && k.vlanId === vlanId && k.src === frame.src && k.dst === dst) {
-            e = c;
-            break;
-          }
+      for (const c of list) {
+        const ck = c.key;
+        if (
+          ck.appid === appid &&
+          ck.svID === a.svID &&
+          ck.src === src &&
+          ck.dst === dst &&
+          ck.vlanId === vlanId
+        ) {
+          e = c;
+          break;
         }
-      } else {
-        same = [];
-        this.#bySvId.set(a.svID, same);
       }
       if (!e) {
         e = {
-          key: { svID: a.svID, appid: pdu.appid, src: frame.src, dst, vlanId },
+          key: { svID: a.svID, appid, src, dst, vlanId },
           vlanPcp: frame.vlan ? frame.vlan.pcp : null,
           frames: 0,
           asdus: 0,
@@ -130,7 +147,9 @@ export class StreamTable {
           tracker: new SmpCntTracker(this.opts.modulus),
           gaps: new InterArrival(),
         };
-        same.push(e);
+        const same = this.#bySvID.get(a.svID);
+        if (same) same.push(e);
+        else this.#bySvID.set(a.svID, [e]);
         this.#streams.push(e);
       }
       if (e.lastFrameSeq !== seq) {

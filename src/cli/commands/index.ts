@@ -1,40 +1,38 @@
 /**
  * Every svtrace sub-command, in the order `svtrace --help` lists them.
  * A command module exports `register(program)`; the CLI stays a thin layer over the library modules.
+ * Modules are loaded on demand so a command does not pay the start-up cost of the others' imports.
  */
 import type { Command } from "@commander-js/extra-typings";
-import { register as compare } from "./compare.js";
-import { register as decode } from "./decode.js";
-import { register as demo } from "./demo.js";
-import { register as detect } from "./detect.js";
-import { register as export_ } from "./export.js";
-import { register as lab } from "./lab.js";
-import { register as live } from "./live.js";
-import { register as path } from "./path.js";
-import { register as pcap } from "./pcap.js";
-import { register as publish } from "./publish.js";
-import { register as record } from "./record.js";
-import { register as report } from "./report.js";
-import { register as selfcheck } from "./selfcheck.js";
-import { register as streams } from "./streams.js";
-import { register as subscribe } from "./subscribe.js";
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [
-  demo,
-  decode,
-  streams,
-  detect,
-  lab,
-  live,
-  path,
-  record,
-  export_,
-  report,
-  compare,
-  pcap,
-  publish,
-  subscribe,
-  selfcheck,
+type Loader = () => Promise<{ register: Register }>;
+
+export const commandLoaders: ReadonlyArray<readonly [name: string, load: Loader]> = [
+  ["demo", () => import("./demo.js")],
+  ["decode", () => import("./decode.js")],
+  ["streams", () => import("./streams.js")],
+  ["detect", () => import("./detect.js")],
+  ["lab", () => import("./lab.js")],
+  ["live", () => import("./live.js")],
+  ["path", () => import("./path.js")],
+  ["record", () => import("./record.js")],
+  ["export", () => import("./export.js")],
+  ["report", () => import("./report.js")],
+  ["compare", () => import("./compare.js")],
+  ["pcap", () => import("./pcap.js")],
+  ["publish", () => import("./publish.js")],
+  ["subscribe", () => import("./subscribe.js")],
+  ["selfcheck", () => import("./selfcheck.js")],
 ];
+
+/** The register functions to load for this command line: only the named command's when the first argument
+ * names one, every command's otherwise (help, version, unknown commands). */
+export async function commandsFor(argv: readonly string[]): Promise<Register[]> {
+  const first = argv[2];
+  const only = commandLoaders.filter(([name]) => name === first);
+  const chosen = only.length > 0 ? only : commandLoaders;
+  const mods = await Promise.all(chosen.map(([, load]) => load()));
+  return mods.map((m) => m.register);
+}
