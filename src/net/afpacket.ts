@@ -97,6 +97,37 @@ export class PacketSocketError extends Error {
   }
 }
 
+/** errno values a packet socket gets when its interface is set down (ENETDOWN) or removed (ENXIO, ENODEV). */
+const GONE_ERRNOS: Record<number, string> = { 100: "ENETDOWN", 6: "ENXIO", 19: "ENODEV" };
+
+/** True when `errnum` says the socket's interface went down or away (not a transient error such as ENOBUFS). */
+export function isInterfaceGone(errnum: number): boolean {
+  return errnum in GONE_ERRNOS;
+}
+
+/** The one-line message for an interface that went away mid-run (`errText` as lastError() gives it). */
+export function interfaceGoneMessage(
+  iface: string,
+  netns: string | undefined,
+  errnum: number,
+  errText: string,
+): string {
+  const where = netns ? `${iface} (netns ${netns})` : iface;
+  const text = errText.replace(/ \(errno \d+\)$/, "");
+  return (
+    `${where} went away (${text}, ${GONE_ERRNOS[errnum] ?? `errno ${errnum}`}): the interface was removed or set ` +
+    "down, e.g. by `svtrace lab down`"
+  );
+}
+
+/** recv() on an interface that went down or away; the message is interfaceGoneMessage's. */
+export class InterfaceGoneError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "InterfaceGoneError";
+  }
+}
+
 const MSGHDR_SIZE = 56;
 const IOVEC_SIZE = 16;
 const SOCKADDR_LL_SIZE = 20;
@@ -147,6 +178,7 @@ export class PacketSocket {
   readonly fd: number;
   readonly ifindex: number;
   readonly iface: string;
+  readonly netns: string | undefined;
   private readonly frame: Buffer;
   private readonly msg: Buffer;
   private readonly iov: Buffer;
@@ -159,6 +191,7 @@ export class PacketSocket {
   private closed = false;
 
   constructor(opts: PacketSocketOptions) {
+    this.netns = opts.netns;
     if (opts.netns) {
       try {
         enterNetns(opts.netns);
@@ -254,17 +287,30 @@ export class PacketSocket {
     this.msg.writeBigUInt64LE(koffi.address(this.control), 32);
   }
 
-  /** Send one frame; returns false (and the errno text in `lastSendError`) on failure. */
+  /** Send one frame; returns false (and the errno in `lastSendErrno`, its text in `lastSendError`) on failure. */
   send(frame: Uint8Array): boolean {
     const n = send(this.fd, frame, frame.length, 0);
     if (n < 0) {
-      this.lastSendError = lastError();
+      this.noteSendError();
       return false;
     }
     return true;
   }
 
   lastSendError = "";
+  lastSendErrno = 0;
+
+  /** Keep errno of the send that just failed (see isInterfaceGone) and its text. */
+  noteSendError(): void {
+    this.lastSendErrno = errno();
+    this.lastSendError = lastError();
+  }
+
+  /** The interface-went-away message when the last failed send says so, else undefined. */
+  sendGoneMessage(): string | undefined {
+    if (!isInterfaceGone(this.lastSendErrno)) return undefined;
+    return interfaceGoneMessage(this.iface, this.netns, this.lastSendErrno, this.lastSendError);
+  }
 
   /**
    * Wait (up to the recv timeout) for one frame. Returns undefined on timeout or EINTR (or, with
@@ -282,6 +328,8 @@ export class PacketSocket {
       if (n < 0) {
         const e = errno();
         if (e === EAGAIN || e === EINTR) return undefined;
+        if (isInterfaceGone(e))
+          throw new InterfaceGoneError(interfaceGoneMessage(this.iface, this.netns, e, lastError()));
         throw new Error(`recvmsg on ${this.iface} failed: ${lastError()}`);
       }
       const pkttype = this.name[10] ?? 0;
@@ -381,7 +429,8 @@ export class SendBatch {
       const view = done === 0 ? this.vec : this.vec.subarray(done * MMSGHDR_SIZE);
       const r = sendmmsg(sock.fd, view, n - done, 0);
       if (r < 0) {
-        sock.lastSendError = lastError();
+        sock.noteSendError();
+        if (isInterfaceGone(sock.lastSendErrno)) break; // every further frame would fail the same way
         done++; // drop the frame that failed, go on with the rest
       } else {
         sent += r;

@@ -141,8 +141,10 @@ function run(input: WorkerInput): PublishSummary {
   const count = cfg.count ?? Number.POSITIVE_INFINITY;
   let prevStart = -1;
   let stoppedBy: PublishSummary["stopped_by"] = "count";
+  /** set when a send says the interface went down or away: the loop ends there (every later send would fail) */
+  let gone: string | undefined;
   let k = 0;
-  for (; k < count; k++) {
+  for (; k < count && gone === undefined; k++) {
     if (Atomics.load(stop, 0) !== 0) {
       stoppedBy = "signal";
       break;
@@ -179,6 +181,7 @@ function run(input: WorkerInput): PublishSummary {
           else errors[s]++;
         }
         lastError_ = sock.lastSendError;
+        gone = sock.sendGoneMessage();
       }
     } else {
       for (let s = 0; s < nStreams; s++) {
@@ -203,12 +206,15 @@ function run(input: WorkerInput): PublishSummary {
         else {
           errors[s]++;
           lastError_ = sock.lastSendError;
+          gone = sock.sendGoneMessage();
+          if (gone !== undefined) break;
         }
       }
     }
     burst.record(pacer.now() - at);
   }
   const endMono = pacer.now();
+  if (gone !== undefined) stoppedBy = "error";
   sock.close();
   const totalSent = sent.reduce((a, b) => a + b, 0);
   const totalSkipped = skipped.reduce((a, b) => a + b, 0);
@@ -243,7 +249,11 @@ function run(input: WorkerInput): PublishSummary {
     duration_s: Math.max(0, (endMono - baseMono) / 1e9 - frameOffsetNs(plan.rate, firstFrame) / 1e9),
     stopped_by: stoppedBy,
     scheduling: sched.join(", "),
-    ...(totalErrors > 0 ? { error: `send failed ${totalErrors} times: ${lastError_}` } : {}),
+    ...(gone !== undefined
+      ? { error: gone, interface_gone: true }
+      : totalErrors > 0
+        ? { error: `send failed ${totalErrors} times: ${lastError_}` }
+        : {}),
   };
 }
 

@@ -73,5 +73,8 @@ export interface PublishSummary {
   duration_s: number;
   stopped_by: "count" | "signal" | "error";
   scheduling: string;
+  /** what went wrong: the interface went away (stopped_by "error", interface_gone true) or sends failed */
   error?: string;
+  /** true when the run stopped because the interface was set down or removed (error says which) */
+  interface_gone?: boolean;
 }

@@ -7,7 +7,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import { ETH_P_ALL, PacketSocket, type ReceivedFrame } from "../net/afpacket.js";
+import { ETH_P_ALL, InterfaceGoneError, PacketSocket, type ReceivedFrame } from "../net/afpacket.js";
 import { CLOCK_REALTIME, CLOCK_TAI, clockNs, setThreadName } from "../net/libc.js";
 import { decodeFrame } from "../sv/decode.js";
 import { StreamStats } from "./stream-stats.js";
@@ -114,18 +114,32 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
   };
 
   let stoppedBy: SubscribeSummary["stopped_by"] = "signal";
-  for (;;) {
+  /** set when the interface went down or away: stop there, keeping what was received */
+  let gone: string | undefined;
+  /** recv(), except that an interface that went away ends the run (gone) instead of throwing */
+  const recv = (nonBlocking: boolean): ReceivedFrame | undefined => {
+    try {
+      return sock.recv(nonBlocking);
+    } catch (e) {
+      if (!(e instanceof InterfaceGoneError)) throw e;
+      gone = e.message;
+      stoppedBy = "error";
+      return undefined;
+    }
+  };
+  while (gone === undefined) {
     if (Atomics.load(stop, 0) !== 0) break;
     if (endMono >= 0n && process.hrtime.bigint() >= endMono) {
       stoppedBy = "duration";
       break;
     }
-    const rx = sock.recv();
+    const rx = recv(false);
     if (rx) handle(rx);
   }
   // frames already queued when we stopped were received: count them too
+  // (after ENETDOWN too: the kernel reports the error first and keeps the queue)
   for (let i = 0; i < 1_000_000; i++) {
-    const rx = sock.recv(true);
+    const rx = recv(true);
     if (!rx) break;
     handle(rx);
   }
@@ -156,6 +170,7 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
     stopped_by: stoppedBy,
     log_file: cfg.logFile ?? null,
     log_lines: logLines,
+    ...(gone !== undefined ? { error: gone, interface_gone: true } : {}),
   };
 }
 

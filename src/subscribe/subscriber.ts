@@ -102,5 +102,6 @@ export function formatSubscribeSummary(s: SubscribeSummary): string {
     if (st.latency) lines.push(`    latency ${formatStats(st.latency)}  (${st.latency.clock})`);
   }
   lines.push(`  timestamps: ${s.timestamps}${s.log_file ? `; log ${s.log_file}: ${s.log_lines} lines` : ""}`);
+  if (s.error) lines.push(`  stopped early: ${s.error}`);
   return lines.join("\n");
 }

@@ -69,7 +69,10 @@ export interface SubscribeSummary {
   timestamps: string;
   duration_s: number;
   started_at: string;
-  stopped_by: "duration" | "signal";
+  stopped_by: "duration" | "signal" | "error";
   log_file: string | null;
   log_lines: number;
+  /** why it stopped early: the interface was set down or removed (stopped_by "error") */
+  error?: string;
+  interface_gone?: boolean;
 }

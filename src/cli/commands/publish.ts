@@ -117,6 +117,8 @@ Examples:
       try {
         const summary = await handle.done;
         process.stdout.write(v.json ? `${JSON.stringify(summary)}\n` : `${formatPublishSummary(summary)}\n`);
+        // the summary counts what went out before; the error line says why it stopped
+        if (summary.interface_gone) fail(summary.error ?? `${v.iface} went away`);
         if (summary.send_errors > 0) process.exitCode = 1;
       } finally {
         process.off("SIGINT", onSignal);

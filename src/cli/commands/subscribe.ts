@@ -75,6 +75,8 @@ Examples:
         process.stdout.write(
           o.json ? `${JSON.stringify(summary)}\n` : `${formatSubscribeSummary(summary)}\n`,
         );
+        // the summary and the --log file hold what arrived before; the error line says why it stopped
+        if (summary.interface_gone) fail(summary.error ?? `${o.iface} went away`);
       } finally {
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
