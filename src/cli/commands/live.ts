@@ -4,7 +4,7 @@
  * Thin layer over src/live/trace-run.ts.
  */
 import { type Command, Option } from "@commander-js/extra-typings";
-import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
+import { resolveSelection } from "../../config/selection.js";
 import { labStatus } from "../../lab/index.js";
 import { displayModeFor } from "../../live/display.js";
 import { formatSummary } from "../../live/summary.js";
@@ -12,6 +12,7 @@ import { runTrace } from "../../live/trace-run.js";
 import type { RecordFormat } from "../../record/schema.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
 import { showProgram } from "../../trace/session.js";
+import { type RunFlags, runOptions, selectionOptions } from "../trace-options.js";
 
 export const SNAPSHOT_HELP = `
 JSON snapshot (--json: one object per line, every second, and a last one after the trace stopped):

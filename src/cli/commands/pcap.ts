@@ -4,9 +4,10 @@
 import type { Command } from "@commander-js/extra-typings";
 import cliProgress from "cli-progress";
 import { fail } from "../../errors.js";
-import { genOptionsFromCli, STREAM_FLAGS, type StreamCliValues } from "../../gen/cli-options.js";
 import { DEFAULT_START_NS, generatePcap, parseStartTime } from "../../gen/pcap-generate.js";
 import { buildPlan, parseIntOption } from "../../gen/plan.js";
+import { genOptionsFromValues, type StreamValues } from "../../gen/stream-options.js";
+import { STREAM_FLAGS } from "../stream-flags.js";
 
 export function register(program: Command): void {
   const pcap = program
@@ -42,8 +43,8 @@ Examples:
   tcpreplay -i pub0 --pps 4000 sv.pcap                           replay it`,
     )
     .action(async (out, raw) => {
-      const values = raw as unknown as StreamCliValues & { count?: string; start?: string };
-      const plan = buildPlan(genOptionsFromCli(values));
+      const values = raw as unknown as StreamValues & { count?: string; start?: string };
+      const plan = buildPlan(genOptionsFromValues(values));
       const count =
         values.count === undefined ? 4000 : parseIntOption("--count", values.count, 1, 100_000_000);
       let startNs = DEFAULT_START_NS;

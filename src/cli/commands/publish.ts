@@ -3,12 +3,13 @@
  */
 import type { Command } from "@commander-js/extra-typings";
 import { fail } from "../../errors.js";
-import { genOptionsFromCli, STREAM_FLAGS, type StreamCliValues } from "../../gen/cli-options.js";
 import { buildPlan, parseIntOption, parseNumberOption } from "../../gen/plan.js";
+import { genOptionsFromValues, type StreamValues } from "../../gen/stream-options.js";
 import { formatPublishSummary, startPublisher } from "../../publish/publisher.js";
 import type { T0Clock } from "../../publish/types.js";
+import { STREAM_FLAGS } from "../stream-flags.js";
 
-interface PublishCliValues extends StreamCliValues {
+interface PublishCliValues extends StreamValues {
   iface?: string;
   netns?: string;
   duration?: string;
@@ -75,7 +76,7 @@ Examples:
     )
     .action(async (raw) => {
       const v = raw as unknown as PublishCliValues;
-      const gen = genOptionsFromCli(v);
+      const gen = genOptionsFromValues(v);
       const plan = buildPlan(gen);
       if (v.duration !== undefined && v.count !== undefined)
         fail("give either --duration or --count, not both");

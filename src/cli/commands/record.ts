@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { type Command, Option } from "@commander-js/extra-typings";
-import { type RunFlags, resolveSelection, runOptions, selectionOptions } from "../../config/selection.js";
+import { resolveSelection } from "../../config/selection.js";
 import { fail } from "../../errors.js";
 import { labStatus } from "../../lab/index.js";
 import { formatSummary } from "../../live/summary.js";
@@ -15,6 +15,7 @@ import { writeLegacyResultsFrom } from "../../record/legacy-writer.js";
 import type { RecordFormat } from "../../record/schema.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
 import { showProgram } from "../../trace/session.js";
+import { type RunFlags, runOptions, selectionOptions } from "../trace-options.js";
 import { SELECTION_HELP } from "./live.js";
 
 const HELP = `
