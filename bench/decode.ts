@@ -4,18 +4,23 @@
  * against `tshark -r FILE -T fields -e sv.svID -e sv.smpCnt` on the same file, and prints frames/s (wall and CPU)
  * and the ratios. The machine is shared, so both sides run several times in alternating rounds and each side's
  * best is compared; both must report the same frames and the same svID/smpCnt checksum.
+ * Then the commands a user types, whole processes with start-up, in alternating rounds on the same files:
+ * `svtrace streams FILE --json` beside `tshark -T fields -e sv.svID -e sv.smpCnt` (the issue's 50x target), and
+ * `svtrace decode FILE --json` beside `tshark -T json` on a smaller file (--json-frames, tshark -T json is slow).
  * Options: --frames=N (default 1000000), --rounds=N (default 2: tshark runs), --runs=N (svtrace runs per round,
- * default 3), --keep (keep the generated file and print its path).
+ * default 3), --json-frames=N (default 100000), --keep (keep the generated files and print their paths).
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { PcapWriter } from "../src/capture/pcap-writer.js";
 import { readPackets } from "../src/capture/reader.js";
 import { encodeDataset } from "../src/sv/dataset.js";
 import { decodeFrame, peekSvKey } from "../src/sv/decode.js";
 import { encodeFrameWithLayout } from "../src/sv/encode.js";
+import { median } from "./median.js";
 import type { Bench } from "./run.js";
 
 const STREAMS = 8;
@@ -178,6 +183,115 @@ function tshark(path: string, dir: string): Promise<Run> {
   });
 }
 
+/** A whole command's wall time, CPU time and peak RSS (GNU time) and its stdout's size in bytes. */
+interface CommandRun {
+  s: number;
+  cpu: number;
+  rssMb: number;
+  bytes: number;
+  stdout: string;
+}
+
+/** Runs a command as a user does (its own process, start-up included); keeps stdout when `keepOut`. */
+function timeCommand(cmd: string, args: string[], dir: string, keepOut = false): Promise<CommandRun> {
+  const timeFile = join(dir, "command.time");
+  const useTime = existsSync("/usr/bin/time");
+  const [c, a] = useTime ? ["/usr/bin/time", ["-o", timeFile, "-f", "%U %S %M", cmd, ...args]] : [cmd, args];
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(c, a, { stdio: ["ignore", "pipe", "pipe"] });
+    let bytes = 0;
+    const kept: Buffer[] = [];
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => {
+      bytes += b.length;
+      if (keepOut) kept.push(b);
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      err += b.toString();
+    });
+    child.on("error", (e) => reject(new Error(`cannot run ${cmd}: ${e.message}`)));
+    child.on("close", (code) => {
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (code !== 0) return reject(new Error(`${cmd} ${args.join(" ")} exited with ${code}: ${err.trim()}`));
+      let cpu = Number.NaN;
+      let rssMb = Number.NaN;
+      if (useTime) {
+        const m = /([\d.]+) ([\d.]+) (\d+)\s*$/.exec(readFileSync(timeFile, "utf8"));
+        if (m) {
+          cpu = Number(m[1]) + Number(m[2]);
+          rssMb = Number(m[3]) / 1024;
+        }
+      }
+      resolve({ s, cpu, rssMb, bytes, stdout: Buffer.concat(kept).toString() });
+    });
+  });
+}
+
+const SVTRACE = fileURLToPath(new URL("../../bin/svtrace.js", import.meta.url));
+
+/** `svtrace streams` and `decode --json` beside tshark, whole commands, alternating, `rounds` times each. */
+async function wholeCommands(
+  file: string,
+  jsonFile: string,
+  frames: number,
+  jsonFrames: number,
+  dir: string,
+) {
+  const out = (l: string) => process.stdout.write(`${l}\n`);
+  const rounds = 3;
+  const pairs = [
+    {
+      label: "streams",
+      frames,
+      ours: [process.execPath, [SVTRACE, "streams", file, "--json"]] as const,
+      theirs: ["tshark", ["-r", file, "-T", "fields", "-e", "sv.svID", "-e", "sv.smpCnt"]] as const,
+      target: 50,
+    },
+    {
+      label: "decode --json",
+      frames: jsonFrames,
+      ours: [process.execPath, [SVTRACE, "decode", jsonFile, "--json"]] as const,
+      theirs: ["tshark", ["-r", jsonFile, "-T", "json"]] as const,
+      target: undefined,
+    },
+  ];
+  out("");
+  out(
+    `whole commands, start-up included (${rounds} alternating rounds; best and median wall, best CPU, peak RSS):`,
+  );
+  for (const p of pairs) {
+    const mine: CommandRun[] = [];
+    const theirs: CommandRun[] = [];
+    for (let r = 0; r < rounds; r++) {
+      mine.push(await timeCommand(p.ours[0], [...p.ours[1]], dir, r === 0 && p.label === "streams"));
+      theirs.push(await timeCommand(p.theirs[0], [...p.theirs[1]], dir));
+    }
+    if (p.label === "streams") {
+      const seen = (JSON.parse(mine[0].stdout) as { svFrames: number }).svFrames;
+      if (seen !== p.frames) {
+        out(`svtrace streams saw ${seen} SV frames of ${p.frames}: WRONG`);
+        process.exitCode = 1;
+      }
+    }
+    const show = (who: string, rs: CommandRun[]) => {
+      const walls = rs.map((r) => r.s);
+      out(
+        `  ${who.padEnd(58)} best ${Math.min(...walls).toFixed(3)} s  median ${median(walls).toFixed(3)} s  CPU ${Math.min(...rs.map((r) => r.cpu)).toFixed(3)} s  ${Math.max(...rs.map((r) => r.rssMb)).toFixed(0)} MB  (${(rs[0].bytes / 1e6).toFixed(1)} MB out)`,
+      );
+    };
+    out(`${p.label} on ${fmt(p.frames)} frames:`);
+    show(`svtrace ${p.ours[1].slice(1).join(" ").replace(dir, "DIR")}`, mine);
+    show(`${p.theirs[0]} ${p.theirs[1].join(" ").replace(dir, "DIR")}`, theirs);
+    const best = (rs: CommandRun[]) => Math.min(...rs.map((r) => r.s));
+    const ratio = best(theirs) / best(mine);
+    const med = median(theirs.map((r) => r.s)) / median(mine.map((r) => r.s));
+    out(
+      `  svtrace / tshark: ${ratio.toFixed(1)}x (best), ${med.toFixed(1)}x (median)${p.target ? `: target >= ${p.target}x, ${ratio >= p.target ? "PASS" : "FAIL"}` : ""}`,
+    );
+  }
+}
+
 const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
 const bestWall = (runs: Run[]) => runs.reduce((x, y) => (y.s < x.s ? y : x));
 const bestCpu = (runs: Run[]) => runs.reduce((x, y) => (y.cpu < x.cpu ? y : x));
@@ -196,7 +310,7 @@ function intOption(args: string[], name: string, fallback: number): number {
 
 export const bench: Bench = {
   name: "decode",
-  title: "SV decode rate (read + decodeFrame) against tshark -T fields -e sv.svID -e sv.smpCnt",
+  title: "SV decode rate (read + decodeFrame), and svtrace streams / decode --json as typed, against tshark",
   async run(args) {
     const frames = intOption(args, "frames", 1_000_000);
     // the machine is shared: each side runs several times, in rounds (one tshark run and `runs` svtrace runs
@@ -291,7 +405,11 @@ export const bench: Bench = {
         `SV frames seen: svtrace ${fmt(m.n)}, tshark ${fmt(t.n)}, generated ${fmt(frames)}; svID/smpCnt checksum svtrace ${m.check}, tshark ${t.check}: ${same ? "same" : "DIFFERENT"}`,
       );
       if (!same) process.exitCode = 1;
-      if (keep) out(`kept ${file}`);
+      const jsonFrames = intOption(args, "json-frames", 100_000);
+      const jsonFile = join(dir, "sv-bench-json.pcap");
+      generate(jsonFile, jsonFrames);
+      await wholeCommands(file, jsonFile, frames, jsonFrames, dir);
+      if (keep) out(`kept ${file} and ${jsonFile}`);
     } finally {
       if (!keep) rmSync(dir, { recursive: true, force: true });
     }

@@ -16,7 +16,7 @@ export function buildProgram(commands: Register[]): Command {
   const program = new Command("svtrace")
     .description(
       "Trace IEC 61850-9-2 Sampled Values (SV) through a Linux host: decode captures, publish and subscribe, " +
-        "build a one-machine lab, timestamp every SV in the kernel with bpftrace, and report latencies.",
+        "build a one-machine lab, timestamp every SV in the kernel (BPF through libbpf, or bpftrace), and report latencies.",
     )
     .version(pkg.version, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")

@@ -28,9 +28,10 @@ export const commandLoaders: ReadonlyArray<readonly [name: string, load: Loader]
 ];
 
 /** The register functions to load for this command line: only the named command's when the first argument
- * names one, every command's otherwise (help, version, unknown commands). */
+ * names one, none for --version, every command's otherwise (help, unknown commands). */
 export async function commandsFor(argv: readonly string[]): Promise<Register[]> {
   const first = argv[2];
+  if (first === "--version" || first === "-V") return [];
   const only = commandLoaders.filter(([name]) => name === first);
   const chosen = only.length > 0 ? only : commandLoaders;
   const mods = await Promise.all(chosen.map(([, load]) => load()));
