@@ -102,6 +102,12 @@ export const REF_RECORD_KEYS = [
   "qualities",
 ] as const;
 
+/**
+ * The fields of `svtrace decode --json`: the reference names, then `warning` (not in the references: null on a
+ * clean frame, else what is wrong with a frame whose ASDUs still decode).
+ */
+export const DECODE_JSON_KEYS = [...REF_RECORD_KEYS, "warning"] as const;
+
 /** The tshark reference decode `<dir>/<stem>.ref.jsonl.gz`: one object per ASDU (or per undecodable frame). */
 export function loadReferenceRecords(dir: string, stem: string): Record<string, unknown>[] {
   return gunzipSync(readFileSync(resolve(dir, `${stem}.ref.jsonl.gz`)))

@@ -17,7 +17,7 @@ import { formatMac, MacParseError, parseMac } from "../src/sv/mac.js";
 import { asduRecords, errorRecord, formatTimeEpoch } from "../src/sv/refjson.js";
 import type { SvFrame } from "../src/sv/types.js";
 import { formatUtcTimeTshark, readUtcTime, writeUtcTime } from "../src/sv/utc-time.js";
-import { REF_RECORD_KEYS } from "./helpers.js";
+import { DECODE_JSON_KEYS } from "./helpers.js";
 
 function leFrame(over: Partial<SvFrame> = {}): SvFrame {
   return {
@@ -362,12 +362,13 @@ describe("decoder", () => {
 });
 
 describe("reference JSON", () => {
-  it("has exactly the reference keys in order, null where absent, no pairs for a 16-byte dataset", () => {
+  it("has exactly the reference keys in order (then warning), null where absent, no pairs for a 16-byte dataset", () => {
     const f = leFrame({ vlan: undefined });
     f.pdu.asdus[0].seqData = new Uint8Array(16);
     const r = decodeOk(encodeFrame(f));
     const rec = asduRecords(r.frame, 3, 1594858030059560000n)[0];
-    assert.deepEqual(Object.keys(rec), REF_RECORD_KEYS);
+    assert.deepEqual(Object.keys(rec), DECODE_JSON_KEYS);
+    assert.equal(rec.warning, null);
     assert.equal(rec.time_epoch, "1594858030.059560000");
     assert.equal(rec.vlan_id, null);
     assert.equal(rec.values, null);

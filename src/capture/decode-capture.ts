@@ -1,12 +1,21 @@
 /**
  * `svtrace decode` as a library: every packet of a capture through the SV codec, as output lines.
  * Human form: one line per ASDU. JSON form: one reference-format object per ASDU (../sv/refjson.ts),
- * `{"frame":N,"error":"...","offset":K}` for a frame that cannot be decoded, and (with `all`) one object per
- * non-SV packet. Lines come out of a generator so the caller can stream them.
+ * `{"frame":N,"error":"...","offset":K}` for a frame with nothing decodable, and (with `all`) one object per
+ * non-SV packet. A frame whose ASDUs decode despite a problem (a PDU cut short: SV Length, savPdu or seqASDU
+ * past the bytes present; a noASDU mismatch) gives its complete ASDUs, each with the problem in `warning`
+ * (JSON) or a `warning "..."` field (text). Lines come out of a generator so the caller can stream them.
  */
 import { decodeDataset } from "../sv/dataset.js";
 import { type DecodeResult, decodeFrame } from "../sv/decode.js";
-import { asduRecords, errorRecord, type RefAsduRecord, seqDataIsPairs, toHex } from "../sv/refjson.js";
+import {
+  asduRecords,
+  errorRecord,
+  type RefAsduRecord,
+  seqDataIsPairs,
+  toHex,
+  warningOf,
+} from "../sv/refjson.js";
 import type { Asdu, SvFrame } from "../sv/types.js";
 import { formatUtcTimeTshark } from "../sv/utc-time.js";
 import { readPackets } from "./reader.js";
@@ -24,6 +33,8 @@ export interface DecodeCounts {
   svFrames: number;
   asdus: number;
   errorFrames: number;
+  /** SV frames decoded with a warning (their ASDUs are in `asdus`) */
+  warnedFrames: number;
   notSv: number;
   otherLink: number;
 }
@@ -62,7 +73,7 @@ export function refRecordJson(r: RefAsduRecord): string {
     `"datSet":${js(r.datSet)},"smpCnt":${r.smpCnt},"confRev":${r.confRev},"refrTm":${js(r.refrTm)},` +
     `"smpSynch":${jn(r.smpSynch)},"smpRate":${jn(r.smpRate)},"smpMod":${jn(r.smpMod)},` +
     `"gmIdentity":${js(r.gmIdentity)},"seqData_hex":"${r.seqData_hex}","values":${ja(r.values)},` +
-    `"qualities":${ja(r.qualities)}}`
+    `"qualities":${ja(r.qualities)},"warning":${js(r.warning)}}`
   );
 }
 
@@ -70,8 +81,14 @@ function hex4(n: number): string {
   return `0x${n.toString(16).padStart(4, "0")}`;
 }
 
-/** One human-readable line for ASDU i of a frame. */
-export function formatAsduLine(frameNo: number, tsNs: bigint, frame: SvFrame, i: number): string {
+/** One human-readable line for ASDU i of a frame; `warning` (warningOf) goes last when there is one. */
+export function formatAsduLine(
+  frameNo: number,
+  tsNs: bigint,
+  frame: SvFrame,
+  i: number,
+  warning: string | null = null,
+): string {
   const pdu = frame.pdu;
   const a: Asdu = pdu.asdus[i];
   const parts: string[] = [
@@ -99,6 +116,7 @@ export function formatAsduLine(frameNo: number, tsNs: bigint, frame: SvFrame, i:
   } else {
     parts.push(`seqData ${toHex(a.seqData)}`);
   }
+  if (warning !== null) parts.push(`warning ${JSON.stringify(warning)}`);
   return parts.join("  ");
 }
 
@@ -108,7 +126,15 @@ export function formatAsduLine(frameNo: number, tsNs: bigint, frame: SvFrame, i:
 export function* decodeCaptureLines(
   path: string,
   opts: DecodeCaptureOptions = {},
-  counts: DecodeCounts = { packets: 0, svFrames: 0, asdus: 0, errorFrames: 0, notSv: 0, otherLink: 0 },
+  counts: DecodeCounts = {
+    packets: 0,
+    svFrames: 0,
+    asdus: 0,
+    errorFrames: 0,
+    warnedFrames: 0,
+    notSv: 0,
+    otherLink: 0,
+  },
 ): Generator<string> {
   const json = opts.json === true;
   for (const { packet, result } of decodePackets(path, opts)) {
@@ -138,8 +164,11 @@ export function* decodeCaptureLines(
           : `#${n}  ${formatIsoNs(packet.tsNs)}  not SV: EtherType ${hex4(result.etherType)}, ${packet.data.length} bytes`;
       continue;
     }
-    if (result.kind === "error") {
-      counts.errorFrames++;
+    const asdus = result.kind === "sv" ? result.frame.pdu.asdus.length : 0;
+    if (result.kind === "error" || (asdus === 0 && result.errors.length > 0)) {
+      // nothing decodable (a frame without ASDUs, noASDU saying otherwise, is counted as decoded, as before)
+      if (result.kind === "error") counts.errorFrames++;
+      else counts.svFrames++;
       const e = result.errors[0];
       yield json
         ? JSON.stringify(errorRecord(n, e))
@@ -147,14 +176,13 @@ export function* decodeCaptureLines(
       continue;
     }
     counts.svFrames++;
-    counts.asdus += result.frame.pdu.asdus.length;
+    counts.asdus += asdus;
+    const warning = result.errors.length === 0 ? null : warningOf(result.errors);
+    if (warning !== null) counts.warnedFrames++;
     if (json) {
-      for (const r of asduRecords(result.frame, n, packet.tsNs)) yield refRecordJson(r);
-      for (const e of result.errors) yield JSON.stringify(errorRecord(n, e));
+      for (const r of asduRecords(result.frame, n, packet.tsNs, warning)) yield refRecordJson(r);
     } else {
-      for (let i = 0; i < result.frame.pdu.asdus.length; i++)
-        yield formatAsduLine(n, packet.tsNs, result.frame, i);
-      for (const e of result.errors) yield `#${n}  warning at offset ${e.offset}: ${e.code}: ${e.message}`;
+      for (let i = 0; i < asdus; i++) yield formatAsduLine(n, packet.tsNs, result.frame, i, warning);
     }
   }
 }

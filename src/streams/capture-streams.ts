@@ -14,6 +14,11 @@ export interface CaptureStreams {
   asdus: number;
   /** SV frames that could not be decoded */
   errorFrames: number;
+  /**
+   * SV frames decoded with a warning (a PDU cut short, a noASDU mismatch): their complete ASDUs are counted in
+   * the streams like any other (a snaplen-cut capture does not lose samples to it)
+   */
+  warnedFrames: number;
   notSv: number;
   /** packets with a link type the codec does not decode */
   otherLink: number;
@@ -37,6 +42,7 @@ export function captureStreams(file: string, opts: CaptureStreamsOptions = {}): 
     svFrames: 0,
     asdus: 0,
     errorFrames: 0,
+    warnedFrames: 0,
     notSv: 0,
     otherLink: 0,
     firstNs: null,
@@ -60,6 +66,7 @@ export function captureStreams(file: string, opts: CaptureStreamsOptions = {}): 
     else {
       r.svFrames++;
       r.asdus += d.frame.pdu.asdus.length;
+      if (d.errors.length > 0) r.warnedFrames++;
       table.add(d.frame, p.tsNs);
     }
   }

@@ -253,6 +253,19 @@ function readTlvSlow(
   return p + len;
 }
 
+/**
+ * A savPdu or seqASDU length ran past its container (readTlv reported it). Inside a PDU already known to be cut
+ * short (`overrun`) that is the same missing bytes: the report is dropped. Otherwise it counts as an overrun.
+ * Returns the new count of overrun errors.
+ */
+function noteOverrun(errors: SvDecodeError[], overrun: boolean, overrunErrors: number): number {
+  if (overrun) {
+    errors.pop();
+    return overrunErrors;
+  }
+  return overrunErrors + 1;
+}
+
 /** data[off, off+len) as a view: without reading data.buffer/byteOffset when a capture reader made data */
 function view(data: Uint8Array, off: number, len: number): Uint8Array {
   return subView(data, off, len);
@@ -768,6 +781,11 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, undefined);
   }
   let end = off + length;
+  // the PDU runs past the bytes present: SV Length past the capture (snaplen cut, or a Length counted wrong), or
+  // below, a savPdu/seqASDU length past its container. Then the ASDUs that are complete are kept (an "sv" result
+  // whose errors say what is wrong), the one cut short is dropped, and later overruns of the same end are not
+  // reported again.
+  let overrun = false;
   if (end > len) {
     err(
       errors,
@@ -776,7 +794,10 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
       `SV Length ${length} runs ${end - len} byte(s) past the end of the captured frame`,
     );
     end = len;
+    overrun = true;
   }
+  /** errors that only say the PDU is cut short (see `overrun`); any other error keeps the frame an error */
+  let overrunErrors = errors.length;
   const offsets: SvOffsets | undefined = wantOffsets
     ? { appid: appidOff, noASDU: -1, seqASDU: -1, pduEnd: end, asdus: [] }
     : undefined;
@@ -794,7 +815,11 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   let savEnd = readTlv(data, p, end, errors, "savPdu");
   if (savEnd === -1)
     return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, offsets);
-  if (savEnd < 0) savEnd = -savEnd - 1;
+  if (savEnd < 0) {
+    savEnd = -savEnd - 1;
+    overrunErrors = noteOverrun(errors, overrun, overrunErrors);
+    overrun = true;
+  }
   p = tlvValue;
 
   let noASDU = -1;
@@ -803,6 +828,8 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
   let seqFound = false;
   let savSeen = 0;
   let fatal = false;
+  /** an ASDU was cut short by the end of the PDU (overrun): the ones before it are kept */
+  let asduCut = false;
   while (p < savEnd && !fatal) {
     const tagPos = p;
     let next = readTlv(data, p, savEnd, errors, "savPdu element");
@@ -852,6 +879,10 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     } else if (tag === 0xa2) {
       seqFound = true;
       if (offsets) offsets.seqASDU = tagPos;
+      if (clamped) {
+        overrunErrors = noteOverrun(errors, overrun, overrunErrors);
+        overrun = true;
+      }
       const seqEnd = v + n;
       let q = v;
       while (q < seqEnd) {
@@ -866,7 +897,24 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
           fatal = true;
           break;
         }
+        const before = errors.length;
         let asduEnd = readTlv(data, q, seqEnd, errors, "ASDU");
+        if (clamped && (asduEnd < -1 || (asduEnd === -1 && errors[before].code === "truncated"))) {
+          // the seqASDU runs past the bytes present, and this ASDU with it: report it once, keep the complete
+          // ones before it (an ASDU running past a seqASDU that fits is a broken ASDU, as any other)
+          errors.length = before;
+          const k = asdus === undefined ? 0 : asdus.length;
+          err(
+            errors,
+            "truncated",
+            asduPos,
+            `ASDU ${k + 1}${noASDU >= 0 ? ` of ${noASDU}` : ""} runs past the end of the PDU at offset ${seqEnd}${k > 0 ? `; the ${k} complete ASDU(s) before it are kept` : ""}`,
+          );
+          overrunErrors++;
+          asduCut = true;
+          fatal = true;
+          break;
+        }
         if (asduEnd === -1) {
           fatal = true;
           break;
@@ -896,7 +944,9 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     if (noASDU < 0) err(errors, "missing-field", off + 8, "savPdu lacks noASDU");
     if (!seqFound) err(errors, "missing-field", off + 8, "savPdu lacks seqASDU");
   }
-  if (errors.length > 0) {
+  // a PDU cut short after complete ASDUs (and nothing else wrong): decoded, with the errors saying so
+  const cutShort = errors.length > 0 && errors.length === overrunErrors && asdus !== undefined && noASDU >= 0;
+  if (errors.length > 0 && !cutShort) {
     const pp: NonNullable<PartialSvFrame["pdu"]> = {
       appid,
       length,
@@ -909,7 +959,7 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     return errorResult(src, dst, vlan, pp, offsets);
   }
   if (asdus === undefined) asdus = [];
-  if (noASDU !== asdus.length) {
+  if (noASDU !== asdus.length && !asduCut) {
     err(
       errors,
       "noasdu-mismatch",
@@ -962,7 +1012,8 @@ export interface SvKey {
 /**
  * Fast path: APPID, VLAN id, noASDU, and the first ASDU's svID and smpCnt, without building the frame.
  * Returns undefined for a non-SV frame or one decodeFrame would report as broken before those fields
- * (use decodeFrame to learn why). Never throws.
+ * (use decodeFrame to learn why). Like decodeFrame, it reads a PDU cut short (SV Length, savPdu or seqASDU
+ * running past the bytes present) as far as the first ASDU is complete. Never throws.
  */
 export function peekSvKey(data: Uint8Array, linkType: LinkType): SvKey | undefined {
   const errors = scratchErrors;
@@ -985,18 +1036,25 @@ export function peekSvKey(data: Uint8Array, linkType: LinkType): SvKey | undefin
     if (etherType !== SV_ETHERTYPE || len < off + 8) return undefined;
     const appid = (data[off] << 8) | data[off + 1];
     const length = (data[off + 2] << 8) | data[off + 3];
-    const end = off + length;
-    if (length < 8 || end > len || data[off + 8] !== 0x60) return undefined;
-    const savEnd = readTlv(data, off + 8, end, errors, "savPdu");
-    if (savEnd < 0) return undefined;
+    const end = Math.min(off + length, len);
+    if (length < 8 || off + 8 >= end || data[off + 8] !== 0x60) return undefined;
+    let savEnd = readTlv(data, off + 8, end, errors, "savPdu");
+    if (savEnd === -1) return undefined;
+    if (savEnd < 0) savEnd = -savEnd - 1;
     let p = tlvValue;
     let noASDU = -1;
     let seqStart = -1;
     let seqEnd = -1;
     while (p < savEnd) {
       const next = readTlv(data, p, savEnd, errors, "savPdu element");
-      if (next < 0) return undefined;
       const t: number = tlvTag;
+      if (next < 0) {
+        // only a seqASDU may run past the end (decodeFrame keeps its complete ASDUs)
+        if (next === -1 || t !== 0xa2) return undefined;
+        seqStart = tlvValue;
+        seqEnd = -next - 1;
+        break;
+      }
       if (t === 0x80 && tlvLen >= 1 && tlvLen <= 4) noASDU = readUnsigned(data, tlvValue, tlvLen);
       else if (t === 0xa2) {
         seqStart = tlvValue;

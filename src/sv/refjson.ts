@@ -1,6 +1,7 @@
 /**
  * Reference-compatible JSON: one object per ASDU with exactly the field names, order and value formats of the
- * tshark reference decodes in shared/captures/*.ref.jsonl.gz, and the error record for undecodable frames.
+ * tshark reference decodes in shared/captures/*.ref.jsonl.gz (plus `warning`, last), and the error record for
+ * undecodable frames.
  */
 import { decodeDataset } from "./dataset.js";
 import type { SvDecodeError } from "./decode.js";
@@ -37,6 +38,8 @@ export interface RefAsduRecord {
   /** INT32 values of the (value, quality) pairs; null unless seqData is 64 bytes or a larger multiple of 8 */
   values: number[] | null;
   qualities: number[] | null;
+  /** what is wrong with the frame although its ASDUs decoded (e.g. a PDU cut short), or null (warningOf) */
+  warning: string | null;
 }
 
 export interface RefErrorRecord {
@@ -73,8 +76,27 @@ export function seqDataIsPairs(len: number): boolean {
   return len >= 64 && len % 8 === 0;
 }
 
-/** One reference-format record per ASDU of a decoded frame. */
-export function asduRecords(frame: SvFrame, frameNo: number, tsNs: bigint): RefAsduRecord[] {
+/**
+ * The `warning` of a decoded frame's records: its errors (a PDU cut short, a noASDU mismatch) as
+ * "code at offset K: message", joined by "; ", or null when there are none.
+ */
+export function warningOf(errors: readonly SvDecodeError[]): string | null {
+  if (errors.length === 0) return null;
+  let s = "";
+  for (let i = 0; i < errors.length; i++) {
+    const e = errors[i];
+    s += `${i > 0 ? "; " : ""}${e.code} at offset ${e.offset}: ${e.message}`;
+  }
+  return s;
+}
+
+/** One reference-format record per ASDU of a decoded frame; `warning` as warningOf gives it. */
+export function asduRecords(
+  frame: SvFrame,
+  frameNo: number,
+  tsNs: bigint,
+  warning: string | null = null,
+): RefAsduRecord[] {
   const time_epoch = formatTimeEpoch(tsNs);
   const pdu = frame.pdu;
   const out: RefAsduRecord[] = [];
@@ -105,6 +127,7 @@ export function asduRecords(frame: SvFrame, frameNo: number, tsNs: bigint): RefA
       seqData_hex: toHex(a.seqData),
       values: pairs ? pairs.values : null,
       qualities: pairs ? pairs.qualities : null,
+      warning,
     });
   }
   return out;

@@ -9,12 +9,16 @@ import { writeLines } from "../line-output.js";
 const HELP = `
 Output: one line per ASDU (a frame with 8 ASDUs gives 8 lines):
   #frame  time (UTC)  src > dst  vlan id pcp  appid  svID  smpCnt  confRev  smpSynch  [optional fields]  values
+  [warning "..."]
 Link types: Ethernet (with or without 802.1Q, VID 0 too) and Linux cooked (SLL) captures; pcap (µs or ns) and pcapng.
 
 --json prints one object per ASDU with the fields of the reference decodes:
   frame, time_epoch, src, dst, vlan_id, vlan_pri, appid, length, simulate, noASDU, asdu_index, svID, datSet,
-  smpCnt, confRev, refrTm, smpSynch, smpRate, smpMod, gmIdentity, seqData_hex, values, qualities (null if absent).
-A frame that cannot be decoded prints {"frame":N,"error":"...","offset":K} and decoding goes on.
+  smpCnt, confRev, refrTm, smpSynch, smpRate, smpMod, gmIdentity, seqData_hex, values, qualities (null if absent),
+  warning (null, or what is wrong with a frame whose ASDUs still decode: SV Length, savPdu or seqASDU running
+  past the captured bytes, as snaplen-cut captures and miscounting merging units give, or a noASDU mismatch;
+  then every complete ASDU is printed and the one cut short is not).
+A frame with nothing decodable prints {"frame":N,"error":"...","offset":K} and decoding goes on.
 Packets that are not SV are skipped unless --all (then one line / {"frame":N,"time_epoch":..,"not_sv":"EtherType 0x0800"}).
 A summary (packets, SV frames, ASDUs, errors, skipped) goes to stderr.
 
@@ -41,6 +45,7 @@ export function register(program: Command): void {
         svFrames: 0,
         asdus: 0,
         errorFrames: 0,
+        warnedFrames: 0,
         notSv: 0,
         otherLink: 0,
       };
@@ -56,6 +61,7 @@ export function register(program: Command): void {
       const skipped = counts.notSv + counts.otherLink;
       process.stderr.write(
         `${file}: ${counts.packets} packets, ${counts.svFrames} SV frames, ${counts.asdus} ASDUs` +
+          (counts.warnedFrames ? `, ${counts.warnedFrames} with a warning` : "") +
           (counts.errorFrames ? `, ${counts.errorFrames} undecodable` : "") +
           (skipped && !o.all
             ? `, ${skipped} non-SV skipped (--all lists them)`

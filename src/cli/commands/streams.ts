@@ -20,7 +20,7 @@ max = guessed from the largest smpCnt (marked "?"); wraps; gaps (events) and mis
 (same smpCnt again, e.g. a frame captured twice); out-of-order (a late smpCnt that fills an earlier gap);
 inter-arrival of the stream's frames min/p50/p99/max in µs.
 
---json prints one object: {"file","packets","svFrames","asdus","errorFrames","notSv","otherLink","firstTime",
+--json prints one object: {"file","packets","svFrames","asdus","errorFrames","warnedFrames","notSv","otherLink","firstTime",
 "lastTime","streams":[{"svID","appid","src","dst","vlanId","vlanPcp","frames","asdus","firstTime","lastTime",
 "framesPerSecond","samplesPerSecond","modulus","modulusFrom","nominal","wraps","gaps","missing","duplicates",
 "outOfOrder","invalid","interArrival":{"count","minUs","p50Us","p99Us","maxUs","meanUs","negative"}|null}]}
@@ -103,6 +103,7 @@ const HEADER = [
 export function streamsText(r: CaptureStreams): string {
   const head =
     `${r.file}: ${r.packets} packets, ${r.svFrames} SV frames, ${r.asdus} ASDUs, ${r.streams.length} stream(s)` +
+    (r.warnedFrames ? `, ${r.warnedFrames} with a warning (svtrace decode shows it)` : "") +
     (r.errorFrames ? `, ${r.errorFrames} undecodable` : "") +
     (r.notSv ? `, ${r.notSv} not SV` : "") +
     (r.otherLink ? `, ${r.otherLink} of a link type that is not decoded (only Ethernet and Linux SLL)` : "");
@@ -118,6 +119,7 @@ export function streamsJson(r: CaptureStreams): string {
     svFrames: r.svFrames,
     asdus: r.asdus,
     errorFrames: r.errorFrames,
+    warnedFrames: r.warnedFrames,
     notSv: r.notSv,
     otherLink: r.otherLink,
     firstTime: t(r.firstNs),
