@@ -254,15 +254,23 @@ function readTlvSlow(
 }
 
 /**
- * A savPdu or seqASDU length ran past its container (readTlv reported it). Inside a PDU already known to be cut
- * short (`overrun`) that is the same missing bytes: the report is dropped. Otherwise it counts as an overrun.
- * Returns the new count of overrun errors.
+ * A savPdu or seqASDU length ran past its container (readTlv reported it last). Inside a PDU already known to be
+ * cut short (`overrun`) that is the same missing bytes: the report is dropped. Otherwise it counts as an overrun,
+ * its message naming the TLV and its container. Returns the new count of overrun errors.
  */
-function noteOverrun(errors: SvDecodeError[], overrun: boolean, overrunErrors: number): number {
+function noteOverrun(
+  errors: SvDecodeError[],
+  overrun: boolean,
+  overrunErrors: number,
+  what: string,
+  container: string,
+): number {
   if (overrun) {
     errors.pop();
     return overrunErrors;
   }
+  const e = errors[errors.length - 1];
+  e.message = e.message.replace(/^[^:]*:/, `${what}:`).replace("its container", container);
   return overrunErrors + 1;
 }
 
@@ -817,7 +825,7 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
     return errorResult(src, dst, vlan, { appid, length, reserved1, reserved2, asdus: [] }, offsets);
   if (savEnd < 0) {
     savEnd = -savEnd - 1;
-    overrunErrors = noteOverrun(errors, overrun, overrunErrors);
+    overrunErrors = noteOverrun(errors, overrun, overrunErrors, "savPdu", `the PDU (SV Length ${length})`);
     overrun = true;
   }
   p = tlvValue;
@@ -880,7 +888,7 @@ function decodeUnsafe(data: Uint8Array, linkType: LinkType, wantOffsets: boolean
       seqFound = true;
       if (offsets) offsets.seqASDU = tagPos;
       if (clamped) {
-        overrunErrors = noteOverrun(errors, overrun, overrunErrors);
+        overrunErrors = noteOverrun(errors, overrun, overrunErrors, "seqASDU", "the savPdu");
         overrun = true;
       }
       const seqEnd = v + n;
