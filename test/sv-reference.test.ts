@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readPackets } from "../src/capture/reader.js";
 import { decodeFrame, peekSvKey, type SvDecodeErrorCode, type SvOffsets } from "../src/sv/decode.js";
-import { asduRecords, type RefAsduRecord } from "../src/sv/refjson.js";
+import { asduRecords, type RefAsduRecord, warningOf } from "../src/sv/refjson.js";
 import type { SvFrame } from "../src/sv/types.js";
 import { capturesDir, loadReferenceRecords, REF_RECORD_KEYS, repoRoot } from "./helpers.js";
 
@@ -230,7 +230,16 @@ describe("every shared capture decodes exactly like its tshark reference", () =>
           },
           `${what}: peekSvKey`,
         );
-        const mine = asduRecords(r.frame, pkt.index, pkt.tsNs);
+        const mine = asduRecords(r.frame, pkt.index, pkt.tsNs, warningOf(r.errors));
+        // decode --json's warning: null on a clean frame, else what is wrong (a PDU cut short, a noASDU mismatch)
+        for (const m of mine)
+          if (r.errors.length === 0) assert.equal(m.warning, null, what);
+          else
+            assert.match(
+              m.warning ?? "",
+              new RegExp(`^${r.errors[0].code} at offset ${r.errors[0].offset}: `),
+              what,
+            );
         if (r.frame.pdu.security !== undefined) {
           // tshark 4.0 is wrong here (see the file comment): check the correct values instead
           assert.equal(mine.length, r.frame.pdu.noASDU, `${what}: ASDUs after security`);
