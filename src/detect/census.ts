@@ -51,6 +51,7 @@ export class StreamCensus {
       this.undecodable++;
       return true;
     }
+    // a frame decoded with a warning (noASDU mismatch, PDU cut short) counts with its complete ASDUs
     this.addFrame(r.frame, tsNs);
     return true;
   }

@@ -78,6 +78,7 @@ function run(input: WorkerInput, port: NonNullable<typeof parentPort>): Subscrib
       decodeErrors++;
       return;
     }
+    // decoded with a warning (noASDU mismatch, PDU cut short): counted, and its complete ASDUs are used
     if (r.errors.length > 0) decodeErrors++;
     let userUs = -1;
     for (let i = 0; i < asdus.length; i++) {

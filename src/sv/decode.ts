@@ -2,7 +2,9 @@
  * SV decoder: one captured frame (Ethernet ± 802.1Q, or Linux cooked SLL v1) -> SvFrame, or "not SV", or
  * typed errors with byte offsets. Never throws. The PDU is bounded by the SV header Length (trailers, FCS and
  * padding are ignored); BER lengths may be short, long or non-minimal; unknown tags are skipped; whatever was
- * decoded before a problem is kept. Allocation-light: seqData/security/gmIdentity are views into `data`,
+ * decoded before a problem is kept. A PDU cut short (SV Length, savPdu or seqASDU length past the bytes present:
+ * snaplen-cut captures, merging units that count wrongly) with complete ASDUs is an "sv" result of those ASDUs
+ * whose `errors` say what is wrong (the ASDU cut short is dropped), as tshark also decodes them. Allocation-light: seqData/security/gmIdentity are views into `data`,
  * svID and MAC strings come from small caches, and no closures are created per frame. Two paths give the same
  * result: decodeCommon takes frames of the common layout straight through; the general walk (decodeUnsafe) takes
  * every other frame, and every call that asks for offsets.
@@ -23,7 +25,8 @@ const QINQ_TPID = 0x88a8;
 import { readUtcTime } from "./utc-time.js";
 
 export type SvDecodeErrorCode =
-  /** the frame ends before a header or the PDU ends (header Length larger than the captured bytes) */
+  /** the frame ends before a header or the PDU ends (header Length larger than the captured bytes), or an ASDU
+   * is cut short by the end of a PDU that runs past the bytes present */
   | "truncated"
   /** a BER length is malformed (indefinite, > 4 octets) or runs past its container; or header Length < 8 */
   | "bad-length"
@@ -83,6 +86,11 @@ export interface PartialSvFrame {
   pdu?: Partial<Omit<SvPdu, "asdus">> & { asdus: Asdu[] };
 }
 
+/**
+ * "sv": decoded; `errors` is empty, or says what is wrong with a frame whose ASDUs still decode: a noASDU mismatch,
+ * or a PDU cut short ("truncated"/"bad-length" errors whose message says what runs past the end; the frame holds
+ * every complete ASDU). "error": nothing usable; `partial` keeps what was decoded before the problem.
+ */
 export type DecodeResult =
   | { kind: "sv"; frame: SvFrame; errors: readonly SvDecodeError[]; offsets?: SvOffsets }
   | { kind: "not-sv"; etherType: number }
