@@ -84,6 +84,11 @@ export interface InitramfsOptions {
 export async function buildInitramfs(opts: InitramfsOptions): Promise<void> {
   const busybox = which("busybox");
   if (!busybox) fail("busybox not found: the qemu lab needs busybox-static (apt-get install busybox-static)");
+  const head = readFileSync(busybox).subarray(0, 4096).toString("latin1");
+  if (head.includes("ld-linux"))
+    fail(
+      `${busybox} is linked dynamically: the guest's initramfs needs busybox-static (apt-get install busybox-static)`,
+    );
   if (!which("cpio")) fail("cpio not found: the qemu lab needs it (apt-get install cpio)");
   const root = `${opts.out}.d`;
   rmSync(root, { recursive: true, force: true });
