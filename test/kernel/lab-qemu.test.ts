@@ -147,6 +147,22 @@ test("qemu lab: guest boots, lab exec passes output and status, SVs from pub0 re
   }
 });
 
+test("lab exec in a namespace lab runs in the VM namespace (one command line for every mode)", () => {
+  try {
+    const up = lab(["up", "--switch", "bridge"]);
+    assert.equal(up.code, 0, up.stderr);
+    const links = lab(["exec", "--", "ip", "-br", "link"]);
+    assert.equal(links.code, 0, links.stderr);
+    assert.match(links.stdout, /^vm0@/m);
+    assert.doesNotMatch(links.stdout, /hyp-in|pub0/);
+    const four = lab(["exec", "--", "sh", "-c", "echo err >&2; exit 4"]);
+    assert.equal(four.code, 4);
+    assert.equal(four.stderr, "err\n");
+  } finally {
+    downAndAssertClean(PREFIX);
+  }
+});
+
 test("qemu lab: QEMU killed with SIGKILL: status says so, lab down still removes everything", () => {
   try {
     const up = lab(["up", "--switch", "qemu"], BOOT_TIMEOUT_MS);
