@@ -60,6 +60,11 @@ test("qemu lab: guest boots, lab exec passes output and status, SVs from pub0 re
     assert.match(text.stdout, /guest agent: answers/);
     console.log(`guest ${g.release} booted in ${g.bootMs} ms (tcg); clock offset ${g.clockOffsetMs} ms`);
 
+    const again = lab(["up", "--switch", "qemu"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(again.stdout.split("\n")[0], "lab already up (--switch qemu): nothing changed");
+    assert.equal(status().s.guest?.qemuPid, g.qemuPid);
+
     const uname = lab(["exec", "--", "uname", "-r"]);
     assert.equal(uname.code, 0, uname.stderr);
     assert.equal(uname.stdout.trim(), g.release);
@@ -110,6 +115,11 @@ test("qemu lab: guest boots, lab exec passes output and status, SVs from pub0 re
     );
     const first = await Promise.race([ready.then(() => "ready"), sub.done.then(() => "exited")]);
     assert.equal(first, "ready", `the guest subscriber exited before listening: ${err}`);
+    // while lab exec holds the agent's channel, status says who does and the lab is still healthy
+    const busy = status();
+    assert.equal(busy.code, 0, JSON.stringify(busy.s.problems));
+    assert.equal(busy.s.guest?.channel, "busy");
+    assert.ok(busy.s.guest?.busyPid && existsSync(`/proc/${busy.s.guest.busyPid}`));
     const pub = runCli(
       [
         "publish",
@@ -136,7 +146,7 @@ test("qemu lab: guest boots, lab exec passes output and status, SVs from pub0 re
     const stream = got.streams.find((s) => s.svID === "qemu0000");
     assert.ok(stream, `the guest received the stream: ${r.stdout}`);
     console.log(
-      `# guest eth0 received ${stream.received} of ${sent} SVs (missing ${stream.missing}) under TCG`,
+      `guest eth0 received ${stream.received} of ${sent} SVs (missing ${stream.missing}) under TCG`,
     );
     // emulation drops some under load (37 of 21 000 at this rate when measured); most must arrive, none twice
     assert.ok(stream.received <= sent);
