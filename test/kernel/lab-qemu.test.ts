@@ -101,7 +101,7 @@ test("qemu lab: guest boots, lab exec passes output and status, SVs from pub0 re
         "--iface",
         "eth0",
         "--duration",
-        "40",
+        "15",
         "--json",
       ],
       {
