@@ -4,7 +4,7 @@
  * (argument arrays, no shell), streaming their stdout/stderr and exit status back. Node built-ins only.
  *
  * Host -> guest: {"t":"hello","s":SESSION} {"t":"ping","s"} {"t":"exec","s","argv":[..],"cwd"} {"t":"kill","s","sig"}
- * Guest -> host: {"t":"pong","s","release","uptimeS","realtimeMs"} {"t":"out","s","fd":1|2,"d":BASE64}
+ * Guest -> host: {"t":"pong","s","release","uptimeS","realtimeMs"} {"t":"started","s","pid"} {"t":"out","s","fd":1|2,"d":BASE64}
  *                {"t":"exit","s","code","signal"} {"t":"error","s","message"}
  * Every message carries the session, so output a previous client left unread is ignored by the next one. A new
  * hello kills the commands of older sessions (their client is gone: one client at a time uses the channel).
@@ -96,6 +96,7 @@ async function main(): Promise<void> {
       const set = children.get(m.s) ?? new Set();
       children.set(m.s, set);
       set.add(child);
+      if (child.pid !== undefined) send({ t: "started", s: m.s, pid: child.pid });
       child.stdout?.on("data", (d: Buffer) => send({ t: "out", s: m.s, fd: 1, d: d.toString("base64") }));
       child.stderr?.on("data", (d: Buffer) => send({ t: "out", s: m.s, fd: 2, d: d.toString("base64") }));
       child.on("error", (e) => {

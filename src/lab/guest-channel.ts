@@ -20,7 +20,7 @@ export interface GuestPong {
 }
 
 interface GuestMessage {
-  t: "pong" | "out" | "exit" | "error";
+  t: "pong" | "started" | "out" | "exit" | "error";
   s: string;
   release?: string;
   uptimeS?: number;
@@ -146,6 +146,8 @@ export interface GuestExecOptions {
   cwd?: string;
   onStdout: (b: Buffer) => void;
   onStderr: (b: Buffer) => void;
+  /** how long to wait for the agent to start the command (default 60 s) */
+  startTimeoutMs?: number;
   /** signals received by the caller are forwarded to the command in the guest */
   forwardSignals?: NodeJS.Signals[];
 }
@@ -162,16 +164,31 @@ export async function execInGuest(socketPath: string, opts: GuestExecOptions): P
     let status = 0;
     let error: string | undefined;
     ch.send({ t: "exec", argv: opts.argv, cwd: opts.cwd ?? process.cwd() });
-    await ch.until((m) => {
-      if (m.t === "out" && m.d) (m.fd === 2 ? opts.onStderr : opts.onStdout)(Buffer.from(m.d, "base64"));
-      if (m.t === "error") {
-        error = m.message ?? "the guest agent could not run the command";
+    // the agent answers "started" (or "error") at once; waiting longer means another client holds the
+    // channel or the agent is gone
+    const startMs = opts.startTimeoutMs ?? 60_000;
+    let notStarted: string | undefined;
+    const timer = setTimeout(() => {
+      notStarted = `the guest agent did not start the command within ${startMs / 1000} s (another lab exec holding the channel, or the agent is not running: see svtrace lab status)`;
+      ch.close();
+    }, startMs);
+    await ch
+      .until((m) => {
+        clearTimeout(timer);
+        if (m.t === "out" && m.d) (m.fd === 2 ? opts.onStderr : opts.onStdout)(Buffer.from(m.d, "base64"));
+        if (m.t === "error") {
+          error = m.message ?? "the guest agent could not run the command";
+          return true;
+        }
+        if (m.t !== "exit") return false;
+        status = m.code ?? (m.signal ? 128 + signalNumber(m.signal) : 1);
         return true;
-      }
-      if (m.t !== "exit") return false;
-      status = m.code ?? (m.signal ? 128 + signalNumber(m.signal) : 1);
-      return true;
-    });
+      })
+      .catch((e: unknown) => {
+        if (notStarted === undefined) throw e;
+      });
+    clearTimeout(timer);
+    if (notStarted !== undefined) throw new Error(notStarted);
     if (error !== undefined) throw new GuestExecError(error);
     return status;
   } finally {

@@ -42,7 +42,12 @@ export async function labExec(opts: LabExecOptions): Promise<{ where: string; st
       return { where: "guest", status };
     } catch (e) {
       if (e instanceof GuestExecError) fail(e.message, 127);
-      fail(`the guest agent does not answer (${(e as Error).message}): see svtrace lab status`);
+      const msg = (e as Error).message;
+      fail(
+        msg.startsWith("the guest")
+          ? msg
+          : `the guest agent's channel failed (${msg}): see svtrace lab status`,
+      );
     }
   }
   const status = await new Promise<number>((resolve, reject) => {

@@ -79,6 +79,19 @@ test("qemu lab: guest boots, lab exec passes output and status, SVs from pub0 re
     assert.equal(missing.code, 127);
     assert.match(missing.stderr, /cannot run \/nonexistent\/prog in the guest/);
 
+    // two lab execs at once: the channel takes one client at a time, the second waits and then runs
+    const long = runCliAsync(["lab", "exec", "--", "sh", "-c", "sleep 4; echo first"], {
+      env,
+      timeoutMs: 120_000,
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    const second = lab(["exec", "--", "echo", "second"]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(second.stdout, "second\n");
+    const firstDone = await long.done;
+    assert.equal(firstDone.code, 0, firstDone.stderr);
+    assert.equal(firstDone.stdout, "first\n");
+
     // the shared directory: written in the guest, read on the host
     const w = lab(["exec", "--", "sh", "-c", `uname -r > ${GUEST_DIR}/release`]);
     assert.equal(w.code, 0, w.stderr);

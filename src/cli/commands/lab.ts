@@ -252,7 +252,7 @@ The command runs without a shell (give sh -c '...' yourself if you need one). It
 back on yours and svtrace exits with its exit status (128+N if signal N killed it; 127 if it could not start).
 SIGINT/SIGTERM are passed on to it. No stdin.
 qemu lab: through the guest agent (a node script the guest's init starts) over a virtio-serial port, one
-command at a time; no network configuration or ssh. The host's / is the guest's (read-only), so the same
+command at a time (a second one waits up to 60 s for the first to end); no network configuration or ssh. The host's / is the guest's (read-only), so the same
 paths work; files written under /run/svtrace/lab-<prefix>/guest appear on the host at the same path.
 Other labs: \`ip netns exec <prefix>vm CMD...\`, so one command line works in every mode.
 
