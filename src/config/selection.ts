@@ -4,7 +4,7 @@
  * svIDs, points, SV_BUFFER_SIZE. Values override the file. The result is the tracer core's TraceOptions.
  */
 import { fail } from "../errors.js";
-import type { SwitchMode } from "../lab/names.js";
+import type { LabMode, SwitchMode } from "../lab/names.js";
 import type { ClockName } from "../record/schema.js";
 import type { TraceOptions } from "../trace/session-types.js";
 import { readSvtraceCfg } from "./svtrace-cfg.js";
@@ -68,7 +68,7 @@ export function parseMachine(v: string): "hypervisor" | "vm" {
  * Resolve the flags (and --conf) into TraceOptions. `labSwitch` is the running lab's mode, used when --lab is
  * given without --switch.
  */
-export function resolveSelection(flags: SelectionFlags, labSwitch?: SwitchMode | null): Selection {
+export function resolveSelection(flags: SelectionFlags, labSwitch?: LabMode | null): Selection {
   const cfg = flags.conf ? readSvtraceCfg(flags.conf) : undefined;
   if (flags.lab && flags.machine) fail("give either --lab or --machine, not both");
   if (flags.switch && !flags.lab && flags.machine) fail("--switch is for --lab only");
@@ -83,7 +83,12 @@ export function resolveSelection(flags: SelectionFlags, labSwitch?: SwitchMode |
   const trace: TraceOptions = { profile: "lab" };
   let title: string;
   if (flags.lab || (!flags.machine && flags.switch)) {
-    const sw = (flags.switch as SwitchMode | undefined) ?? labSwitch ?? "bridge";
+    if (!flags.switch && labSwitch === "qemu")
+      fail(
+        "--lab does not trace the qemu lab yet (its VM is a guest, not a namespace): trace the host with --machine hypervisor and run svtrace in the guest with svtrace lab exec",
+      );
+    const sw =
+      (flags.switch as SwitchMode | undefined) ?? (labSwitch as SwitchMode | null | undefined) ?? "bridge";
     trace.profile = "lab";
     trace.labSwitch = sw;
     title = `lab (${sw})`;

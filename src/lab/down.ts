@@ -77,8 +77,8 @@ export async function labDown(opts: { prefix?: string } = {}): Promise<LabDownRe
 }
 
 /**
- * Processes this lab started, found by their command line: an OVS daemon (or the `ip netns exec` still
- * starting one) with its files in our run directory, or our forwarder (`lab forwarder ... --run-dir DIR`).
+ * Processes this lab started, found by their command line: an OVS daemon or QEMU (or the `ip netns exec`
+ * still starting one) with its files in our run directory, or our forwarder (`lab forwarder ... --run-dir DIR`).
  * This finds what a crashed `up` started but had not recorded yet; nothing else is ever matched.
  */
 function runDirProcesses(runDir: string): LabProcess[] {
@@ -117,6 +117,7 @@ function labRole(argv: string[], runDir: string): LabProcessRole | undefined {
   const prog = basename(args[0] ?? "");
   const inRunDir = args.some((a) => a.includes(`${runDir}/`));
   if ((prog === "ovsdb-server" || prog === "ovs-vswitchd") && inRunDir) return prog;
+  if (prog === "qemu-system-x86_64" && inRunDir) return "qemu";
   const i = args.indexOf("--run-dir");
   if (i > 0 && args[i + 1] === runDir && args.includes("forwarder") && args.includes("lab"))
     return "forwarder";

@@ -37,7 +37,7 @@ export function which(program: string, path = process.env.PATH ?? ""): string | 
 export function run(
   program: string,
   args: string[],
-  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
@@ -45,6 +45,7 @@ export function run(
       args,
       {
         encoding: "utf8",
+        cwd: opts.cwd,
         env: opts.env ?? process.env,
         timeout: opts.timeoutMs ?? 30_000,
         maxBuffer: 16 * 1024 * 1024,

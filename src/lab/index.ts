@@ -5,7 +5,16 @@
 export { type LabDownResult, labDown } from "./down.js";
 export { type ForwarderOptions, runForwarder } from "./forwarder.js";
 export {
+  DEFAULT_KERNEL_PACKAGE,
+  type GuestKernel,
+  guestKernel,
+  KERNEL_CACHE,
+} from "./guest-kernel.js";
+export { type LabExecOptions, labExec } from "./lab-exec.js";
+export {
   DEFAULT_PREFIX,
+  LAB_MODES,
+  type LabMode,
   type LabNames,
   labNames,
   labPrefix,
@@ -14,6 +23,6 @@ export {
 } from "./names.js";
 export { OVS_SV_FLOW } from "./ovs.js";
 export { type ProbeOptions, type ProbeResult, probeLab } from "./probe.js";
-export { type LabStatus, labStatus } from "./status.js";
+export { type GuestStatus, type LabStatus, labStatus } from "./status.js";
 export type { ForwarderStats } from "./tap.js";
 export { type LabUpOptions, type LabUpResult, labUp } from "./up.js";

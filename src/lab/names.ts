@@ -7,6 +7,9 @@ import { fail } from "../errors.js";
 /** The switch between hyp-in and the VM side. */
 export type SwitchMode = "bridge" | "ovs" | "tap";
 export const SWITCH_MODES: readonly SwitchMode[] = ["bridge", "ovs", "tap"];
+/** What `lab up --switch` builds: a switch mode, or "qemu" (br0 + tap vnet0 into a QEMU guest instead of the VM namespace). */
+export type LabMode = SwitchMode | "qemu";
+export const LAB_MODES: readonly LabMode[] = [...SWITCH_MODES, "qemu"];
 
 export const DEFAULT_PREFIX = "svt-";
 /** Base directory for lab state and per-lab run directories. */
@@ -40,6 +43,10 @@ export interface LabNames {
   runDir: string;
   /** state file recording what `lab up` created */
   stateFile: string;
+  /** qemu mode: directory shared read-write with the guest, at the same path inside it */
+  guestDir: string;
+  /** qemu mode: host end of the guest agent's virtio-serial channel (a unix socket QEMU listens on) */
+  agentSocket: string;
 }
 
 /** Prefix from the argument, else SVTRACE_LAB_PREFIX, else "svt-"; validated so it is safe in names and paths. */
@@ -71,5 +78,7 @@ export function labNames(prefix?: string): LabNames {
     forwarderThread: "vhost-svt",
     runDir,
     stateFile: `${RUN_BASE}/lab-${p}.json`,
+    guestDir: `${runDir}/guest`,
+    agentSocket: `${runDir}/agent.sock`,
   };
 }

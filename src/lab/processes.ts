@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { sleep } from "./exec.js";
 
-export type LabProcessRole = "ovsdb-server" | "ovs-vswitchd" | "forwarder";
+export type LabProcessRole = "ovsdb-server" | "ovs-vswitchd" | "forwarder" | "qemu";
 
 /** A process the lab started, as recorded in the state file. */
 export interface LabProcess {

@@ -5,13 +5,14 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fail } from "../errors.js";
-import type { LabNames, SwitchMode } from "./names.js";
+import type { LabMode, LabNames } from "./names.js";
 import type { LabProcess } from "./processes.js";
+import type { GuestInfo } from "./qemu.js";
 
 export interface LabState {
   version: 1;
   prefix: string;
-  mode: SwitchMode;
+  mode: LabMode;
   /** "creating" while `up` runs (or if it died midway), "up" once it finished */
   phase: "creating" | "up";
   createdAt: string;
@@ -23,6 +24,8 @@ export interface LabState {
   processes: LabProcess[];
   /** tap mode: each frame held this many µs by the forwarder (lab up --delay-us; absent = 0) */
   delayUs?: number;
+  /** qemu mode: the guest, once it answered */
+  guest?: GuestInfo;
   /** private run directory (OVS db, sockets, logs, forwarder log) */
   runDir: string;
 }

@@ -3,11 +3,14 @@
  * flows), which processes the lab started and whether they still run, and a list of problems. `healthy` is true
  * when the lab is completely up. The JSON shape (LabStatus) is documented in `svtrace lab status --help`.
  */
-import { type LabNames, labNames, type SwitchMode } from "./names.js";
+import { existsSync, readFileSync } from "node:fs";
+import { busyFile, pingGuest } from "./guest-channel.js";
+import { type LabMode, type LabNames, labNames } from "./names.js";
 import { type LinkInfo, listLinks, netnsExists } from "./netns.js";
 import { type OvsInfo, ovsInfo } from "./ovs.js";
 import { requireRoot } from "./preflight.js";
-import { isAlive, type ThreadInfo, threadsNamed } from "./processes.js";
+import { isAlive, processIdentity, type ThreadInfo, threadsNamed } from "./processes.js";
+import type { GuestInfo } from "./qemu.js";
 import { readState } from "./state.js";
 import { type ForwarderStats, readForwarderStats } from "./tap.js";
 
@@ -16,7 +19,7 @@ export interface LabStatus {
   stateFile: string;
   runDir: string;
   /** switch mode of the lab svtrace made, null if there is none */
-  mode: SwitchMode | null;
+  mode: LabMode | null;
   /** "up", "creating" (an `up` is running or died midway), or null (no lab) */
   phase: "up" | "creating" | null;
   createdAt: string | null;
@@ -36,11 +39,33 @@ export interface LabStatus {
     threads: ThreadInfo[];
   }[];
   forwarder: ForwarderStats | null;
+  /** qemu mode: the guest as booted, its QEMU, and whether the agent's command channel answers now */
+  guest: GuestStatus | null;
   problems: string[];
 }
 
+export interface GuestStatus extends GuestInfo {
+  qemuPid: number | null;
+  qemuAlive: boolean;
+  /** "answers", "busy" (a `lab exec`, PID in busyPid, holds it) or "no answer" */
+  channel: "answers" | "busy" | "no answer";
+  busyPid: number | null;
+  /** what the agent answered now (null unless channel is "answers") */
+  uptimeS: number | null;
+  /** guest CLOCK_REALTIME minus host CLOCK_REALTIME at the ping's midpoint, and the ping's round trip (ms) */
+  clockOffsetMs: number | null;
+  pingRttMs: number | null;
+}
+
 /** Which interfaces must exist (namespace role, name) in each mode. */
-function expectedLinks(names: LabNames, mode: SwitchMode): [string, string][] {
+function expectedLinks(names: LabNames, mode: LabMode): [string, string][] {
+  if (mode === "qemu")
+    return [
+      [names.pub, names.pubIf],
+      [names.hyp, names.hypIn],
+      [names.hyp, names.tap],
+      [names.hyp, names.bridge],
+    ];
   const common: [string, string][] = [
     [names.pub, names.pubIf],
     [names.hyp, names.hypIn],
@@ -56,11 +81,13 @@ export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStat
   requireRoot("svtrace lab status");
   const state = readState(names);
   const ours = new Set(state?.namespaces ?? []);
-  const roles = [
-    ["pub", names.pub],
-    ["hyp", names.hyp],
-    ["vm", names.vm],
-  ] as const;
+  const roles = (
+    [
+      ["pub", names.pub],
+      ["hyp", names.hyp],
+      ["vm", names.vm],
+    ] as const
+  ).filter(([role]) => !(state?.mode === "qemu" && role === "vm")); // the guest is the VM
   const namespaces = roles.map(([role, name]) => ({
     role,
     name,
@@ -82,6 +109,7 @@ export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStat
   const mode = state?.mode ?? null;
   const ovs = mode === "ovs" && state ? ((await ovsInfo(names)) ?? null) : null;
   const forwarder = mode === "tap" ? (readForwarderStats(names) ?? null) : null;
+  const guest = mode === "qemu" && state?.guest ? await guestStatus(names, state.guest, processes) : null;
 
   const problems: string[] = [];
   if (!state) {
@@ -107,6 +135,10 @@ export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStat
       else if (!ovs.ports.some((p) => p.name === names.hypOut && p.ofport === 2))
         problems.push(`OVS port ${names.hypOut} is not ofport 2`);
     }
+    if (state.mode === "qemu") {
+      if (!guest) problems.push("the guest never booted (lab up did not finish)");
+      else if (guest.channel === "no answer") problems.push("the guest agent does not answer");
+    }
     if (state.mode === "tap") {
       const fw = processes.find((p) => p.role === "forwarder");
       if (fw?.alive && !fw.threads.some((t) => t.name === names.forwarderThread))
@@ -127,6 +159,44 @@ export async function labStatus(opts: { prefix?: string } = {}): Promise<LabStat
     ovs,
     processes,
     forwarder,
+    guest,
     problems,
   };
+}
+
+async function guestStatus(
+  names: LabNames,
+  info: GuestInfo,
+  processes: { role: string; pid: number; alive: boolean }[],
+): Promise<GuestStatus> {
+  const qemu = processes.find((p) => p.role === "qemu");
+  const out: GuestStatus = {
+    ...info,
+    qemuPid: qemu?.pid ?? null,
+    qemuAlive: qemu?.alive ?? false,
+    channel: "no answer",
+    busyPid: null,
+    uptimeS: null,
+    clockOffsetMs: null,
+    pingRttMs: null,
+  };
+  if (!out.qemuAlive) return out;
+  const busy = existsSync(busyFile(names.agentSocket))
+    ? Number(readFileSync(busyFile(names.agentSocket), "utf8").trim())
+    : 0;
+  if (busy > 0 && processIdentity(busy)) {
+    out.channel = "busy";
+    out.busyPid = busy;
+    return out;
+  }
+  try {
+    const pong = await pingGuest(names.agentSocket, 5000);
+    out.channel = "answers";
+    out.uptimeS = pong.uptimeS;
+    out.clockOffsetMs = Math.round((pong.realtimeMs - pong.hostMidMs) * 10) / 10;
+    out.pingRttMs = Math.round(pong.rttMs * 10) / 10;
+  } catch {
+    // no answer
+  }
+  return out;
 }

@@ -8,30 +8,41 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fail, UserError } from "../errors.js";
 import { labDown } from "./down.js";
+import { ipIn } from "./exec.js";
+import type { GuestKernel } from "./guest-kernel.js";
+import { guestKernel } from "./guest-kernel.js";
 import { createLinuxBridge, waitForwarding } from "./linux-bridge.js";
-import { type LabNames, labNames, type SwitchMode } from "./names.js";
+import { type LabMode, type LabNames, labNames } from "./names.js";
 import { createQuietNamespace, createVethPair, linkUp, netnsExists } from "./netns.js";
 import { startOvs } from "./ovs.js";
 import { preflight } from "./preflight.js";
 import { isAlive, processIdentity } from "./processes.js";
+import { type Accelerator, requireQemu, startGuest } from "./qemu.js";
 import { type LabState, readState, writeState } from "./state.js";
 import { type LabStatus, labStatus } from "./status.js";
-import { createTaps, startForwarder } from "./tap.js";
+import { createTaps, startForwarder, TAP_QUEUE_FRAMES } from "./tap.js";
 
 export interface LabUpOptions {
-  /** switch between hyp-in and the VM (default "bridge") */
-  mode?: SwitchMode;
+  /** switch between hyp-in and the VM (default "bridge"); "qemu": br0 + tap vnet0 into a QEMU guest */
+  mode?: LabMode;
   /** namespace prefix (default: SVTRACE_LAB_PREFIX or "svt-") */
   prefix?: string;
   /** SCHED_FIFO priority asked for the tap forwarder thread (default 45; 0 = SCHED_OTHER) */
   forwarderPriority?: number;
   /** tap mode: the forwarder holds each frame this many µs after reading it (a known delay in T2b->T3) */
   delayUs?: number;
+  /** qemu mode: the guest kernel, a vmlinuz-RELEASE file or a Debian package (default linux-image-amd64) */
+  kernel?: string;
+  kernelPackage?: string;
+  /** qemu mode: accelerator (default tcg) */
+  accel?: Accelerator;
+  /** qemu mode: guest memory in MiB (default 1024) */
+  memoryMb?: number;
 }
 
 export interface LabUpResult {
   names: LabNames;
-  mode: SwitchMode;
+  mode: LabMode;
   /** true if the same lab was already up and nothing was changed */
   alreadyUp: boolean;
   /** wall time of the setup in milliseconds (0 if already up) */
@@ -47,10 +58,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
     fail("--delay-us needs --switch tap (the tap forwarder holds the frames)");
   if (!Number.isInteger(delayUs) || delayUs < 0 || delayUs > 1_000_000)
     fail(`--delay-us must be a whole number of µs from 0 to 1000000, got ${delayUs}`);
-  preflight(mode, "svtrace lab up");
+  preflight(mode === "qemu" ? "tap" : mode, "svtrace lab up");
+  if (mode !== "qemu" && (opts.kernel || opts.kernelPackage || opts.accel))
+    fail("--kernel, --kernel-package and --accel need --switch qemu");
+  if (mode === "qemu") requireQemu(opts.accel ?? "tcg");
 
   const existing = readState(names);
   if (existing) return await alreadyThere(names, existing, mode, delayUs);
+  // the kernel is resolved (fetched into the cache if needed) before anything is built
+  const kernel = mode === "qemu" ? await guestKernel(opts) : undefined;
   const foreign = [names.pub, names.hyp, names.vm].filter(netnsExists);
   if (foreign.length > 0)
     fail(
@@ -72,7 +88,10 @@ export async function labUp(opts: LabUpOptions = {}): Promise<LabUpResult> {
   };
   claimState(names, state);
   try {
-    await build(names, state, mode, opts.forwarderPriority ?? 45, delayUs);
+    if (mode === "qemu") {
+      if (!kernel) throw new Error("no guest kernel");
+      await buildQemu(names, state, kernel, opts.accel ?? "tcg", opts.memoryMb ?? 1024);
+    } else await build(names, state, mode, opts.forwarderPriority ?? 45, delayUs);
     state.phase = "up";
     writeState(names, state);
   } catch (err) {
@@ -103,7 +122,7 @@ function claimState(names: LabNames, state: LabState): void {
 async function alreadyThere(
   names: LabNames,
   existing: LabState,
-  mode: SwitchMode,
+  mode: LabMode,
   delayUs: number,
 ): Promise<LabUpResult> {
   if (existing.phase !== "up") {
@@ -128,10 +147,43 @@ async function alreadyThere(
   return { names, mode, alreadyUp: true, setupMs: 0, status };
 }
 
+/** qemu mode: pub and hyp namespaces, br0 with hyp-in and tap vnet0, QEMU on vnet0 (no VM namespace). */
+async function buildQemu(
+  names: LabNames,
+  state: LabState,
+  kernel: GuestKernel,
+  accel: Accelerator,
+  memoryMb: number,
+): Promise<void> {
+  for (const ns of [names.pub, names.hyp]) {
+    state.namespaces.push(ns);
+    writeState(names, state);
+    await createQuietNamespace(ns);
+  }
+  await createVethPair({ ns: names.pub, name: names.pubIf }, { ns: names.hyp, name: names.hypIn });
+  await ipIn(names.hyp, ["tuntap", "add", "dev", names.tap, "mode", "tap", "vnet_hdr"]);
+  await ipIn(names.hyp, ["link", "set", "dev", names.tap, "txqueuelen", String(TAP_QUEUE_FRAMES)]);
+  await createLinuxBridge(names.hyp, names.bridge, [names.hypIn, names.tap]);
+  for (const [ns, dev] of [
+    [names.pub, names.pubIf],
+    [names.hyp, names.hypIn],
+    [names.hyp, names.tap],
+  ] as const)
+    await linkUp(ns, dev);
+  state.guest = await startGuest(names, { kernel, accel, memoryMb, bootTimeoutMs: 240_000 }, (p) => {
+    state.processes.push(p);
+    writeState(names, state);
+  });
+  writeState(names, state);
+  await waitForwarding(names.hyp, names.bridge, [names.hypIn, names.tap]);
+  for (const p of state.processes)
+    if (!isAlive(p)) throw new Error(`${p.role} (pid ${p.pid}) exited during setup`);
+}
+
 async function build(
   names: LabNames,
   state: LabState,
-  mode: SwitchMode,
+  mode: Exclude<LabMode, "qemu">,
   fwPriority: number,
   delayUs: number,
 ): Promise<void> {

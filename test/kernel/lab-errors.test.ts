@@ -115,7 +115,23 @@ test("bad prefix and bad switch: one-line errors", () => {
   assert.match(oneLine(p.stderr), /^svtrace: bad lab prefix "bad\/prefix": use 1-20 letters/);
   const s = labCli(PREFIX, ["up", "--switch", "vpp"]);
   assert.equal(s.code, 1);
-  assert.match(s.stderr, /argument 'vpp' is invalid\. Allowed choices are bridge, ovs, tap\./);
+  assert.match(s.stderr, /argument 'vpp' is invalid\. Allowed choices are bridge, ovs, tap, qemu\./);
+  assertClean(PREFIX);
+});
+
+test("qemu options without --switch qemu, a missing --kernel, lab exec without a lab: one-line errors", () => {
+  const k = labCli(PREFIX, ["up", "--switch", "bridge", "--kernel-package", "linux-image-amd64"]);
+  assert.equal(k.code, 1);
+  assert.equal(k.stderr, "svtrace: --kernel, --kernel-package and --accel need --switch qemu\n");
+  const f = labCli(PREFIX, ["up", "--switch", "qemu", "--kernel", "/nonexistent/vmlinuz-6.1.0-1-amd64"]);
+  assert.equal(f.code, 1);
+  assert.equal(
+    f.stderr,
+    "svtrace: kernel /nonexistent/vmlinuz-6.1.0-1-amd64 does not exist: give the path of a vmlinuz file\n",
+  );
+  const e = labCli(PREFIX, ["exec", "--", "true"]);
+  assert.equal(e.code, 1);
+  assert.equal(e.stderr, `svtrace: no lab is up (prefix "${PREFIX}"): run svtrace lab up first\n`);
   assertClean(PREFIX);
 });
 

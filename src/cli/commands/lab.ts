@@ -5,13 +5,17 @@
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { fail } from "../../errors.js";
 import {
+  DEFAULT_KERNEL_PACKAGE,
+  guestKernel,
+  KERNEL_CACHE,
+  LAB_MODES,
+  type LabMode,
   type LabStatus,
   labDown,
+  labExec,
   labStatus,
   labUp,
   runForwarder,
-  SWITCH_MODES,
-  type SwitchMode,
 } from "../../lab/index.js";
 
 const TOPOLOGY = `Topology (namespace names come from SVTRACE_LAB_PREFIX, default "svt-"):
@@ -23,6 +27,12 @@ const TOPOLOGY = `Topology (namespace names come from SVTRACE_LAB_PREFIX, defaul
   tap     br0 with hyp-in and tap vnet0; a background forwarder thread "vhost-svt" (SCHED_FIFO 45 if allowed)
           copies every frame from vnet0 into tap vm0 in svt-vm, like vhost-net (no hyp-out in this mode);
           --delay-us N holds each frame N µs after the thread read it: T2b->T3 grows by N
+  qemu    br0 with hyp-in and tap vnet0; QEMU (qemu-system-x86_64, TCG unless --accel kvm) runs in svt-hyp on
+          vnet0 with a virtio-net NIC: the VM is a real guest (eth0), no svt-vm namespace. The guest boots a
+          Debian kernel (--kernel-package, default ${DEFAULT_KERNEL_PACKAGE}, fetched with apt-get download
+          and cached in ${KERNEL_CACHE}/) with an initramfs svtrace builds (busybox-static, cpio),
+          the host's / read-only over virtio-9p, tmpfs /tmp and /run, and /run/svtrace/lab-<prefix>/guest
+          shared read-write at the same path; run commands in it with svtrace lab exec
 IPv6 is disabled in every namespace and no address is configured, so nothing but the traffic you send crosses.
 State: /run/svtrace/lab-<prefix>.json records what up created and the PIDs (with start time) it started.`;
 
@@ -30,6 +40,13 @@ function parsePriority(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 99)
     throw new InvalidArgumentError("a priority is an integer 0..99 (0 = SCHED_OTHER)");
+  return n;
+}
+
+function parseMemory(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 256 || n > 65536)
+    throw new InvalidArgumentError("guest memory is a whole number of MiB from 256 to 65536");
   return n;
 }
 
@@ -43,7 +60,10 @@ function parseDelay(v: string): number {
 export function register(program: Command): void {
   const lab = program
     .command("lab")
-    .description("build, inspect and remove the one-machine virtual lab (network namespaces)")
+    .description(
+      "build, inspect and remove the one-machine virtual lab (network namespaces, or a QEMU guest)",
+    )
+    .enablePositionalOptions()
     .addHelpText(
       "after",
       `\n${TOPOLOGY}\n\nExamples:\n  svtrace lab up --switch tap\n  svtrace lab status\n  svtrace lab down\n`,
@@ -53,10 +73,20 @@ export function register(program: Command): void {
     .command("up")
     .description("create the lab namespaces, links and switch (needs root)")
     .addOption(
-      new Option("--switch <mode>", "switch between hyp-in and the VM")
-        .choices(SWITCH_MODES)
-        .default("bridge"),
+      new Option("--switch <mode>", "switch between hyp-in and the VM").choices(LAB_MODES).default("bridge"),
     )
+    .option("--kernel <file>", "qemu mode: boot this vmlinuz-RELEASE (modules beside it or in /lib/modules)")
+    .option(
+      "--kernel-package <name>",
+      `qemu mode: boot the kernel of this Debian package (default ${DEFAULT_KERNEL_PACKAGE}; fetched and cached)`,
+    )
+    .addOption(
+      new Option(
+        "--accel <accel>",
+        "qemu mode: accelerator (default tcg: nested KVM hangs at boot where tested)",
+      ).choices(["tcg", "kvm"] as const),
+    )
+    .option("--memory <mib>", "qemu mode: guest memory in MiB", parseMemory, 1024)
     .option(
       "--forwarder-priority <n>",
       "SCHED_FIFO priority of the tap forwarder (0 = SCHED_OTHER)",
@@ -85,13 +115,18 @@ Examples:
   sudo svtrace lab up --switch ovs --json
   sudo svtrace lab up --switch tap --delay-us 200   # every frame held 200 µs between T2b and T3
   sudo SVTRACE_LAB_PREFIX=mine- svtrace lab up --switch tap   # namespaces mine-pub, mine-hyp, mine-vm
+  sudo svtrace lab up --switch qemu          # a Debian 6.1 guest under QEMU on vnet0; then svtrace lab exec
 `,
     )
     .action(async (o) => {
       const r = await labUp({
-        mode: o.switch as SwitchMode,
+        mode: o.switch as LabMode,
         forwarderPriority: o.forwarderPriority,
         delayUs: o.delayUs,
+        kernel: o.kernel,
+        kernelPackage: o.kernelPackage,
+        accel: o.accel,
+        memoryMb: o.memory,
       });
       if (o.json) {
         process.stdout.write(
@@ -105,13 +140,22 @@ Examples:
           ? `${n.bridge} -> ${n.hypOut}`
           : r.mode === "ovs"
             ? `OVS ${n.ovsBridge} (netdev) -> ${n.hypOut}`
-            : `${n.bridge} -> ${n.tap} => ${n.forwarderThread}`;
+            : r.mode === "qemu"
+              ? `${n.bridge} -> ${n.tap} => QEMU`
+              : `${n.bridge} -> ${n.tap} => ${n.forwarderThread}`;
       process.stdout.write(
         r.alreadyUp
           ? `lab already up (--switch ${r.mode}): nothing changed\n`
           : `lab up (--switch ${r.mode}) in ${round(r.setupMs)} ms\n`,
       );
-      process.stdout.write(`  ${n.pub}/${n.pubIf} -> ${n.hyp}/${n.hypIn} -> ${sw} -> ${n.vm}/${n.vmIf}\n`);
+      const g = r.status.guest;
+      process.stdout.write(
+        `  ${n.pub}/${n.pubIf} -> ${n.hyp}/${n.hypIn} -> ${sw} -> ${g ? "guest eth0" : `${n.vm}/${n.vmIf}`}\n`,
+      );
+      if (g)
+        process.stdout.write(
+          `  guest: kernel ${g.release} (${g.kernelPackage ?? g.kernel}), QEMU pid ${g.qemuPid} (${g.accel}), booted in ${(g.bootMs / 1000).toFixed(1)} s\n`,
+        );
       if (r.mode === "tap" && r.status.forwarder)
         process.stdout.write(
           `  forwarder: ${r.status.forwarder.scheduling}${r.status.delayUs ? `, holds each frame ${r.status.delayUs} µs` : ""}\n`,
@@ -166,18 +210,22 @@ Exit status 0 when the lab is completely up ("healthy": true), 1 otherwise (no l
 
 --json prints one object:
   { "prefix": "svt-", "stateFile": "/run/svtrace/lab-svt-.json", "runDir": "/run/svtrace/lab-svt-",
-    "mode": "bridge"|"ovs"|"tap"|null, "phase": "up"|"creating"|null, "createdAt": ISO-time|null,
+    "mode": "bridge"|"ovs"|"tap"|"qemu"|null, "phase": "up"|"creating"|null, "createdAt": ISO-time|null,
     "delayUs": µs the tap forwarder holds each frame (tap mode) | null,
     "healthy": true|false,
     "namespaces": [ { "role": "pub"|"hyp"|"vm", "name", "exists", "createdBySvtrace" } ],
     "interfaces": [ { "namespace", "name", "kind" ("veth"|"bridge"|"tun"|...), "operstate", "adminUp",
                       "carrier", "master", "mtu", "rxPackets", "rxDropped", "txPackets", "txDropped" } ],
     "ovs": null | { "bridge": "br-sv", "datapathType": "netdev", "ports": [ { "name", "ofport" } ], "flows": [..] },
-    "processes": [ { "role": "ovsdb-server"|"ovs-vswitchd"|"forwarder", "pid", "alive", "cmdline",
+    "processes": [ { "role": "ovsdb-server"|"ovs-vswitchd"|"forwarder"|"qemu", "pid", "alive", "cmdline",
                      "threads": [ { "tid", "name", "policy" (0 OTHER, 1 FIFO), "rtPriority" } ] } ],
     "forwarder": null | { "frames", "bytes", "readErrors", "writeErrors", "delayUs", "holdLateMeanNs",
                           "holdLateMaxNs" (with a delay: how late writes were after their deadline),
                           "scheduling", "updatedAt" },
+    "guest": null | { "qemuPid", "qemuAlive", "accel": "tcg"|"kvm", "release" (guest uname -r), "kernel",
+                      "kernelPackage", "bootMs" (QEMU start to the agent's first answer), "bootedAt", "memoryMb",
+                      "mac", "channel": "answers"|"busy"|"no answer", "busyPid", "uptimeS",
+                      "clockOffsetMs" (guest minus host CLOCK_REALTIME, one ping; ± pingRttMs/2), "pingRttMs" },
     "problems": [ "one line per problem" ] }
 
 Examples:
@@ -190,6 +238,53 @@ Examples:
       if (o.json) process.stdout.write(`${JSON.stringify(s)}\n`);
       else process.stdout.write(formatStatus(s));
       if (!s.healthy) process.exitCode = 1;
+    });
+
+  lab
+    .command("exec")
+    .description("run a command on the VM side: in the qemu lab's guest, else in the VM namespace")
+    .argument("<cmd...>", "the command and its arguments (put -- before it if they start with -)")
+    .passThroughOptions()
+    .addHelpText(
+      "after",
+      `
+The command runs without a shell (give sh -c '...' yourself if you need one). Its stdout and stderr come
+back on yours and svtrace exits with its exit status (128+N if signal N killed it; 127 if it could not start).
+SIGINT/SIGTERM are passed on to it. No stdin.
+qemu lab: through the guest agent (a node script the guest's init starts) over a virtio-serial port, one
+command at a time (a second one waits up to 60 s for the first to end); no network configuration or ssh. The host's / is the guest's (read-only), so the same
+paths work; files written under /run/svtrace/lab-<prefix>/guest appear on the host at the same path.
+Other labs: \`ip netns exec <prefix>vm CMD...\`, so one command line works in every mode.
+
+Examples:
+  sudo svtrace lab exec -- uname -r
+  sudo svtrace lab exec -- svtrace subscribe --iface eth0 --duration 10 --json
+`,
+    )
+    .action(async (cmd: string[]) => {
+      const r = await labExec({ argv: cmd });
+      process.exitCode = r.status;
+    });
+
+  lab
+    .command("kernel")
+    .description(
+      "fetch the qemu lab's guest kernel into the cache (lab up --switch qemu does it when needed)",
+    )
+    .option("--kernel-package <name>", "Debian package", DEFAULT_KERNEL_PACKAGE)
+    .addHelpText(
+      "after",
+      `
+Downloads the package with apt-get download (Debian's mirror only), unpacks it with dpkg-deb -x and runs
+depmod -b, into ${KERNEL_CACHE}/<package>/ (about 400 MB). A cached package is not fetched again.
+
+Example:
+  sudo svtrace lab kernel --kernel-package linux-image-rt-amd64
+`,
+    )
+    .action(async (o) => {
+      const k = await guestKernel({ kernelPackage: o.kernelPackage });
+      process.stdout.write(`${k.release} ${k.vmlinuz}\n`);
     });
 
   lab
@@ -257,6 +352,15 @@ function formatStatus(s: LabStatus): string {
       .join(" ");
     lines.push(`  ${p.role} pid ${p.pid} ${p.alive ? "running" : "NOT RUNNING"}${t ? ` thread ${t}` : ""}`);
   }
+  const g = s.guest;
+  if (g)
+    lines.push(
+      `  guest: kernel ${g.release}, QEMU pid ${g.qemuPid ?? "?"} ${g.qemuAlive ? "running" : "NOT RUNNING"} (${g.accel}), ${g.memoryMb} MiB, booted in ${(g.bootMs / 1000).toFixed(1)} s at ${g.bootedAt}`,
+      `  guest agent: ${g.channel === "busy" ? `busy (lab exec pid ${g.busyPid})` : g.channel}` +
+        (g.clockOffsetMs !== null
+          ? `, up ${g.uptimeS?.toFixed(0)} s, guest clock ${g.clockOffsetMs >= 0 ? "+" : ""}${g.clockOffsetMs} ms vs host (± ${((g.pingRttMs ?? 0) / 2).toFixed(1)} ms)`
+          : ""),
+    );
   if (s.forwarder)
     lines.push(
       `  forwarded ${s.forwarder.frames} frames, ${s.forwarder.writeErrors} write errors (${s.forwarder.scheduling})` +
