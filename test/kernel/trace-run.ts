@@ -79,6 +79,9 @@ export async function traceWith(
     await listening;
     await send();
     await new Promise((r) => setTimeout(r, 500));
+    // a short replay can end within the first second of a libbpf trace (attached at once): wait for the first
+    // snapshot rather than stop before any could come
+    if (stats.length === 0) await new Promise((r) => session.on("stats", r));
     const summary = await session.stop();
     assert.ok(stats.length >= 1, "a stats snapshot about once a second");
     for (const st of stats) {
