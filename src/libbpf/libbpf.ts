@@ -19,15 +19,11 @@ export interface Libbpf {
   attachRawTracepoint(prog: Ptr, name: string): Ptr;
   linkDestroy(link: Ptr): number;
   mapFd(map: Ptr): number;
+  mapMaxEntries(map: Ptr): number;
   mapUpdate(map: Ptr, key: Buffer, ksz: number, value: Buffer, vsz: number, flags: bigint): number;
   mapNextKey(map: Ptr, cur: Buffer | null, next: Buffer, ksz: number): number;
   mapLookup(map: Ptr, key: Buffer, ksz: number, value: Buffer, vsz: number, flags: bigint): number;
-  ringNew(fd: number, cb: Ptr, ctx: Ptr, opts: Ptr): Ptr;
-  ringConsume(rb: Ptr): number;
-  ringFree(rb: Ptr): void;
   setPrint(fn: Ptr): Ptr;
-  /** the ring-buffer callback prototype: int (void *ctx, void *data, size_t size) */
-  ringCallback: ReturnType<typeof koffi.proto>;
 }
 
 let bound: Libbpf | undefined;
@@ -44,7 +40,6 @@ export function loadLibbpf(): Libbpf {
       `cannot load ${path} (${(e as Error).message.split("\n")[0]}): install Debian's libbpf1, or use --backend bpftrace`,
     );
   }
-  const ringCallback = koffi.proto("int svt_ring_sample_fn(void *ctx, void *data, size_t size)");
   const f = (sig: string) => lib.func(sig);
   bound = {
     openFile: f("void *bpf_object__open_file(const char *path, void *opts)"),
@@ -58,6 +53,7 @@ export function loadLibbpf(): Libbpf {
     attachRawTracepoint: f("void *bpf_program__attach_raw_tracepoint(void *prog, const char *name)"),
     linkDestroy: f("int bpf_link__destroy(void *link)"),
     mapFd: f("int bpf_map__fd(void *map)"),
+    mapMaxEntries: f("uint32 bpf_map__max_entries(void *map)"),
     mapUpdate: f(
       "int bpf_map__update_elem(void *map, const void *key, size_t ksz, const void *value, size_t vsz, uint64 flags)",
     ),
@@ -65,13 +61,7 @@ export function loadLibbpf(): Libbpf {
     mapLookup: f(
       "int bpf_map__lookup_elem(void *map, const void *key, size_t ksz, _Out_ void *value, size_t vsz, uint64 flags)",
     ),
-    ringNew: f(
-      `void *ring_buffer__new(int fd, ${koffi.pointer(ringCallback).name} cb, void *ctx, void *opts)`,
-    ),
-    ringConsume: f("int ring_buffer__consume(void *rb)"),
-    ringFree: f("void ring_buffer__free(void *rb)"),
     setPrint: f("void *libbpf_set_print(void *fn)"),
-    ringCallback,
   } as unknown as Libbpf;
   return bound;
 }

@@ -2,8 +2,9 @@
  * Loads and runs bpf/svtrace.bpf.c (compiled to dist/bpf/svtrace.bpf.o) through libbpf: the points' filters,
  * the stream mode and the clock go into the object's read-only `.rodata.cfg` before load, the svID list into
  * the `streams` map after; one raw tracepoint per attach point in use. Rows come from the BPF ring buffer,
- * consumed every POLL_MS on the main thread (the BPF side submits without wakeups), and are handed on as the
- * same typed events the bpftrace parser produces (../bpftrace/output.ts), so the session treats both alike.
+ * read straight from its memory (./ring.ts) every POLL_MS on the main thread (the BPF side submits without
+ * wakeups): runs of rows as columnar batches (./raw-rows.ts, `onRows`), every other record as the same typed
+ * event the bpftrace parser produces (../bpftrace/output.ts), in ring order.
  * Everything up to attach is synchronous and throws a UserError (one line) when it fails.
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -14,6 +15,8 @@ import type { OutputEvent } from "../bpftrace/output.js";
 import { fail } from "../errors.js";
 import type { AttachName, ProbePoint } from "../probes/catalogue.js";
 import { type Libbpf, loadLibbpf, type Ptr } from "./libbpf.js";
+import { RawRows } from "./raw-rows.js";
+import { BpfRing } from "./ring.js";
 
 /** Layout constants shared with bpf/svtrace.bpf.c. */
 export const BPF_MAX_POINTS = 8;
@@ -97,6 +100,8 @@ export interface LibbpfRunnerOptions {
   /** entries of the pending-SV map */
   pendingKeys: number;
   onEvent: (ev: OutputEvent) => void;
+  /** rows (E_ROW, E_INCOMPLETE) in batches; the batch is reused once this returns */
+  onRows: (rows: RawRows) => void;
   /** called for anything worth a warning */
   onStderr: (line: string) => void;
 }
@@ -172,8 +177,8 @@ export class LibbpfRunner {
   private readonly lib: Libbpf;
   private obj: Ptr = null;
   private links: Ptr[] = [];
-  private rb: Ptr = null;
-  private cb: unknown = null;
+  private ring: BpfRing | null = null;
+  private readonly raw: RawRows;
   private bss: Ptr = null;
   private pendingMap: Ptr = null;
   private timers: NodeJS.Timeout[] = [];
@@ -185,6 +190,7 @@ export class LibbpfRunner {
   constructor(private readonly opts: LibbpfRunnerOptions) {
     this.n = opts.points.length;
     if (this.n === 0) fail("no trace points to load");
+    this.raw = new RawRows(this.n);
     if (this.n > BPF_MAX_POINTS) fail(`at most ${BPF_MAX_POINTS} trace points, got ${this.n}`);
     for (const p of opts.points) {
       const why = unsupportedPoint(p);
@@ -262,17 +268,7 @@ export class LibbpfRunner {
     }
     this.bss = L.findMap(this.obj, ".bss");
     const rings = L.findMap(this.obj, "rows");
-    this.cb = koffi.register((_ctx: unknown, data: unknown, sz: number) => {
-      // an exception must not unwind through libbpf's C frames: report it and go on with the next record
-      try {
-        this.onRecord(new DataView(koffi.view(data, Number(sz))));
-      } catch (e) {
-        this.opts.onStderr(`a ring-buffer record could not be handled: ${(e as Error).message}`);
-      }
-      return 0;
-    }, koffi.pointer(L.ringCallback));
-    this.rb = L.ringNew(L.mapFd(rings), this.cb, null, null);
-    if (!this.rb) fail(`libbpf could not open the ring buffer (errno ${errno()})`);
+    this.ring = new BpfRing(L.mapFd(rings), L.mapMaxEntries(rings));
     for (const tp of used) {
       if (!tp) continue;
       const link = L.attachRawTracepoint(progs.get(tp), tp);
@@ -281,44 +277,68 @@ export class LibbpfRunner {
     }
   }
 
-  private onRecord(v: DataView): void {
-    const type = v.getUint32(0, true);
+  /** One ring-buffer record (struct event or struct stream_event), its data from word `at` of `u`. */
+  private readonly onRecord = (u: Uint32Array, at: number, len: number): void => {
+    const type = u[at] as number;
+    if (type === E_ROW || type === E_INCOMPLETE) {
+      if (len < EVENT_SIZE) return;
+      const b = this.raw;
+      const n = this.n;
+      const r = b.length++;
+      b.stream[r] = u[at + 1] as number;
+      b.smpCnt[r] = u[at + 2] as number;
+      b.appid[r] = u[at + 3] as number;
+      b.iteration[r] = (u[at + 4] as number) + (u[at + 5] as number) * 4294967296;
+      b.complete[r] = type === E_ROW ? 1 : 0;
+      b.refrTm[2 * r] = u[at + 6] as number;
+      b.refrTm[2 * r + 1] = u[at + 7] as number;
+      const o = 2 * r * n;
+      for (let k = 0; k < 2 * n; k++) b.t[o + k] = u[at + 8 + k] as number;
+      if (type === E_INCOMPLETE) {
+        b.t[o + 2 * n - 2] = 0;
+        b.t[o + 2 * n - 1] = 0;
+      }
+      if (b.length === b.capacity) this.deliverRows();
+      return;
+    }
+    // anything else comes after the rows before it
+    this.deliverRows();
+    const v = new DataView(u.buffer, u.byteOffset + 4 * at, len);
     const stream = String(v.getUint32(4, true));
     if (type === E_STREAM) {
-      const len = v.getUint32(8, true);
-      const bytes = new Uint8Array(v.buffer, v.byteOffset + 12, Math.min(len, MAX_SVID));
+      const slen = v.getUint32(8, true);
+      const bytes = new Uint8Array(v.buffer, v.byteOffset + 12, Math.min(slen, MAX_SVID));
       this.opts.onEvent({ kind: "stream", stream, svID: Buffer.from(bytes).toString("latin1") });
       return;
     }
-    if (v.byteLength < EVENT_SIZE) return;
+    if (len < EVENT_SIZE) return;
     const smpCnt = v.getUint32(8, true);
-    const appid = v.getUint32(12, true);
     const it = v.getBigUint64(16, true);
-    if (type === E_ROW || type === E_INCOMPLETE) {
-      const times = new Array<bigint>(this.n);
-      for (let j = 0; j < this.n; j++) times[j] = v.getBigUint64(32 + 8 * j, true);
-      if (type === E_INCOMPLETE) times[this.n - 1] = 0n;
-      this.opts.onEvent({
-        kind: "row",
-        complete: type === E_ROW,
-        smpCnt,
-        iteration: Number(it),
-        appid,
-        refrTm: v.getBigUint64(24, true),
-        times,
-        stream,
-      });
-    } else if (type === E_GAP) {
+    if (type === E_GAP) {
       this.opts.onEvent({ kind: "gap", expected: Number(it), got: smpCnt, stream });
     } else if (type === E_DUP) {
       this.opts.onEvent({ kind: "duplicate", point: Number(it), smpCnt, stream });
     }
+  };
+
+  private deliverRows(): void {
+    if (this.raw.length === 0) return;
+    try {
+      this.opts.onRows(this.raw);
+    } finally {
+      this.raw.length = 0;
+    }
   }
 
   private poll(): void {
-    if (!this.rb) return;
-    const r = this.lib.ringConsume(this.rb);
-    if (r < 0) this.opts.onStderr(`ring_buffer__consume failed (error ${-r})`);
+    if (!this.ring) return;
+    try {
+      this.ring.consume(this.onRecord);
+      this.deliverRows();
+    } catch (e) {
+      this.raw.length = 0;
+      this.opts.onStderr(`ring-buffer records could not be handled: ${(e as Error).message}`);
+    }
   }
 
   /** .bss: struct { s64 pend; u64 lost; u64 next_stream; } as the C source declares them */
@@ -372,10 +392,8 @@ export class LibbpfRunner {
     this.timers = [];
     for (const l of this.links) L.linkDestroy(l);
     this.links = [];
-    if (this.rb) L.ringFree(this.rb);
-    this.rb = null;
-    if (this.cb) koffi.unregister(this.cb as bigint);
-    this.cb = null;
+    this.ring?.close();
+    this.ring = null;
     if (this.obj) L.close(this.obj);
     this.obj = null;
   }

@@ -6,6 +6,8 @@
  */
 import { LatencyHistogram } from "../analysis/histogram.js";
 import { bucketFor, LATENCY_BUCKETS_NS } from "../metrics/buckets.js";
+import type { RecordColumns } from "../record/columns.js";
+import { diffWords } from "../record/ns64.js";
 import { firstProbe, type PointMeta, type SvRow } from "../record/schema.js";
 import type { StreamCounters, TraceStats } from "../trace/session-types.js";
 import { type SegmentDef, segmentLatency, segmentsFor } from "./segments.js";
@@ -170,6 +172,43 @@ export class LiveModel {
       }
     }
     this.totalRows += rows.length;
+  }
+
+  /** addRows() for a columnar batch (the trace session's form): the same counts, no object per row. */
+  addColumns(c: RecordColumns): void {
+    const defs = this.defs;
+    const models = c.names.map((id) => this.stream(id));
+    const np = c.t.length;
+    const words = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, 2 * c.length));
+    const valid = c.valid;
+    const has = (p: number, r: number): boolean => {
+      const v = valid[p];
+      return v?.[r] !== 0;
+    };
+    for (let r = 0; r < c.length; r++) {
+      const s = models[c.stream[r] as number] as StreamModel;
+      s.rows++;
+      s.appid = c.appid[r] as number;
+      let complete = true;
+      for (let p = this.probe0; p < np; p++) if (!has(p, r)) complete = false;
+      if (complete) s.completeRows++;
+      for (let i = 0; i < defs.length; i++) {
+        const d = defs[i] as SegmentDef;
+        if (d.to >= np || !has(d.to, r)) continue;
+        let from = d.from;
+        if (from < 0) {
+          from = 0;
+          while (from < d.to && !has(from, r)) from++;
+          if (from === d.to) continue;
+        } else if (from >= np || !has(from, r)) continue;
+        const e = words[d.to] as Uint32Array;
+        const b = words[from] as Uint32Array;
+        (s.segments[i] as SegmentStats).record(
+          diffWords(e[2 * r] as number, e[2 * r + 1] as number, b[2 * r] as number, b[2 * r + 1] as number),
+        );
+      }
+    }
+    this.totalRows += c.length;
   }
 
   /** Remember a tracer warning for the screen and the snapshots (the last 3 are kept). */

@@ -73,11 +73,11 @@ export async function runTrace(opts: TraceRunOptions): Promise<TraceRunResult> {
   let writer: RecordWriter | undefined;
   let metrics: MetricsServer | undefined;
   let writeError: Error | undefined;
-  session.on("rows", (rows) => {
-    model.addRows(rows);
+  session.on("columns", (batch) => {
+    model.addColumns(batch);
     if (writer && !writeError) {
       try {
-        for (const r of rows) writer.append(r);
+        writer.appendColumns(batch);
       } catch (e) {
         writeError = e as Error;
       }

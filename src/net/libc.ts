@@ -178,6 +178,24 @@ export function copyFdOf(pid: number, fd: number): number {
   koffi.errno(e);
   return copy;
 }
+/** mmap/munmap for shared kernel memory (the BPF ring buffer, ../libbpf/ring.ts); MAP_FAILED is address -1. */
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const _SC_PAGESIZE = 30;
+export const mmap = lib.func("void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)") as (
+  addr: null,
+  len: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  off: number,
+) => unknown;
+export const munmap = lib.func("int munmap(void *addr, size_t len)") as (
+  addr: unknown,
+  len: number,
+) => number;
+export const sysconf = lib.func("long sysconf(int name)") as (name: number) => number;
 export const strerror = lib.func("const char *strerror(int errnum)") as (e: number) => string;
 
 /** errno of the last failed call on this thread. */

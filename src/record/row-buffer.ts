@@ -15,6 +15,8 @@ export class RowBuffer {
   private iteration = new Uint32Array(0);
   private smpCnt = new Uint32Array(0);
   private t: BigInt64Array[] = [];
+  /** t[p] as 32-bit words (lo at 2r, hi at 2r+1) */
+  private words: Uint32Array[] = [];
   private valid: Uint8Array[] = [];
   private hasNull: boolean[] = [];
 
@@ -47,6 +49,53 @@ export class RowBuffer {
         (this.t[p] as BigInt64Array)[r] = v;
       }
     }
+  }
+
+  /**
+   * Start a row without an SvRow object (the tracer's hot path); returns its index. Set every point's time
+   * then, with setTime, setWords or setNull.
+   */
+  begin(svID: string, appid: number, iteration: number, smpCnt: number): number {
+    if (this.n === this.cap) this.grow(this.cap * 2);
+    const r = this.n++;
+    this.stream[r] = this.streamIndex(svID);
+    this.appid[r] = appid;
+    this.iteration[r] = iteration;
+    this.smpCnt[r] = smpCnt;
+    return r;
+  }
+
+  setTime(p: number, r: number, v: bigint | null): void {
+    if (v === null) this.setNull(p, r);
+    else {
+      (this.valid[p] as Uint8Array)[r] = 1;
+      (this.t[p] as BigInt64Array)[r] = v;
+    }
+  }
+
+  /** Point p of row r as two 32-bit words (lo, hi) of the int64. */
+  setWords(p: number, r: number, lo: number, hi: number): void {
+    (this.valid[p] as Uint8Array)[r] = 1;
+    const w = this.words[p] as Uint32Array;
+    w[2 * r] = lo;
+    w[2 * r + 1] = hi;
+  }
+
+  /** The words of point p, for writing row r's time at 2r, 2r+1 in place (then call markSet). */
+  wordsOf(p: number): Uint32Array {
+    return this.words[p] as Uint32Array;
+  }
+
+  markSet(p: number, r: number): void {
+    (this.valid[p] as Uint8Array)[r] = 1;
+  }
+
+  setNull(p: number, r: number): void {
+    (this.valid[p] as Uint8Array)[r] = 0;
+    const w = this.words[p] as Uint32Array;
+    w[2 * r] = 0;
+    w[2 * r + 1] = 0;
+    this.hasNull[p] = true;
   }
 
   appendColumns(c: RecordColumns): void {
@@ -120,6 +169,7 @@ export class RowBuffer {
     this.t = Array.from({ length: this.points }, (_, p) =>
       up(this.t[p] ?? new BigInt64Array(0), (k) => new BigInt64Array(k)),
     );
+    this.words = this.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, 2 * a.length));
     this.valid = Array.from({ length: this.points }, (_, p) =>
       up(this.valid[p] ?? new Uint8Array(0), (k) => new Uint8Array(k)),
     );

@@ -3,6 +3,7 @@
  * its output (`svtrace live`, `record`, Prometheus, `demo`). The core produces SvRows (one per SV, with a
  * timestamp per point, see ../record/schema.ts) and a counters snapshot about once a second.
  */
+import type { RecordColumns } from "../record/columns.js";
 import type { ClockName, RecordMeta, SvRow, TracerCost } from "../record/schema.js";
 
 export type { RecordMeta, SvRow } from "../record/schema.js";
@@ -108,6 +109,9 @@ export interface TraceSession {
   /** pid of bpftrace */
   readonly pid: number | undefined;
   on(event: "ready", fn: () => void): this;
+  /** rows as record batches (what `record` and `live` consume) */
+  on(event: "columns", fn: (batch: RecordColumns) => void): this;
+  /** the same rows as SvRow objects (built only when someone listens) */
   on(event: "rows", fn: (rows: SvRow[]) => void): this;
   on(event: "stats", fn: (s: TraceStats) => void): this;
   on(event: "warning", fn: (w: TraceWarning) => void): this;

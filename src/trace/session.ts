@@ -22,10 +22,14 @@ import {
 } from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
 import { fail, UserError } from "../errors.js";
+import type { RawRows } from "../libbpf/raw-rows.js";
 import { bpfObjectPath, bpfSource, describeConfig, LibbpfRunner } from "../libbpf/runner.js";
 import { describePoint, type ProbePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
-import type { ClockName, PointMeta, RecordMeta, SvRow, TracerCost } from "../record/schema.js";
+import { type RecordColumns, rowsOf } from "../record/columns.js";
+import { addWords, refrTmWords, wordsOf } from "../record/ns64.js";
+import { RowBuffer } from "../record/row-buffer.js";
+import type { ClockName, PointMeta, RecordMeta, TracerCost } from "../record/schema.js";
 import { chooseBackend, type TracerBackend, type TracerRunner, wantedBackend } from "./backend.js";
 import { enableBpfStats, type ProgStats, readProgStats, tracerCost } from "./bpf-cost.js";
 import { ClockConverter, measureClockOffset } from "./clock.js";
@@ -162,7 +166,13 @@ class Session extends EventEmitter implements TraceSession {
   private gen!: GeneratedProgram;
   private conv!: ClockConverter;
   private readonly streams = new Map<string, StreamState>();
-  private batch: SvRow[] = [];
+  /** rows not yet delivered, column-wise (t[0] refrTm, then one column per point) */
+  private batch!: RowBuffer;
+  /** the clock offset as words, for the libbpf backend's rows */
+  private offLo = 0;
+  private offHi = 0;
+  /** stream number -> its state, once its svID is known (libbpf rows) */
+  private byNumber: (StreamState | undefined)[] = [];
   private rowsDelivered = 0;
   private pendingNow = 0;
   /** added to Date.now() for stats times on the session clock (TAI - REALTIME when the clock is TAI) */
@@ -223,6 +233,7 @@ class Session extends EventEmitter implements TraceSession {
       tai: this.gen.timeSource === "tai",
       pendingKeys: sizing.mapKeys,
       onEvent: (ev) => this.onEvent(ev),
+      onRows: (rows) => this.onRawRows(rows),
       onStderr: (line) => this.warn("stderr", `libbpf: ${line}`),
     });
     this.wire(opts, runner);
@@ -264,6 +275,11 @@ class Session extends EventEmitter implements TraceSession {
     const offset = measureClockOffset(clock);
     this.statsClockOffsetNs = clock === "tai" ? offset.taiMinusRealtimeNs : 0n;
     this.conv = new ClockConverter(clock, this.gen.timeSource === "tai" ? 0n : offset.offsetNs);
+    const w = wordsOf(this.conv.offsetNs);
+    this.offLo = w.lo;
+    this.offHi = w.hi;
+    this.batch = new RowBuffer(this.gen.points.length + 1, 8192);
+    this.byNumber = [];
     this.startMs = Date.now();
     this.meta = {
       svtraceVersion: svtraceVersion(),
@@ -363,15 +379,85 @@ class Session extends EventEmitter implements TraceSession {
   ): void {
     const iteration = st.row(smp, appid, times, complete, kernelIteration);
     if (iteration === undefined) return;
-    const t: (bigint | null)[] = [refrTmToNs(refrTm), ...times.map((x) => this.conv.convert(x))];
-    this.batch.push({
-      svID: st.counters.svID,
-      appid: appid || (st.counters.appid ?? 0),
-      iteration,
-      smpCnt: smp,
-      t,
-    });
-    if (this.batch.length >= 8192) this.flush();
+    const b = this.batch;
+    const r = b.begin(st.counters.svID, appid || (st.counters.appid ?? 0), iteration, smp);
+    b.setTime(0, r, refrTmToNs(refrTm));
+    for (let j = 0; j < times.length; j++) b.setTime(j + 1, r, this.conv.convert(times[j] as bigint));
+    if (b.length >= 8192) this.flush();
+  }
+
+  /**
+   * The libbpf backend's rows, straight from its columnar batch into this.batch: the same accounting and the
+   * same rows as onEvent() on one RowEvent each, without an object or BigInt per row.
+   */
+  private onRawRows(raw: RawRows): void {
+    const n = raw.points;
+    const b = this.batch;
+    for (let r = 0; r < raw.length; r++) {
+      const num = raw.stream[r] as number;
+      if (num === 0) {
+        this.lostEvents++;
+        continue;
+      }
+      let st = this.byNumber[num];
+      if (st === undefined) {
+        const key = String(num);
+        if (!this.svIdFor(key)) {
+          // its svID is still to come: the rare path, as an event
+          this.onEvent({
+            kind: "row",
+            complete: raw.complete[r] === 1,
+            smpCnt: raw.smpCnt[r] as number,
+            iteration: raw.iteration[r] as number,
+            appid: raw.appid[r] as number,
+            refrTm: raw.refrTmOf(r),
+            times: raw.times(r),
+            stream: key,
+          });
+          continue;
+        }
+        st = this.state(key);
+        this.byNumber[num] = st;
+      }
+      const t = raw.t;
+      const o = 2 * r * n;
+      let seen = 0;
+      for (let j = 0; j < n; j++)
+        if (((t[o + 2 * j] as number) | (t[o + 2 * j + 1] as number)) !== 0) seen |= 1 << j;
+      const smp = raw.smpCnt[r] as number;
+      const appid = raw.appid[r] as number;
+      const iteration = st.rowSeen(
+        smp,
+        appid,
+        seen,
+        n,
+        raw.complete[r] === 1,
+        raw.iteration[r] as number,
+        t[o + 2 * n - 2] as number,
+        t[o + 2 * n - 1] as number,
+      );
+      if (iteration === undefined) continue;
+      const row = b.begin(st.counters.svID, appid || (st.counters.appid ?? 0), iteration, smp);
+      const w0 = b.wordsOf(0);
+      if (refrTmWords(raw.refrTm[2 * r] as number, raw.refrTm[2 * r + 1] as number, w0, 2 * row))
+        b.markSet(0, row);
+      else b.setNull(0, row);
+      for (let j = 0; j < n; j++) {
+        if ((seen & (1 << j)) === 0) b.setNull(j + 1, row);
+        else {
+          addWords(
+            t[o + 2 * j] as number,
+            t[o + 2 * j + 1] as number,
+            this.offLo,
+            this.offHi,
+            b.wordsOf(j + 1),
+            2 * row,
+          );
+          b.markSet(j + 1, row);
+        }
+      }
+      if (b.length >= 8192) this.flush();
+    }
   }
 
   private pendingAtEnd = new Map<string, bigint[]>();
@@ -485,13 +571,10 @@ class Session extends EventEmitter implements TraceSession {
       const [smp, it] = key.split(" ", 2).map(Number);
       const st = this.state(key.slice(key.indexOf(" ", key.indexOf(" ") + 1) + 1));
       const iteration = st.pending(smp, times, it);
-      this.batch.push({
-        svID: st.counters.svID,
-        appid: st.counters.appid ?? 0,
-        iteration,
-        smpCnt: smp,
-        t: [null, ...times.map((x) => this.conv.convert(x))],
-      });
+      const r = this.batch.begin(st.counters.svID, st.counters.appid ?? 0, iteration, smp);
+      this.batch.setNull(0, r);
+      for (let j = 0; j < times.length; j++)
+        this.batch.setTime(j + 1, r, this.conv.convert(times[j] as bigint));
     }
     this.pendingAtEnd.clear();
   }
@@ -561,10 +644,11 @@ class Session extends EventEmitter implements TraceSession {
       this.lostSinceWarn = 0;
     }
     if (this.batch.length === 0) return;
-    const rows = this.batch;
-    this.batch = [];
-    this.rowsDelivered += rows.length;
-    this.emit("rows", rows);
+    const cols: RecordColumns = this.batch.take();
+    this.rowsDelivered += cols.length;
+    this.emit("columns", cols);
+    // the row-object form, only for listeners that want it (tests, small tools)
+    if (this.listenerCount("rows") > 0) this.emit("rows", [...rowsOf(cols)]);
   }
 
   stats(): TraceStats {
