@@ -40,6 +40,17 @@ export interface Analysis {
   histograms: Record<string, LatencyHistogram>;
 }
 
+/** One chunk's side-work arrays (reused once the side work is done with them). */
+interface ChunkSet {
+  cap: number;
+  sec: Float64Array;
+  arrival: Float64Array;
+  lat: Float64Array[];
+  stream: Uint32Array;
+  iteration: Uint32Array;
+  smpCnt: Uint32Array;
+}
+
 interface SegAcc {
   hist: LatencyHistogram;
   over: Float64Array;
@@ -145,13 +156,15 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const SIDE_CHUNK = 65536;
   let cap = 0;
   let used = 0;
-  let chunkSec = new Float64Array(0);
-  let chunkArrival = new Float64Array(0);
+  let chunkSec: Float64Array = new Float64Array(0);
+  let chunkArrival: Float64Array = new Float64Array(0);
   let chunkLat: Float64Array[] = [];
-  let chunkStream = new Uint32Array(0);
-  let chunkIter = new Uint32Array(0);
-  let chunkCnt = new Uint32Array(0);
+  let chunkStream: Uint32Array = new Uint32Array(0);
+  let chunkIter: Uint32Array = new Uint32Array(0);
+  let chunkCnt: Uint32Array = new Uint32Array(0);
   let chunkNames: string[] = [];
+  const pool: ChunkSet[] = [];
+  let poolNext = 0;
   let secArr = chunkSec;
   let arrivalArr = chunkArrival;
   let latArr: Float64Array[] = [];
@@ -176,12 +189,31 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     if (used + n > cap) {
       flushSide();
       cap = Math.max(SIDE_CHUNK, n);
-      chunkSec = new Float64Array(cap);
-      chunkArrival = new Float64Array(cap);
-      chunkLat = Array.from({ length: nSide }, () => new Float64Array(cap));
-      chunkStream = new Uint32Array(cap);
-      chunkIter = new Uint32Array(cap);
-      chunkCnt = new Uint32Array(cap);
+      // chunk sets are reused once the side work is done with them (see SideWork.buffers)
+      let set = pool[poolNext];
+      if (!set || set.cap < cap) {
+        const f64 = () =>
+          new Float64Array(side.shared ? new SharedArrayBuffer(cap * 8) : new ArrayBuffer(cap * 8));
+        const u32 = () =>
+          new Uint32Array(side.shared ? new SharedArrayBuffer(cap * 4) : new ArrayBuffer(cap * 4));
+        set = {
+          cap,
+          sec: f64(),
+          arrival: f64(),
+          lat: Array.from({ length: nSide }, f64),
+          stream: u32(),
+          iteration: u32(),
+          smpCnt: u32(),
+        };
+        pool[poolNext] = set;
+      }
+      poolNext = (poolNext + 1) % side.buffers;
+      chunkSec = set.sec;
+      chunkArrival = set.arrival;
+      chunkLat = set.lat;
+      chunkStream = set.stream;
+      chunkIter = set.iteration;
+      chunkCnt = set.smpCnt;
     }
     secArr = chunkSec.subarray(used, used + n);
     arrivalArr = chunkArrival.subarray(used, used + n);

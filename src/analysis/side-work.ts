@@ -78,15 +78,22 @@ export class SideState {
           arrival[r] as number,
         );
     }
+    // runs of rows in one second, each segment's values of a run in one go
     const sec = b.sec;
-    b.lat.forEach((lat, j) => {
-      const s = this.series[j] as PerSecondSeries;
-      for (let r = 0; r < n; r++) {
-        const v = lat[r] as number;
-        const t = sec[r] as number;
-        if (!Number.isNaN(v) && !Number.isNaN(t)) s.add(t, v);
+    const lat = b.lat;
+    let a = 0;
+    while (a < n) {
+      const t = sec[a] as number;
+      let e = a + 1;
+      if (Number.isNaN(t)) {
+        while (e < n && Number.isNaN(sec[e] as number)) e++;
+      } else {
+        while (e < n && sec[e] === t) e++;
+        for (let j = 0; j < lat.length; j++)
+          (this.series[j] as PerSecondSeries).addRun(t, lat[j] as Float64Array, a, e);
       }
-    });
+      a = e;
+    }
   }
 
   result(): SideResult {
@@ -97,13 +104,19 @@ export class SideState {
 }
 
 export interface SideWork {
+  /**
+   * add() may keep a batch's arrays until `buffers` more batches were added (1: not past the call), so a
+   * sender can cycle through that many sets of arrays; `shared`: allocate them on SharedArrayBuffers.
+   */
+  readonly buffers: number;
+  readonly shared: boolean;
   add(b: SideBatch): void;
   finish(): Promise<SideResult>;
 }
 
 export function inlineSideWork(segments: number, modulus?: number): SideWork {
   const state = new SideState(segments, modulus);
-  return { add: (b) => state.add(b), finish: async () => state.result() };
+  return { buffers: 1, shared: false, add: (b) => state.add(b), finish: async () => state.result() };
 }
 
 /**
@@ -134,11 +147,15 @@ export function workerSideWork(segments: number, modulus?: number): SideWork {
   done.catch(() => {});
   let sentNames = -1;
   return {
+    // add() returns once at most MAX_IN_FLIGHT - 1 earlier batches are unfinished, the one it sends included
+    buffers: MAX_IN_FLIGHT + 1,
+    shared: true,
     add(b: SideBatch): void {
       if (failure) throw failure;
       const names = b.names.length !== sentNames ? [...b.names] : [];
       sentNames = b.names.length;
       const msg: SideMessage = { type: "batch", batch: { ...b, names } };
+      // arrays on SharedArrayBuffers are shared, others moved
       const transfer = [
         b.stream.buffer,
         b.iteration.buffer,
@@ -146,7 +163,7 @@ export function workerSideWork(segments: number, modulus?: number): SideWork {
         b.sec.buffer,
         b.arrival.buffer,
         ...b.lat.map((l) => l.buffer),
-      ];
+      ].filter((x) => !(x instanceof SharedArrayBuffer));
       for (;;) {
         const finished = Atomics.load(done_, 0);
         // a failed worker's error comes out of finish()
