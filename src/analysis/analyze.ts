@@ -135,6 +135,8 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const thresholdsUs = [...new Set(opts.thresholdsUs ?? DEFAULT_THRESHOLDS_US)].sort((a, b) => a - b);
   const thNs = Float64Array.from(thresholdsUs, (us) => us * 1000);
   const nT = thNs.length;
+  /** the lowest threshold (no count to raise at or below it) */
+  const th0 = nT > 0 ? (thNs[0] as number) : Number.POSITIVE_INFINITY;
   const specs = segmentSpecs(points);
   const nSeg = specs.length;
   const shareTotal = np === 2;
@@ -254,77 +256,108 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     return acc;
   };
 
-  /** The common case: every point saw every SV of the batch. */
+  /** per segment, the stream accumulators by stream index (for the column-wise dense pass) */
+  const bySeg: SegAcc[][] = Array.from({ length: nSeg }, () => []);
+  const byStream: StreamAcc[] = [];
+  let scratch = new Float64Array(0);
+
+  /**
+   * The common case: every point saw every SV of the batch. Column by column: times, then each segment's
+   * latencies into the side-work arrays, then each segment's histograms (values reach each histogram in row
+   * order, so sums and results are those of a row-by-row pass), then spikes in row order.
+   */
   const denseBatch = (c: RecordColumns): void => {
     const n = c.length;
     const hi = c.t.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length * 2));
     const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
-    const hi0 = hi[0] as Int32Array;
-    const lo0 = lo[0] as Uint32Array;
-    const hiA = hi[probe0] as Int32Array;
-    const loA = lo[probe0] as Uint32Array;
-    const hiL = hi[np - 1] as Int32Array;
-    const loL = lo[np - 1] as Uint32Array;
     const stream = c.stream;
     const nPairs = np - 1;
     sideArrays(n);
-    const sec_ = secArr;
-    const arrival_ = arrivalArr;
-    const lat_ = latArr;
-    let lastS = -1;
-    let acc = streams[0] as StreamAcc;
-    let curSec = 0;
-    let secStart = Number.POSITIVE_INFINITY;
-    let secEnd = Number.NEGATIVE_INFINITY;
-    // values at or below the smallest kept spike cannot enter the top N (once it is full)
-    let spikeFloor = spikes.floor;
+    // rows per stream (streams first seen here get their accumulators)
     for (let r = 0; r < n; r++) {
       const s = stream[r] as number;
-      if (s !== lastS) {
+      let acc = byStream[s];
+      if (acc === undefined) {
         acc = streams[s] ?? newStream(c, s, r);
-        lastS = s;
+        byStream[s] = acc;
+        for (let j = 0; j < nSeg; j++) (bySeg[j] as SegAcc[])[s] = acc.segs[j] as SegAcc;
       }
       acc.rows++;
       acc.complete++;
-      const r2 = r * 2;
-      const h0 = hi0[r2 + 1] as number;
-      const l0 = lo0[r2] as number;
-      const tNs = h0 * TWO32 + l0;
-      // the second changes rarely: divide only when tNs leaves the current one
-      if (tNs >= secEnd || tNs < secStart) {
-        curSec = Math.floor(tNs / 1e9);
-        secStart = curSec * 1e9;
-        secEnd = secStart + 1e9;
-      }
-      sec_[r] = identity ? curSec : Number.NaN;
-      arrival_[r] = (hiA[r2 + 1] as number) * TWO32 + (loA[r2] as number);
-      let hp = h0;
-      let lp = l0;
-      for (let j = 0; j < nPairs; j++) {
-        const hn = (hi[j + 1] as Int32Array)[r2 + 1] as number;
-        const ln = (lo[j + 1] as Uint32Array)[r2] as number;
-        const d = (hn - hp) * TWO32 + (ln - lp);
-        hp = hn;
-        lp = ln;
-        lat[j] = d;
-        record(acc.segs[j] as SegAcc, d);
-        (lat_[j] as Float64Array)[r] = d;
-      }
-      let total: number;
-      if (shareTotal) total = lat[0] as number;
-      else {
-        total = ((hiL[r2 + 1] as number) - h0) * TWO32 + ((loL[r2] as number) - l0);
-        lat[totalIdx] = total;
-        record(acc.segs[totalIdx] as SegAcc, total);
-        (lat_[totalIdx] as Float64Array)[r] = total;
+    }
+    {
+      const hi0 = hi[0] as Int32Array;
+      const lo0 = lo[0] as Uint32Array;
+      const hiA = hi[probe0] as Int32Array;
+      const loA = lo[probe0] as Uint32Array;
+      const sec_ = secArr;
+      const arrival_ = arrivalArr;
+      let curSec = 0;
+      let secStart = Number.POSITIVE_INFINITY;
+      let secEnd = Number.NEGATIVE_INFINITY;
+      let first = firstNs;
+      let last = lastNs;
+      for (let r = 0; r < n; r++) {
+        const r2 = r * 2;
+        const tNs = (hi0[r2 + 1] as number) * TWO32 + (lo0[r2] as number);
+        // the second changes rarely: divide only when tNs leaves the current one
+        if (tNs >= secEnd || tNs < secStart) {
+          curSec = Math.floor(tNs / 1e9);
+          secStart = curSec * 1e9;
+          secEnd = secStart + 1e9;
+        }
+        sec_[r] = curSec;
+        arrival_[r] = (hiA[r2 + 1] as number) * TWO32 + (loA[r2] as number);
+        if (tNs < first) first = tNs;
+        if (tNs > last) last = tNs;
       }
       if (identity) {
-        if (tNs < firstNs) firstNs = tNs;
-        if (tNs > lastNs) lastNs = tNs;
+        firstNs = first;
+        lastNs = last;
+      } else sec_.fill(Number.NaN);
+    }
+    // latencies of each segment (pairs, then total from the first to the last point)
+    if (scratch.length < n) scratch = new Float64Array(n);
+    const cols: Float64Array[] = [];
+    for (let j = 0; j < nSeg; j++) {
+      if (shareTotal && j === totalIdx) {
+        cols.push(cols[0] as Float64Array);
+        break;
       }
-      if (total > spikeFloor && spikes.wants(total)) {
+      const from = j < nPairs ? j : 0;
+      const to = j < nPairs ? j + 1 : np - 1;
+      const ha = hi[from] as Int32Array;
+      const la = lo[from] as Uint32Array;
+      const hb = hi[to] as Int32Array;
+      const lb = lo[to] as Uint32Array;
+      const out = j < nSide ? (latArr[j] as Float64Array) : scratch;
+      for (let r = 0; r < n; r++) {
+        const r2 = r * 2;
+        out[r] =
+          ((hb[r2 + 1] as number) - (ha[r2 + 1] as number)) * TWO32 +
+          ((lb[r2] as number) - (la[r2] as number));
+      }
+      cols.push(out);
+      // histograms and over-threshold counts
+      const accs = bySeg[j] as SegAcc[];
+      for (let r = 0; r < n; r++) {
+        const acc = accs[stream[r] as number] as SegAcc;
+        const d = out[r] as number;
+        acc.hist.record(d);
+        if (d > th0) {
+          const over = acc.over;
+          for (let k = 0; k < nT && d > (thNs[k] as number); k++) over[k] = (over[k] as number) + 1;
+        }
+      }
+    }
+    // spikes, in row order
+    const total = cols[totalIdx] as Float64Array;
+    let spikeFloor = spikes.floor;
+    for (let r = 0; r < n; r++) {
+      const v = total[r] as number;
+      if (v > spikeFloor && spikes.wants(v)) {
         has.fill(1);
-        lat[totalIdx] = total;
+        for (let j = 0; j < nSeg; j++) lat[j] = (cols[j] as Float64Array)[r] as number;
         spikes.add(makeSpike(c, r, identity ? 0 : null));
         spikeFloor = spikes.floor;
       }
