@@ -176,9 +176,14 @@ test("selectKth agrees with sorting, with ties", () => {
     assert.equal(selectKth(Float64Array.from(vals), vals.length, k), sorted[k]);
 });
 
-test("smpCnt continuity counted in a worker thread gives the same summary as inline", async () => {
+test("continuity, series and histograms done in worker threads give the same summary as inline", async () => {
   const inline = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 1000), { worker: false });
   const worker = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 1000), { worker: true });
   assert.deepEqual(worker.summary, inline.summary);
+  // the histograms come back from a worker with their exact state (sums behind mean/stddev included)
+  assert.deepEqual(Object.keys(worker.histograms), Object.keys(inline.histograms));
+  for (const [name, h] of Object.entries(inline.histograms))
+    assert.deepEqual(worker.histograms[name]?.toJSON(), h.toJSON(), name);
+  assert.ok((inline.histograms.total?.count ?? 0) > 0);
   assert.ok((worker.summary.streams[0]?.drops ?? 0) > 0);
 });

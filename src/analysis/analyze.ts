@@ -29,7 +29,7 @@ export interface AnalyzeOptions {
   /** called after each batch */
   onProgress?: (bytesRead: number, size: number, rows: number) => void;
   svtraceVersion?: string;
-  /** count smpCnt continuity in a worker thread (default: for inputs over 32 MiB) */
+  /** histograms, continuity and series in two worker threads (default: for inputs over 32 MiB) */
   worker?: boolean;
 }
 
@@ -135,8 +135,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const thresholdsUs = [...new Set(opts.thresholdsUs ?? DEFAULT_THRESHOLDS_US)].sort((a, b) => a - b);
   const thNs = Float64Array.from(thresholdsUs, (us) => us * 1000);
   const nT = thNs.length;
-  /** the lowest threshold (no count to raise at or below it) */
-  const th0 = nT > 0 ? (thNs[0] as number) : Number.POSITIVE_INFINITY;
   const specs = segmentSpecs(points);
   const nSeg = specs.length;
   const shareTotal = np === 2;
@@ -150,10 +148,10 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const streams: StreamAcc[] = [];
   /** segments with their own series (with two points, total is T1-T2's) */
   const nSide = shareTotal ? nSeg - 1 : nSeg;
+  // the histograms are filled by the side work from the latencies it is sent (in row order)
+  const sideOpts = { segments: nSide, modulus: opts.modulus, thresholdsNs: [...thNs] };
   const side: SideWork =
-    (opts.worker ?? input.size > 32 << 20)
-      ? workerSideWork(nSide, opts.modulus)
-      : inlineSideWork(nSide, opts.modulus);
+    (opts.worker ?? input.size > 32 << 20) ? workerSideWork(sideOpts) : inlineSideWork(sideOpts);
   // side work goes out in chunks of up to SIDE_CHUNK rows (few messages when a worker does it)
   const SIDE_CHUNK = 65536;
   let cap = 0;
@@ -236,12 +234,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   let firstNs = Number.POSITIVE_INFINITY;
   let lastNs = Number.NEGATIVE_INFINITY;
 
-  const record = (acc: SegAcc, d: number): void => {
-    acc.hist.record(d);
-    const over = acc.over;
-    for (let k = 0; k < nT && d > (thNs[k] as number); k++) over[k] = (over[k] as number) + 1;
-  };
-
   const newStream = (c: RecordColumns, s: number, r: number): StreamAcc => {
     const acc: StreamAcc = {
       svID: c.names[s] as string,
@@ -256,8 +248,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     return acc;
   };
 
-  /** per segment, the stream accumulators by stream index (for the column-wise dense pass) */
-  const bySeg: SegAcc[][] = Array.from({ length: nSeg }, () => []);
+  /** the stream accumulators by stream index (for the column-wise dense pass) */
   const byStream: StreamAcc[] = [];
   let scratch = new Float64Array(0);
 
@@ -280,7 +271,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       if (acc === undefined) {
         acc = streams[s] ?? newStream(c, s, r);
         byStream[s] = acc;
-        for (let j = 0; j < nSeg; j++) (bySeg[j] as SegAcc[])[s] = acc.segs[j] as SegAcc;
       }
       acc.rows++;
       acc.complete++;
@@ -338,17 +328,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
           ((lb[r2] as number) - (la[r2] as number));
       }
       cols.push(out);
-      // histograms and over-threshold counts
-      const accs = bySeg[j] as SegAcc[];
-      for (let r = 0; r < n; r++) {
-        const acc = accs[stream[r] as number] as SegAcc;
-        const d = out[r] as number;
-        acc.hist.record(d);
-        if (d > th0) {
-          const over = acc.over;
-          for (let k = 0; k < nT && d > (thNs[k] as number); k++) over[k] = (over[k] as number) + 1;
-        }
-      }
     }
     // spikes, in row order
     const total = cols[totalIdx] as Float64Array;
@@ -416,7 +395,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
             ((lo[j + 1] as Uint32Array)[r2]! - (lo[j] as Uint32Array)[r2]!);
           lat[j] = d;
           has[j] = 1;
-          record(acc.segs[j] as SegAcc, d);
         }
       }
       if (!shareTotal && first >= 0 && first < np - 1 && present[np - 1]) {
@@ -425,11 +403,12 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
           ((lo[np - 1] as Uint32Array)[r2]! - (lo[first] as Uint32Array)[r2]!);
         lat[totalIdx] = d;
         has[totalIdx] = 1;
-        record(acc.segs[totalIdx] as SegAcc, d);
       } else if (shareTotal && has[0]) {
         lat[totalIdx] = lat[0] as number;
         has[totalIdx] = 1;
       }
+      // the latencies go to the side work (histograms; series where the row has a time)
+      for (let j = 0; j < nSide; j++) if (has[j]) (lat_[j] as Float64Array)[r] = lat[j] as number;
       if (!identity || first < 0) {
         if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, null));
         continue;
@@ -440,7 +419,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       sec_[r] = Math.floor(tNs / 1e9);
       if (arrive < 0) arrive = first;
       arrival_[r] = (hi[arrive] as Int32Array)[r2 + 1]! * TWO32 + (lo[arrive] as Uint32Array)[r2]!;
-      for (let j = 0; j < nSide; j++) if (has[j]) (lat_[j] as Float64Array)[r] = lat[j] as number;
       if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, first));
     }
     rows += n;
@@ -473,6 +451,19 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   flushSide();
   const sideResult: SideResult = await side.finish();
   const counts = sideResult.continuity;
+  // each stream's histograms, from the side work (with two points, total shares T1-T2's accumulator)
+  streams.forEach((acc, s) => {
+    const t = sideResult.tallies[s];
+    if (!acc || !t) return;
+    for (let j = 0; j < nSide; j++) {
+      const got = t[j];
+      const seg = acc.segs[j] as SegAcc;
+      if (got) {
+        seg.hist = got.hist;
+        seg.over = got.over;
+      }
+    }
+  });
 
   // summaries
   const pointNames = points.map((p) => p.name);

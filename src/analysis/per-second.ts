@@ -49,43 +49,6 @@ export function selectKth(a: Float64Array, n: number, k: number): number {
   return a[k] as number;
 }
 
-let heap = new Float64Array(1024);
-
-/**
- * The k-th largest of a[0..n) (k >= 1), with a min-heap of the k largest so far: one comparison for most
- * values when k is small against n (p99 of a second: k is 1 % of n). Leaves a unchanged.
- */
-export function kthLargest(a: Float64Array, n: number, k: number): number {
-  if (heap.length < k) heap = new Float64Array(k);
-  const h = heap;
-  // the first k values, heapified
-  for (let i = 0; i < k; i++) h[i] = a[i] as number;
-  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(h, k, i);
-  let top = h[0] as number;
-  for (let i = k; i < n; i++) {
-    const v = a[i] as number;
-    if (v > top) {
-      h[0] = v;
-      siftDown(h, k, 0);
-      top = h[0] as number;
-    }
-  }
-  return top;
-}
-
-function siftDown(h: Float64Array, k: number, i: number): void {
-  const v = h[i] as number;
-  for (;;) {
-    let c = 2 * i + 1;
-    if (c >= k) break;
-    if (c + 1 < k && (h[c + 1] as number) < (h[c] as number)) c++;
-    if ((h[c] as number) >= v) break;
-    h[i] = h[c] as number;
-    i = c;
-  }
-  h[i] = v;
-}
-
 export class PerSecondSeries {
   readonly points: SeriesPoint[] = [];
   /** rows that arrived after their second was closed (counted into max only) */
@@ -182,9 +145,7 @@ export class PerSecondSeries {
 
   private close(o: OpenSecond): void {
     const rank = Math.max(1, Math.ceil(0.99 * o.n - 1e-9));
-    // the rank-th smallest is the (n - rank + 1)-th largest
-    const k = o.n - rank + 1;
-    const p99 = k * 8 <= o.n ? kthLargest(o.values, o.n, k) : selectKth(o.values, o.n, rank - 1);
+    const p99 = selectKth(o.values, o.n, rank - 1);
     this.points.push({ t: o.t, count: o.n, max: o.max, p99 });
     if (o.t > this.closedUpTo) this.closedUpTo = o.t;
     if (this.pool.length < OPEN_SECONDS + 1) this.pool.push(o.values);

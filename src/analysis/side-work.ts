@@ -1,22 +1,49 @@
 /**
- * The part of a report's pass that does not need the latencies themselves: smpCnt continuity of every
+ * The part of a report's pass after the latencies are measured: each stream's and segment's histogram and
+ * over-threshold counts (values in row order, so the sums are those of one pass), smpCnt continuity of every
  * stream (drops, duplicates, out-of-order, wraps, modulus; exact from each row's (iteration, smpCnt) with the
  * streams module's IteratedContinuity, whatever order the rows come in; out-of-order in the order the SVs
  * arrived at their first point) and the
  * per-second max/p99 series of every segment. The main pass hands each batch's stream indices, smpCnt values,
- * seconds and latencies over; for large inputs this runs in a worker thread (./side-worker.ts) so it overlaps
- * with reading and measuring on the other core.
+ * seconds and latencies over; for large inputs this runs in two worker threads (./side-worker.ts: one for the
+ * histograms, one for continuity and series) sharing each batch's arrays (SharedArrayBuffers), so reading,
+ * measuring and the rest overlap on both cores.
  */
 import { Worker } from "node:worker_threads";
 import { IteratedContinuity, type IteratedCounts } from "../streams/iterated-continuity.js";
+import { LatencyHistogram } from "./histogram.js";
 import { PerSecondSeries, type SeriesPoint } from "./per-second.js";
 
 export type StreamContinuity = IteratedCounts;
+
+/** One stream's latencies of one segment: the histogram and the counts over each threshold. */
+export interface SegmentTally {
+  hist: LatencyHistogram;
+  over: Float64Array;
+}
 
 export interface SideResult {
   continuity: Record<string, StreamContinuity>;
   /** per segment index */
   series: SeriesPoint[][];
+  /** by stream index, then segment index (undefined: a stream with no latency) */
+  tallies: (SegmentTally[] | undefined)[];
+}
+
+export interface SideOptions {
+  /** segments with their own latencies in SideBatch.lat */
+  segments: number;
+  modulus?: number;
+  /** ascending thresholds, ns, for the over-threshold counts */
+  thresholdsNs: number[];
+}
+
+/** Which parts of the side work a SideState does (a worker may do one part, another the other). */
+export interface SideParts {
+  /** smpCnt continuity and the per-second series */
+  order: boolean;
+  /** histograms and over-threshold counts per stream and segment */
+  tallies: boolean;
 }
 
 /** One batch's share of the side work. `lat[j][r]` is NaN where segment j has no latency for row r. */
@@ -44,15 +71,57 @@ export class SideState {
   private byIndex: IteratedContinuity[] = [];
   private names: string[] = [];
   private readonly series: PerSecondSeries[];
+  private readonly modulus?: number;
+  private readonly segments: number;
+  private readonly thresholdsNs: Float64Array;
+  /** by segment, then stream index */
+  private readonly tallies: SegmentTally[][];
 
   constructor(
-    segments: number,
-    private readonly modulus?: number,
+    o: SideOptions,
+    private readonly parts: SideParts = { order: true, tallies: true },
   ) {
-    this.series = Array.from({ length: segments }, () => new PerSecondSeries());
+    this.modulus = o.modulus;
+    this.segments = o.segments;
+    this.thresholdsNs = Float64Array.from(o.thresholdsNs);
+    this.series = Array.from({ length: o.segments }, () => new PerSecondSeries());
+    this.tallies = Array.from({ length: o.segments }, () => []);
   }
 
   add(b: SideBatch): void {
+    if (this.parts.tallies) this.addTallies(b);
+    if (this.parts.order) this.addOrder(b);
+  }
+
+  /** Each segment's values into the histogram of their stream, in row order (NaN: no latency). */
+  private addTallies(b: SideBatch): void {
+    const n = b.n;
+    const stream = b.stream;
+    const th = this.thresholdsNs;
+    const nT = th.length;
+    const th0 = nT > 0 ? (th[0] as number) : Number.POSITIVE_INFINITY;
+    for (let j = 0; j < this.segments; j++) {
+      const lat = b.lat[j] as Float64Array;
+      const accs = this.tallies[j] as SegmentTally[];
+      for (let r = 0; r < n; r++) {
+        const d = lat[r] as number;
+        if (Number.isNaN(d)) continue;
+        const s = stream[r] as number;
+        let acc = accs[s];
+        if (acc === undefined) {
+          acc = { hist: new LatencyHistogram(), over: new Float64Array(nT) };
+          accs[s] = acc;
+        }
+        acc.hist.record(d);
+        if (d > th0) {
+          const over = acc.over;
+          for (let k = 0; k < nT && d > (th[k] as number); k++) over[k] = (over[k] as number) + 1;
+        }
+      }
+    }
+  }
+
+  private addOrder(b: SideBatch): void {
     const n = b.n;
     if (b.identity) {
       if (b.names.length > 0 && (b.names !== this.names || b.names.length !== this.byIndex.length)) {
@@ -99,7 +168,15 @@ export class SideState {
   result(): SideResult {
     const continuity: Record<string, StreamContinuity> = {};
     for (const [s, t] of this.trackers) continuity[s] = t.counts();
-    return { continuity, series: this.series.map((s) => s.finish()) };
+    const tallies: (SegmentTally[] | undefined)[] = [];
+    this.tallies.forEach((accs, j) => {
+      accs.forEach((acc, s) => {
+        if (!acc) return;
+        const list = (tallies[s] ??= []);
+        list[j] = acc;
+      });
+    });
+    return { continuity, series: this.parts.order ? this.series.map((s) => s.finish()) : [], tallies };
   }
 }
 
@@ -114,8 +191,8 @@ export interface SideWork {
   finish(): Promise<SideResult>;
 }
 
-export function inlineSideWork(segments: number, modulus?: number): SideWork {
-  const state = new SideState(segments, modulus);
+export function inlineSideWork(o: SideOptions): SideWork {
+  const state = new SideState(o);
   return { buffers: 1, shared: false, add: (b) => state.add(b), finish: async () => state.result() };
 }
 
@@ -126,11 +203,44 @@ export function inlineSideWork(segments: number, modulus?: number): SideWork {
  */
 const MAX_IN_FLIGHT = 3;
 
-export function workerSideWork(segments: number, modulus?: number): SideWork {
+/**
+ * Two worker threads: one for continuity and the per-second series, one for the histograms; each batch (on
+ * SharedArrayBuffers) goes to both. The main pass then only reads, measures and keeps the spikes.
+ */
+export function workerSideWork(o: SideOptions): SideWork {
+  const roles: SideParts[] = [
+    { order: true, tallies: false },
+    { order: false, tallies: true },
+  ];
+  const workers = roles.map((parts) => startWorker(o, parts));
+  return {
+    // add() returns once at most MAX_IN_FLIGHT - 1 earlier batches are unfinished, the one it sends included
+    buffers: MAX_IN_FLIGHT + 1,
+    shared: true,
+    add(b: SideBatch): void {
+      for (const w of workers) w.add(b);
+    },
+    async finish(): Promise<SideResult> {
+      const [order, tallies] = await Promise.all(workers.map((w) => w.finish()));
+      return {
+        continuity: (order as SideResult).continuity,
+        series: (order as SideResult).series,
+        tallies: (tallies as SideResult).tallies.map((list) =>
+          list?.map((t) => ({ hist: LatencyHistogram.fromClone(t.hist), over: t.over })),
+        ),
+      };
+    },
+  };
+}
+
+function startWorker(
+  o: SideOptions,
+  parts: SideParts,
+): { add(b: SideBatch): void; finish(): Promise<SideResult> } {
   // [batches done, 1 once the worker failed]
   const done_ = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(new URL("./side-worker.js", import.meta.url), {
-    workerData: { segments, modulus, done: done_ },
+    workerData: { options: o, parts, done: done_ },
   });
   let sent = 0;
   let failure: Error | null = null;
@@ -147,30 +257,19 @@ export function workerSideWork(segments: number, modulus?: number): SideWork {
   done.catch(() => {});
   let sentNames = -1;
   return {
-    // add() returns once at most MAX_IN_FLIGHT - 1 earlier batches are unfinished, the one it sends included
-    buffers: MAX_IN_FLIGHT + 1,
-    shared: true,
     add(b: SideBatch): void {
       if (failure) throw failure;
       const names = b.names.length !== sentNames ? [...b.names] : [];
       sentNames = b.names.length;
       const msg: SideMessage = { type: "batch", batch: { ...b, names } };
-      // arrays on SharedArrayBuffers are shared, others moved
-      const transfer = [
-        b.stream.buffer,
-        b.iteration.buffer,
-        b.smpCnt.buffer,
-        b.sec.buffer,
-        b.arrival.buffer,
-        ...b.lat.map((l) => l.buffer),
-      ].filter((x) => !(x instanceof SharedArrayBuffer));
       for (;;) {
         const finished = Atomics.load(done_, 0);
         // a failed worker's error comes out of finish()
         if (sent - finished < MAX_IN_FLIGHT || Atomics.load(done_, 1) === 1) break;
         Atomics.wait(done_, 0, finished, 1000);
       }
-      worker.postMessage(msg, transfer as ArrayBuffer[]);
+      // the arrays are on SharedArrayBuffers: shared, not copied
+      worker.postMessage(msg);
       sent++;
     },
     async finish(): Promise<SideResult> {

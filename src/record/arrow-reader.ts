@@ -385,6 +385,8 @@ export class ArrowRecordReader implements RecordInput {
     if (n === 0) return true;
     const len = (offsets[1] as number) - (offsets[0] as number);
     if (offsets[0] !== 0 || len <= 0 || offsets[n] !== n * len || chars.byteLength < n * len) return false;
+    // interleaved streams: the second row differs already
+    if (n > 1) for (let k = 0; k < len; k++) if (chars[k] !== chars[len + k]) return false;
     for (let r = 1; r <= n; r++) if (offsets[r] !== r * len) return false;
     const buf = Buffer.from(chars.buffer, chars.byteOffset, n * len);
     if (n > 1 && Buffer.compare(buf.subarray(len), buf.subarray(0, (n - 1) * len)) !== 0) return false;
