@@ -172,7 +172,11 @@ export class SideState {
     this.tallies.forEach((accs, j) => {
       accs.forEach((acc, s) => {
         if (!acc) return;
-        const list = (tallies[s] ??= []);
+        let list = tallies[s];
+        if (!list) {
+          list = [];
+          tallies[s] = list;
+        }
         list[j] = acc;
       });
     });
