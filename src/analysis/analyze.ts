@@ -29,7 +29,7 @@ export interface AnalyzeOptions {
   /** called after each batch */
   onProgress?: (bytesRead: number, size: number, rows: number) => void;
   svtraceVersion?: string;
-  /** histograms, continuity and series in two worker threads (default: for inputs over 32 MiB) */
+  /** histograms, continuity and series in worker threads (default: for inputs over 32 MiB) */
   worker?: boolean;
 }
 

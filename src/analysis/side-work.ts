@@ -5,9 +5,9 @@
  * streams module's IteratedContinuity, whatever order the rows come in; out-of-order in the order the SVs
  * arrived at their first point) and the
  * per-second max/p99 series of every segment. The main pass hands each batch's stream indices, smpCnt values,
- * seconds and latencies over; for large inputs this runs in two worker threads (./side-worker.ts: one for the
- * histograms, one for continuity and series) sharing each batch's arrays (SharedArrayBuffers), so reading,
- * measuring and the rest overlap on both cores.
+ * seconds and latencies over; for large inputs this runs in three worker threads (./side-worker.ts: histograms,
+ * continuity, series) sharing each batch's arrays (SharedArrayBuffers), so reading, measuring and the rest
+ * overlap on every core.
  */
 import { Worker } from "node:worker_threads";
 import { IteratedContinuity, type IteratedCounts } from "../streams/iterated-continuity.js";
@@ -40,8 +40,10 @@ export interface SideOptions {
 
 /** Which parts of the side work a SideState does (a worker may do one part, another the other). */
 export interface SideParts {
-  /** smpCnt continuity and the per-second series */
-  order: boolean;
+  /** smpCnt continuity */
+  continuity: boolean;
+  /** the per-second series */
+  series: boolean;
   /** histograms and over-threshold counts per stream and segment */
   tallies: boolean;
 }
@@ -79,7 +81,7 @@ export class SideState {
 
   constructor(
     o: SideOptions,
-    private readonly parts: SideParts = { order: true, tallies: true },
+    private readonly parts: SideParts = { continuity: true, series: true, tallies: true },
   ) {
     this.modulus = o.modulus;
     this.segments = o.segments;
@@ -90,7 +92,8 @@ export class SideState {
 
   add(b: SideBatch): void {
     if (this.parts.tallies) this.addTallies(b);
-    if (this.parts.order) this.addOrder(b);
+    if (this.parts.continuity) this.addContinuity(b);
+    if (this.parts.series) this.addSeries(b);
   }
 
   /** Each segment's values into the histogram of their stream, in row order (NaN: no latency). */
@@ -121,7 +124,7 @@ export class SideState {
     }
   }
 
-  private addOrder(b: SideBatch): void {
+  private addContinuity(b: SideBatch): void {
     const n = b.n;
     if (b.identity) {
       if (b.names.length > 0 && (b.names !== this.names || b.names.length !== this.byIndex.length)) {
@@ -147,6 +150,10 @@ export class SideState {
           arrival[r] as number,
         );
     }
+  }
+
+  private addSeries(b: SideBatch): void {
+    const n = b.n;
     // runs of rows in one second, each segment's values of a run in one go
     const sec = b.sec;
     const lat = b.lat;
@@ -180,7 +187,7 @@ export class SideState {
         list[j] = acc;
       });
     });
-    return { continuity, series: this.parts.order ? this.series.map((s) => s.finish()) : [], tallies };
+    return { continuity, series: this.parts.series ? this.series.map((s) => s.finish()) : [], tallies };
   }
 }
 
@@ -208,13 +215,14 @@ export function inlineSideWork(o: SideOptions): SideWork {
 const MAX_IN_FLIGHT = 3;
 
 /**
- * Two worker threads: one for continuity and the per-second series, one for the histograms; each batch (on
- * SharedArrayBuffers) goes to both. The main pass then only reads, measures and keeps the spikes.
+ * Three worker threads: continuity, the per-second series, the histograms; each batch (on SharedArrayBuffers)
+ * goes to all of them. The main pass then only reads, measures and keeps the spikes.
  */
 export function workerSideWork(o: SideOptions): SideWork {
   const roles: SideParts[] = [
-    { order: true, tallies: false },
-    { order: false, tallies: true },
+    { continuity: true, series: false, tallies: false },
+    { continuity: false, series: true, tallies: false },
+    { continuity: false, series: false, tallies: true },
   ];
   const workers = roles.map((parts) => startWorker(o, parts));
   return {
@@ -225,10 +233,10 @@ export function workerSideWork(o: SideOptions): SideWork {
       for (const w of workers) w.add(b);
     },
     async finish(): Promise<SideResult> {
-      const [order, tallies] = await Promise.all(workers.map((w) => w.finish()));
+      const [continuity, series, tallies] = await Promise.all(workers.map((w) => w.finish()));
       return {
-        continuity: (order as SideResult).continuity,
-        series: (order as SideResult).series,
+        continuity: (continuity as SideResult).continuity,
+        series: (series as SideResult).series,
         tallies: (tallies as SideResult).tallies.map((list) =>
           list?.map((t) => ({ hist: LatencyHistogram.fromClone(t.hist), over: t.over })),
         ),
