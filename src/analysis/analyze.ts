@@ -441,14 +441,18 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     };
   };
 
-  for (const c of input.batches()) {
-    if (c.valid.every((v) => v === null)) denseBatch(c);
-    else batch(c);
-    sideBatch(c);
-    opts.onProgress?.(input.bytesRead, input.size, rows);
+  try {
+    for (const c of input.batches()) {
+      if (c.valid.every((v) => v === null)) denseBatch(c);
+      else batch(c);
+      sideBatch(c);
+      opts.onProgress?.(input.bytesRead, input.size, rows);
+    }
+    flushSide();
+  } catch (e) {
+    side.cancel();
+    throw e;
   }
-
-  flushSide();
   const sideResult: SideResult = await side.finish();
   const counts = sideResult.continuity;
   // each stream's histograms, from the side work (with two points, total shares T1-T2's accumulator)

@@ -200,11 +200,19 @@ export interface SideWork {
   readonly shared: boolean;
   add(b: SideBatch): void;
   finish(): Promise<SideResult>;
+  /** stop without a result (the pass failed): ends the workers so they do not keep the process alive */
+  cancel(): void;
 }
 
 export function inlineSideWork(o: SideOptions): SideWork {
   const state = new SideState(o);
-  return { buffers: 1, shared: false, add: (b) => state.add(b), finish: async () => state.result() };
+  return {
+    buffers: 1,
+    shared: false,
+    add: (b) => state.add(b),
+    finish: async () => state.result(),
+    cancel: () => {},
+  };
 }
 
 /**
@@ -232,6 +240,9 @@ export function workerSideWork(o: SideOptions): SideWork {
     add(b: SideBatch): void {
       for (const w of workers) w.add(b);
     },
+    cancel(): void {
+      for (const w of workers) w.cancel();
+    },
     async finish(): Promise<SideResult> {
       const [continuity, series, tallies] = await Promise.all(workers.map((w) => w.finish()));
       return {
@@ -248,7 +259,7 @@ export function workerSideWork(o: SideOptions): SideWork {
 function startWorker(
   o: SideOptions,
   parts: SideParts,
-): { add(b: SideBatch): void; finish(): Promise<SideResult> } {
+): { add(b: SideBatch): void; finish(): Promise<SideResult>; cancel(): void } {
   // [batches done, 1 once the worker failed]
   const done_ = new Int32Array(new SharedArrayBuffer(8));
   const worker = new Worker(new URL("./side-worker.js", import.meta.url), {
@@ -283,6 +294,9 @@ function startWorker(
       // the arrays are on SharedArrayBuffers: shared, not copied
       worker.postMessage(msg);
       sent++;
+    },
+    cancel(): void {
+      void worker.terminate();
     },
     async finish(): Promise<SideResult> {
       worker.postMessage({ type: "end" } satisfies SideMessage);
