@@ -4,6 +4,10 @@
  * count/min/max exact, percentiles within 0.1 %, threshold counts exact, per-second max/p99 exact, top spikes.
  */
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { analyzeRecord } from "../src/analysis/analyze.js";
 import { selectKth } from "../src/analysis/per-second.js";
@@ -176,9 +180,58 @@ test("selectKth agrees with sorting, with ties", () => {
     assert.equal(selectKth(Float64Array.from(vals), vals.length, k), sorted[k]);
 });
 
-test("smpCnt continuity counted in a worker thread gives the same summary as inline", async () => {
+test("continuity, series and histograms done in worker threads give the same summary as inline", async () => {
   const inline = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 1000), { worker: false });
   const worker = await analyzeRecord(new MemoryInput(meta(POINTS), rows, 1000), { worker: true });
   assert.deepEqual(worker.summary, inline.summary);
+  // the histograms come back from a worker with their exact state (sums behind mean/stddev included)
+  assert.deepEqual(Object.keys(worker.histograms), Object.keys(inline.histograms));
+  for (const [name, h] of Object.entries(inline.histograms))
+    assert.deepEqual(worker.histograms[name]?.toJSON(), h.toJSON(), name);
+  assert.ok((inline.histograms.total?.count ?? 0) > 0);
   assert.ok((worker.summary.streams[0]?.drops ?? 0) > 0);
+});
+
+test("a pass that fails mid-input ends its worker threads: the error comes out and the process exits", async () => {
+  // in a child process: a live worker would keep it running after the error (seen: `report` on a big CSV with
+  // a bad line printed the error and never exited)
+  const fixtures = new URL("./report-fixtures.js", import.meta.url).href;
+  const analyze = new URL("../src/analysis/analyze.js", import.meta.url).href;
+  const script = `
+    import { analyzeRecord } from ${JSON.stringify(analyze)};
+    import { MemoryInput, makeRows, meta } from ${JSON.stringify(fixtures)};
+    class Failing extends MemoryInput {
+      *batches() {
+        let k = 0;
+        for (const c of super.batches()) {
+          if (k++ === 2) throw new Error("bad line in the middle");
+          yield c;
+        }
+      }
+    }
+    const rows = makeRows({ streams: ["a", "b"], perStream: 3000, points: 4, seed: 5 });
+    try {
+      await analyzeRecord(new Failing(meta(["t1", "t2", "t3", "t4"]), rows, 1000), { worker: true });
+      console.log("no error");
+    } catch (e) {
+      console.log("rejected: " + e.message);
+    }
+  `;
+  // a script file: code given with -e exits at its end even with a worker alive
+  const dir = mkdtempSync(join(tmpdir(), "svtrace-analyze-fail-"));
+  const file = join(dir, "fail.mjs");
+  writeFileSync(file, script);
+  const res = await new Promise<{ code: number | null; killed: boolean; out: string }>((resolve) => {
+    const child = execFile(process.execPath, [file], { timeout: 30_000 }, (err, stdout) => {
+      resolve({
+        code: child.exitCode,
+        killed: Boolean(err && (err as { killed?: boolean }).killed),
+        out: stdout,
+      });
+    });
+  });
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(res.out.trim(), "rejected: bad line in the middle");
+  assert.equal(res.killed, false, "the process had to be killed: a worker kept it alive");
+  assert.equal(res.code, 0);
 });

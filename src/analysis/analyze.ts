@@ -29,7 +29,7 @@ export interface AnalyzeOptions {
   /** called after each batch */
   onProgress?: (bytesRead: number, size: number, rows: number) => void;
   svtraceVersion?: string;
-  /** count smpCnt continuity in a worker thread (default: for inputs over 32 MiB) */
+  /** histograms, continuity and series in worker threads (default: for inputs over 32 MiB) */
   worker?: boolean;
 }
 
@@ -38,6 +38,17 @@ export interface Analysis {
   summary: ReportSummary;
   /** every stream together, by segment name */
   histograms: Record<string, LatencyHistogram>;
+}
+
+/** One chunk's side-work arrays (reused once the side work is done with them). */
+interface ChunkSet {
+  cap: number;
+  sec: Float64Array;
+  arrival: Float64Array;
+  lat: Float64Array[];
+  stream: Uint32Array;
+  iteration: Uint32Array;
+  smpCnt: Uint32Array;
 }
 
 interface SegAcc {
@@ -137,21 +148,23 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const streams: StreamAcc[] = [];
   /** segments with their own series (with two points, total is T1-T2's) */
   const nSide = shareTotal ? nSeg - 1 : nSeg;
+  // the histograms are filled by the side work from the latencies it is sent (in row order)
+  const sideOpts = { segments: nSide, modulus: opts.modulus, thresholdsNs: [...thNs] };
   const side: SideWork =
-    (opts.worker ?? input.size > 32 << 20)
-      ? workerSideWork(nSide, opts.modulus)
-      : inlineSideWork(nSide, opts.modulus);
+    (opts.worker ?? input.size > 32 << 20) ? workerSideWork(sideOpts) : inlineSideWork(sideOpts);
   // side work goes out in chunks of up to SIDE_CHUNK rows (few messages when a worker does it)
   const SIDE_CHUNK = 65536;
   let cap = 0;
   let used = 0;
-  let chunkSec = new Float64Array(0);
-  let chunkArrival = new Float64Array(0);
+  let chunkSec: Float64Array = new Float64Array(0);
+  let chunkArrival: Float64Array = new Float64Array(0);
   let chunkLat: Float64Array[] = [];
-  let chunkStream = new Uint32Array(0);
-  let chunkIter = new Uint32Array(0);
-  let chunkCnt = new Uint32Array(0);
+  let chunkStream: Uint32Array = new Uint32Array(0);
+  let chunkIter: Uint32Array = new Uint32Array(0);
+  let chunkCnt: Uint32Array = new Uint32Array(0);
   let chunkNames: string[] = [];
+  const pool: ChunkSet[] = [];
+  let poolNext = 0;
   let secArr = chunkSec;
   let arrivalArr = chunkArrival;
   let latArr: Float64Array[] = [];
@@ -176,12 +189,31 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     if (used + n > cap) {
       flushSide();
       cap = Math.max(SIDE_CHUNK, n);
-      chunkSec = new Float64Array(cap);
-      chunkArrival = new Float64Array(cap);
-      chunkLat = Array.from({ length: nSide }, () => new Float64Array(cap));
-      chunkStream = new Uint32Array(cap);
-      chunkIter = new Uint32Array(cap);
-      chunkCnt = new Uint32Array(cap);
+      // chunk sets are reused once the side work is done with them (see SideWork.buffers)
+      let set = pool[poolNext];
+      if (!set || set.cap < cap) {
+        const f64 = () =>
+          new Float64Array(side.shared ? new SharedArrayBuffer(cap * 8) : new ArrayBuffer(cap * 8));
+        const u32 = () =>
+          new Uint32Array(side.shared ? new SharedArrayBuffer(cap * 4) : new ArrayBuffer(cap * 4));
+        set = {
+          cap,
+          sec: f64(),
+          arrival: f64(),
+          lat: Array.from({ length: nSide }, f64),
+          stream: u32(),
+          iteration: u32(),
+          smpCnt: u32(),
+        };
+        pool[poolNext] = set;
+      }
+      poolNext = (poolNext + 1) % side.buffers;
+      chunkSec = set.sec;
+      chunkArrival = set.arrival;
+      chunkLat = set.lat;
+      chunkStream = set.stream;
+      chunkIter = set.iteration;
+      chunkCnt = set.smpCnt;
     }
     secArr = chunkSec.subarray(used, used + n);
     arrivalArr = chunkArrival.subarray(used, used + n);
@@ -202,12 +234,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   let firstNs = Number.POSITIVE_INFINITY;
   let lastNs = Number.NEGATIVE_INFINITY;
 
-  const record = (acc: SegAcc, d: number): void => {
-    acc.hist.record(d);
-    const over = acc.over;
-    for (let k = 0; k < nT && d > (thNs[k] as number); k++) over[k] = (over[k] as number) + 1;
-  };
-
   const newStream = (c: RecordColumns, s: number, r: number): StreamAcc => {
     const acc: StreamAcc = {
       svID: c.names[s] as string,
@@ -222,77 +248,95 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     return acc;
   };
 
-  /** The common case: every point saw every SV of the batch. */
+  /** the stream accumulators by stream index (for the column-wise dense pass) */
+  const byStream: StreamAcc[] = [];
+  let scratch = new Float64Array(0);
+
+  /**
+   * The common case: every point saw every SV of the batch. Column by column: times, then each segment's
+   * latencies into the side-work arrays, then each segment's histograms (values reach each histogram in row
+   * order, so sums and results are those of a row-by-row pass), then spikes in row order.
+   */
   const denseBatch = (c: RecordColumns): void => {
     const n = c.length;
     const hi = c.t.map((a) => new Int32Array(a.buffer, a.byteOffset, a.length * 2));
     const lo = c.t.map((a) => new Uint32Array(a.buffer, a.byteOffset, a.length * 2));
-    const hi0 = hi[0] as Int32Array;
-    const lo0 = lo[0] as Uint32Array;
-    const hiA = hi[probe0] as Int32Array;
-    const loA = lo[probe0] as Uint32Array;
-    const hiL = hi[np - 1] as Int32Array;
-    const loL = lo[np - 1] as Uint32Array;
     const stream = c.stream;
     const nPairs = np - 1;
     sideArrays(n);
-    const sec_ = secArr;
-    const arrival_ = arrivalArr;
-    const lat_ = latArr;
-    let lastS = -1;
-    let acc = streams[0] as StreamAcc;
-    let curSec = 0;
-    let secStart = Number.POSITIVE_INFINITY;
-    let secEnd = Number.NEGATIVE_INFINITY;
-    // values at or below the smallest kept spike cannot enter the top N (once it is full)
-    let spikeFloor = spikes.floor;
+    // rows per stream (streams first seen here get their accumulators)
     for (let r = 0; r < n; r++) {
       const s = stream[r] as number;
-      if (s !== lastS) {
+      let acc = byStream[s];
+      if (acc === undefined) {
         acc = streams[s] ?? newStream(c, s, r);
-        lastS = s;
+        byStream[s] = acc;
       }
       acc.rows++;
       acc.complete++;
-      const r2 = r * 2;
-      const h0 = hi0[r2 + 1] as number;
-      const l0 = lo0[r2] as number;
-      const tNs = h0 * TWO32 + l0;
-      // the second changes rarely: divide only when tNs leaves the current one
-      if (tNs >= secEnd || tNs < secStart) {
-        curSec = Math.floor(tNs / 1e9);
-        secStart = curSec * 1e9;
-        secEnd = secStart + 1e9;
-      }
-      sec_[r] = identity ? curSec : Number.NaN;
-      arrival_[r] = (hiA[r2 + 1] as number) * TWO32 + (loA[r2] as number);
-      let hp = h0;
-      let lp = l0;
-      for (let j = 0; j < nPairs; j++) {
-        const hn = (hi[j + 1] as Int32Array)[r2 + 1] as number;
-        const ln = (lo[j + 1] as Uint32Array)[r2] as number;
-        const d = (hn - hp) * TWO32 + (ln - lp);
-        hp = hn;
-        lp = ln;
-        lat[j] = d;
-        record(acc.segs[j] as SegAcc, d);
-        (lat_[j] as Float64Array)[r] = d;
-      }
-      let total: number;
-      if (shareTotal) total = lat[0] as number;
-      else {
-        total = ((hiL[r2 + 1] as number) - h0) * TWO32 + ((loL[r2] as number) - l0);
-        lat[totalIdx] = total;
-        record(acc.segs[totalIdx] as SegAcc, total);
-        (lat_[totalIdx] as Float64Array)[r] = total;
+    }
+    {
+      const hi0 = hi[0] as Int32Array;
+      const lo0 = lo[0] as Uint32Array;
+      const hiA = hi[probe0] as Int32Array;
+      const loA = lo[probe0] as Uint32Array;
+      const sec_ = secArr;
+      const arrival_ = arrivalArr;
+      let curSec = 0;
+      let secStart = Number.POSITIVE_INFINITY;
+      let secEnd = Number.NEGATIVE_INFINITY;
+      let first = firstNs;
+      let last = lastNs;
+      for (let r = 0; r < n; r++) {
+        const r2 = r * 2;
+        const tNs = (hi0[r2 + 1] as number) * TWO32 + (lo0[r2] as number);
+        // the second changes rarely: divide only when tNs leaves the current one
+        if (tNs >= secEnd || tNs < secStart) {
+          curSec = Math.floor(tNs / 1e9);
+          secStart = curSec * 1e9;
+          secEnd = secStart + 1e9;
+        }
+        sec_[r] = curSec;
+        arrival_[r] = (hiA[r2 + 1] as number) * TWO32 + (loA[r2] as number);
+        if (tNs < first) first = tNs;
+        if (tNs > last) last = tNs;
       }
       if (identity) {
-        if (tNs < firstNs) firstNs = tNs;
-        if (tNs > lastNs) lastNs = tNs;
+        firstNs = first;
+        lastNs = last;
+      } else sec_.fill(Number.NaN);
+    }
+    // latencies of each segment (pairs, then total from the first to the last point)
+    if (scratch.length < n) scratch = new Float64Array(n);
+    const cols: Float64Array[] = [];
+    for (let j = 0; j < nSeg; j++) {
+      if (shareTotal && j === totalIdx) {
+        cols.push(cols[0] as Float64Array);
+        break;
       }
-      if (total > spikeFloor && spikes.wants(total)) {
+      const from = j < nPairs ? j : 0;
+      const to = j < nPairs ? j + 1 : np - 1;
+      const ha = hi[from] as Int32Array;
+      const la = lo[from] as Uint32Array;
+      const hb = hi[to] as Int32Array;
+      const lb = lo[to] as Uint32Array;
+      const out = j < nSide ? (latArr[j] as Float64Array) : scratch;
+      for (let r = 0; r < n; r++) {
+        const r2 = r * 2;
+        out[r] =
+          ((hb[r2 + 1] as number) - (ha[r2 + 1] as number)) * TWO32 +
+          ((lb[r2] as number) - (la[r2] as number));
+      }
+      cols.push(out);
+    }
+    // spikes, in row order
+    const total = cols[totalIdx] as Float64Array;
+    let spikeFloor = spikes.floor;
+    for (let r = 0; r < n; r++) {
+      const v = total[r] as number;
+      if (v > spikeFloor && spikes.wants(v)) {
         has.fill(1);
-        lat[totalIdx] = total;
+        for (let j = 0; j < nSeg; j++) lat[j] = (cols[j] as Float64Array)[r] as number;
         spikes.add(makeSpike(c, r, identity ? 0 : null));
         spikeFloor = spikes.floor;
       }
@@ -351,7 +395,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
             ((lo[j + 1] as Uint32Array)[r2]! - (lo[j] as Uint32Array)[r2]!);
           lat[j] = d;
           has[j] = 1;
-          record(acc.segs[j] as SegAcc, d);
         }
       }
       if (!shareTotal && first >= 0 && first < np - 1 && present[np - 1]) {
@@ -360,11 +403,12 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
           ((lo[np - 1] as Uint32Array)[r2]! - (lo[first] as Uint32Array)[r2]!);
         lat[totalIdx] = d;
         has[totalIdx] = 1;
-        record(acc.segs[totalIdx] as SegAcc, d);
       } else if (shareTotal && has[0]) {
         lat[totalIdx] = lat[0] as number;
         has[totalIdx] = 1;
       }
+      // the latencies go to the side work (histograms; series where the row has a time)
+      for (let j = 0; j < nSide; j++) if (has[j]) (lat_[j] as Float64Array)[r] = lat[j] as number;
       if (!identity || first < 0) {
         if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, null));
         continue;
@@ -375,7 +419,6 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
       sec_[r] = Math.floor(tNs / 1e9);
       if (arrive < 0) arrive = first;
       arrival_[r] = (hi[arrive] as Int32Array)[r2 + 1]! * TWO32 + (lo[arrive] as Uint32Array)[r2]!;
-      for (let j = 0; j < nSide; j++) if (has[j]) (lat_[j] as Float64Array)[r] = lat[j] as number;
       if (has[totalIdx] && spikes.wants(lat[totalIdx] as number)) spikes.add(makeSpike(c, r, first));
     }
     rows += n;
@@ -398,16 +441,33 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     };
   };
 
-  for (const c of input.batches()) {
-    if (c.valid.every((v) => v === null)) denseBatch(c);
-    else batch(c);
-    sideBatch(c);
-    opts.onProgress?.(input.bytesRead, input.size, rows);
+  try {
+    for (const c of input.batches()) {
+      if (c.valid.every((v) => v === null)) denseBatch(c);
+      else batch(c);
+      sideBatch(c);
+      opts.onProgress?.(input.bytesRead, input.size, rows);
+    }
+    flushSide();
+  } catch (e) {
+    side.cancel();
+    throw e;
   }
-
-  flushSide();
   const sideResult: SideResult = await side.finish();
   const counts = sideResult.continuity;
+  // each stream's histograms, from the side work (with two points, total shares T1-T2's accumulator)
+  streams.forEach((acc, s) => {
+    const t = sideResult.tallies[s];
+    if (!acc || !t) return;
+    for (let j = 0; j < nSide; j++) {
+      const got = t[j];
+      const seg = acc.segs[j] as SegAcc;
+      if (got) {
+        seg.hist = got.hist;
+        seg.over = got.over;
+      }
+    }
+  });
 
   // summaries
   const pointNames = points.map((p) => p.name);

@@ -338,6 +338,11 @@ export class LatencyHistogram {
     };
   }
 
+  /** A histogram back from a structured clone (postMessage from a worker): the same state, exactly. */
+  static fromClone(o: unknown): LatencyHistogram {
+    return Object.assign(new LatencyHistogram(), o as object);
+  }
+
   static fromJSON(j: HistogramJSON): LatencyHistogram {
     if (j?.v !== 1 || !Array.isArray(j.pos) || !Array.isArray(j.neg))
       throw new Error("not a serialized LatencyHistogram (v 1)");

@@ -3,10 +3,10 @@
  * results when told the input ended; counts the batches done in a shared counter for the sender's flow control.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { type SideMessage, SideState } from "./side-work.js";
+import { type SideMessage, type SideOptions, type SideParts, SideState } from "./side-work.js";
 
-const { segments, modulus, done } = workerData as { segments: number; modulus?: number; done: Int32Array };
-const state = new SideState(segments, modulus);
+const { options, parts, done } = workerData as { options: SideOptions; parts: SideParts; done: Int32Array };
+const state = new SideState(options, parts);
 let names: string[] = [];
 parentPort?.on("message", (m: SideMessage) => {
   if (m.type === "batch") {

@@ -26,6 +26,11 @@ interface RecordBatchHeader {
   compression: unknown;
 }
 
+interface RecentName {
+  bytes: Uint8Array;
+  index: number;
+}
+
 interface DictionaryBatchHeader {
   id: number;
   isDelta: boolean;
@@ -177,6 +182,8 @@ export class ArrowRecordReader implements RecordInput {
   private readonly plan: ColumnPlan;
   private readonly table = new NameTable();
   private readonly nameBytes = new NameBytes(this.table);
+  /** names seen so far (up to 64), in the order first seen, for decodeRows */
+  private readonly recent: RecentName[] = [];
   private nRows = 0;
   private batchNo = 0;
   /** dictionary-encoded svID: the values of each dictionary id, as NameTable indices */
@@ -378,6 +385,8 @@ export class ArrowRecordReader implements RecordInput {
     if (n === 0) return true;
     const len = (offsets[1] as number) - (offsets[0] as number);
     if (offsets[0] !== 0 || len <= 0 || offsets[n] !== n * len || chars.byteLength < n * len) return false;
+    // interleaved streams: the second row differs already
+    if (n > 1) for (let k = 0; k < len; k++) if (chars[k] !== chars[len + k]) return false;
     for (let r = 1; r <= n; r++) if (offsets[r] !== r * len) return false;
     const buf = Buffer.from(chars.buffer, chars.byteOffset, n * len);
     if (n > 1 && Buffer.compare(buf.subarray(len), buf.subarray(0, (n - 1) * len)) !== 0) return false;
@@ -385,7 +394,11 @@ export class ArrowRecordReader implements RecordInput {
     return true;
   }
 
-  /** svIDs row by row: compare each row's bytes with the previous row's, else find them by their bytes (no string per row). */
+  /**
+   * svIDs row by row without a string per row: each row's bytes are compared with the names seen recently,
+   * starting with the one after the last match (streams interleave in a steady cycle, so that guess is
+   * usually right), else found by their bytes and hash.
+   */
   private decodeRows(
     offsets: Int32Array,
     chars: Uint8Array,
@@ -394,20 +407,38 @@ export class ArrowRecordReader implements RecordInput {
     charsLen: number,
     where: string,
   ): void {
-    let prevStart = -1;
-    let prevLen = -1;
-    let prevIndex = 0;
+    const recent = this.recent;
+    let guess = 0;
     for (let r = 0; r < n; r++) {
       const s = offsets[r] as number;
       const e = offsets[r + 1] as number;
       const len = e - s;
       if (s < 0 || len < 0 || e > charsLen) badInput(this.path, where, `bad svID offsets at row ${r}`);
-      let k = 0;
-      if (len === prevLen) while (k < len && chars[s + k] === chars[prevStart + k]) k++;
-      if (len !== prevLen || k < len) prevIndex = this.nameBytes.indexOf(chars, s, e, fnv1a(chars, s, e));
-      stream[r] = prevIndex;
-      prevStart = s;
-      prevLen = len;
+      let found = -1;
+      const m = recent.length;
+      for (let tries = 0; tries < m; tries++) {
+        const c = recent[guess] as RecentName;
+        const b = c.bytes;
+        if (b.length === len) {
+          let k = len - 1;
+          while (k >= 0 && b[k] === chars[s + k]) k--;
+          if (k < 0) {
+            found = c.index;
+            break;
+          }
+        }
+        guess = guess + 1 === m ? 0 : guess + 1;
+      }
+      if (found < 0) {
+        found = this.nameBytes.indexOf(chars, s, e, fnv1a(chars, s, e));
+        if (recent.length < 64) {
+          recent.push({ bytes: chars.slice(s, e), index: found });
+          guess = recent.length - 1;
+        }
+      }
+      stream[r] = found;
+      // the next row most likely has the next name in the cycle
+      guess = guess + 1 >= recent.length ? 0 : guess + 1;
     }
   }
 

@@ -47,6 +47,11 @@ export class IteratedContinuity {
   private newestSmpCnt = -1;
   private maxSmpCnt = -1;
   private arrival: ArrivalOrder | null = null;
+  /** iterations that still have a bitmap (at most KEEP_ITERATIONS + 1 or so) */
+  private withBitmap: number[] = [];
+  /** the iteration of the previous row and its state (rows of one iteration come together) */
+  private lastIteration = -1;
+  private lastState: IterationState | null = null;
 
   constructor(private readonly modulus?: number) {}
 
@@ -54,12 +59,15 @@ export class IteratedContinuity {
   push(iteration: number, smpCnt: number, arrivalNs = Number.NaN): void {
     this.received++;
     if (smpCnt > this.maxSmpCnt) this.maxSmpCnt = smpCnt;
-    let it = this.iterations.get(iteration);
+    let it = iteration === this.lastIteration ? this.lastState : this.iterations.get(iteration);
     if (!it) {
       const recent = iteration > this.newestIteration - KEEP_ITERATIONS;
       it = { seen: recent ? new Uint8Array(MAX_SMPCNT >> 3) : null, distinct: 0, min: smpCnt, max: smpCnt };
       this.iterations.set(iteration, it);
+      if (recent) this.withBitmap.push(iteration);
     }
+    this.lastIteration = iteration;
+    this.lastState = it;
     const seen = it.seen;
     if (seen) {
       const byte = smpCnt >> 3;
@@ -87,7 +95,12 @@ export class IteratedContinuity {
   }
 
   private forgetBitmapsBefore(iteration: number): void {
-    for (const [k, st] of this.iterations) if (k < iteration) st.seen = null;
+    const keep: number[] = [];
+    for (const k of this.withBitmap) {
+      if (k < iteration) (this.iterations.get(k) as IterationState).seen = null;
+      else keep.push(k);
+    }
+    this.withBitmap = keep;
   }
 
   counts(): IteratedCounts {
