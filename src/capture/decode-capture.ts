@@ -39,6 +39,11 @@ export interface DecodeCounts {
   otherLink: number;
 }
 
+/** Counts at zero, before the first packet. */
+export function emptyDecodeCounts(): DecodeCounts {
+  return { packets: 0, svFrames: 0, asdus: 0, errorFrames: 0, warnedFrames: 0, notSv: 0, otherLink: 0 };
+}
+
 /** Decode each packet; the result is undefined for a link type the codec does not handle. */
 export function* decodePackets(
   path: string,
@@ -126,15 +131,7 @@ export function formatAsduLine(
 export function* decodeCaptureLines(
   path: string,
   opts: DecodeCaptureOptions = {},
-  counts: DecodeCounts = {
-    packets: 0,
-    svFrames: 0,
-    asdus: 0,
-    errorFrames: 0,
-    warnedFrames: 0,
-    notSv: 0,
-    otherLink: 0,
-  },
+  counts: DecodeCounts = emptyDecodeCounts(),
 ): Generator<string> {
   const json = opts.json === true;
   for (const { packet, result } of decodePackets(path, opts)) {

@@ -2,6 +2,7 @@
  * The streams of a capture file: read every packet, decode SV, and accumulate per-stream statistics
  * (StreamTable). Also counts what was not SV or not decodable. Used by `svtrace streams`.
  */
+import { emptyDecodeCounts } from "../capture/decode-capture.js";
 import { readPackets } from "../capture/reader.js";
 import type { ReadOptions } from "../capture/types.js";
 import { decodeFrame } from "../sv/decode.js";
@@ -38,13 +39,7 @@ export function captureStreams(file: string, opts: CaptureStreamsOptions = {}): 
   const table = new StreamTable({ modulus: opts.modulus });
   const r: CaptureStreams = {
     file,
-    packets: 0,
-    svFrames: 0,
-    asdus: 0,
-    errorFrames: 0,
-    warnedFrames: 0,
-    notSv: 0,
-    otherLink: 0,
+    ...emptyDecodeCounts(),
     firstNs: null,
     lastNs: null,
     streams: [],

@@ -3,7 +3,7 @@
  * field names of the tshark reference decodes). Thin layer over src/capture/decode-capture.ts.
  */
 import type { Command } from "@commander-js/extra-typings";
-import { type DecodeCounts, decodeCaptureLines } from "../../capture/decode-capture.js";
+import { type DecodeCounts, decodeCaptureLines, emptyDecodeCounts } from "../../capture/decode-capture.js";
 import { writeLines } from "../line-output.js";
 
 const HELP = `
@@ -40,15 +40,7 @@ export function register(program: Command): void {
     .option("-q, --quiet", "no summary on stderr")
     .addHelpText("after", HELP)
     .action(async (file, o) => {
-      const counts: DecodeCounts = {
-        packets: 0,
-        svFrames: 0,
-        asdus: 0,
-        errorFrames: 0,
-        warnedFrames: 0,
-        notSv: 0,
-        otherLink: 0,
-      };
+      const counts: DecodeCounts = emptyDecodeCounts();
       const warnings: string[] = [];
       const lines = decodeCaptureLines(
         file,
