@@ -359,6 +359,7 @@ export const bench: Bench = {
       // In-kernel cost: with kernel.bpf_stats_enabled (which itself adds two clock reads per run, hence a
       // separate run), the run time per program run of each probe block, over 10 s of the same traffic.
       const statsS = Math.min(10, durationS);
+      const perRun: Record<Backend, number[]> = { libbpf: [], bpftrace: [] };
       let statsWas = "0";
       try {
         statsWas = readFileSync(BPF_STATS, "utf8").trim();
@@ -404,10 +405,27 @@ export const bench: Bench = {
             .sort((a, b) => a.id - b.id);
           deltas.slice(0, blocks.length).forEach((x, k) => {
             const per = x.ns / x.runs;
+            perRun[b][k] = per;
             process.stdout.write(
               `in-kernel cost ${b} ${blocks[k]}: ${per.toFixed(0)} ns per run, ${(x.runs / svs).toFixed(2)} runs per SV, ${(x.ns / svs / 1000).toFixed(2)} µs per SV\n`,
             );
           });
+        }
+        // Issue 14's question: how much of the p50 shift is the programs' own run time? On the bridge lab's
+        // path, before the kernel stamps the subscriber's socket (netif_rx on vm0), svtrace's programs run on
+        // net_dev_start_xmit twice (pub0, hyp-out) and on netif_receive_skb once (hyp-in); the rest runs after it.
+        if (mode === "bridge") {
+          for (const b of backends) {
+            const [rx, tx] = perRun[b];
+            if (rx === undefined || tx === undefined) continue;
+            const onPath = (rx + 2 * tx) / 1000;
+            const shift = median(shifts.map((x) => x[b]));
+            process.stdout.write(
+              `observer effect explained ${b}: programs on the path before the subscriber's kernel stamp ` +
+                `(netif_receive_skb hyp-in + net_dev_start_xmit pub0, hyp-out) ${onPath.toFixed(2)} µs per SV ` +
+                `vs p50 shift ${shift.toFixed(1)} µs (${shift > 0 ? ((onPath / shift) * 100).toFixed(0) : "-"} %)\n`,
+            );
+          }
         }
       } finally {
         try {

@@ -244,6 +244,9 @@ static __always_inline int handle(struct sk_buff *skb, struct net_device *xdev, 
 	/* 0x88BA or 0x8100 in network order read on a little-endian CPU */
 	if (proto != 0xba88 && proto != 0x0081)
 		return 0;
+	/* the time the frame reached the tracepoint: read before the point match, the TLV walk and the map
+	 * lookups, whose run time varies (cold maps, long svIDs); same place as bpftrace's `$now = nsecs` */
+	__u64 now = cfg.use_tai ? bpf_ktime_get_tai_ns() : bpf_ktime_get_ns();
 	struct net_device *dev = xdev ? xdev : BPF_CORE_READ(skb, dev);
 	__u32 k = 0;
 #pragma unroll
@@ -385,8 +388,6 @@ static __always_inline int handle(struct sk_buff *skb, struct net_device *xdev, 
 				rt = __builtin_bswap64(rd64(p + q + t.h)) >> 8;
 		}
 	}
-
-	__u64 now = cfg.use_tai ? bpf_ktime_get_tai_ns() : bpf_ktime_get_ns();
 
 	/* iteration word of this point (see iterationCode in generate.ts) */
 	struct word_key wk = { .stream = s, .point = k };

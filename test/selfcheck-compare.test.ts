@@ -1,19 +1,37 @@
 /**
- * The selfcheck's arithmetic: nearest-event pairing (each independent event used once, outside the window
- * unmatched), pairing by (svID, smpCnt) with the nearest time among repeats, the distribution figures, the
+ * The selfcheck's arithmetic: pairing with the preceding event (each independent event used once, outside the
+ * window unmatched), pairing by (svID, smpCnt) with the nearest time among repeats, the distribution figures, the
  * per-SV segment sums and a segment's p50.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { distribution, pairByKey, pairNearest, segmentP50, segmentSums } from "../src/selfcheck/compare.js";
+import {
+  distribution,
+  interruptedBetween,
+  pairByKey,
+  pairPreceding,
+  segmentP50,
+  segmentSums,
+} from "../src/selfcheck/compare.js";
 
-test("pairNearest: nearest unused event within the window; a frame the other side missed stays unmatched", () => {
-  const ours = [1_000_000n, 1_250_300n, 1_500_000n, 1_750_000n];
-  // the third frame has no event; an extra event far away is ignored
-  const theirs = [999_800n, 1_250_000n, 1_749_900n, 9_000_000n];
-  assert.deepEqual(pairNearest(ours, theirs, 50_000n), [200, 300, 100]);
-  // one event cannot serve two of our times
-  assert.deepEqual(pairNearest([100n, 101n], [100n], 50n), [0]);
+test("pairPreceding: the latest unused event before ours, however late ours is within the window", () => {
+  // frames 250 µs apart; the second of ours was held 180 µs (an interrupt between the callbacks): the third
+  // frame's event is nearer (70 µs), but the pair is the event before it
+  const theirs = [1_000_000n, 1_250_000n, 1_500_000n, 1_750_000n];
+  const ours = [1_000_300n, 1_430_000n, 1_500_250n, 1_750_100n];
+  assert.deepEqual(pairPreceding(ours, theirs, 1_000n, 240_000n), [300, 180_000, 250, 100]);
+  // within the slack, an event a little after ours (clock noise) still pairs; one missing event leaves ours unmatched
+  assert.deepEqual(pairPreceding([2_000_000n], [2_000_400n], 1_000n, 240_000n), [-400]);
+  assert.deepEqual(pairPreceding([1_000_300n, 1_250_200n], [1_000_000n], 1_000n, 240_000n), [300]);
+});
+
+test("interruptedBetween: an interrupt entry on the same CPU inside [from, to] only", () => {
+  const irq = { times: [100n, 200n, 300n, 400n], cpus: [0, 1, 0, 1] };
+  assert.equal(interruptedBetween(irq, 0, 150n, 310n), true); // cpu 0 at 300
+  assert.equal(interruptedBetween(irq, 1, 210n, 390n), false); // cpu 1 only at 200 and 400
+  assert.equal(interruptedBetween(irq, 1, 200n, 200n), true); // inclusive
+  assert.equal(interruptedBetween(irq, 0, 301n, 1_000n), false);
+  assert.equal(interruptedBetween({ times: [], cpus: [] }, 0, 0n, 1_000n), false);
 });
 
 test("pairByKey: same svID:smpCnt, the nearest of its repeats (smpCnt wraps every second)", () => {

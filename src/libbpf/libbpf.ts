@@ -18,6 +18,7 @@ export interface Libbpf {
   close(obj: Ptr): void;
   attachRawTracepoint(prog: Ptr, name: string): Ptr;
   linkDestroy(link: Ptr): number;
+  programFd(prog: Ptr): number;
   mapFd(map: Ptr): number;
   mapMaxEntries(map: Ptr): number;
   mapUpdate(map: Ptr, key: Buffer, ksz: number, value: Buffer, vsz: number, flags: bigint): number;
@@ -52,6 +53,7 @@ export function loadLibbpf(): Libbpf {
     close: f("void bpf_object__close(void *obj)"),
     attachRawTracepoint: f("void *bpf_program__attach_raw_tracepoint(void *prog, const char *name)"),
     linkDestroy: f("int bpf_link__destroy(void *link)"),
+    programFd: f("int bpf_program__fd(void *prog)"),
     mapFd: f("int bpf_map__fd(void *map)"),
     mapMaxEntries: f("uint32 bpf_map__max_entries(void *map)"),
     mapUpdate: f(

@@ -177,6 +177,8 @@ export class LibbpfRunner {
   private readonly lib: Libbpf;
   private obj: Ptr = null;
   private links: Ptr[] = [];
+  /** attach point ("tracepoint:net:netif_receive_skb") -> fd of the program loaded for it (for its run-time stats) */
+  readonly programFds = new Map<string, number>();
   private ring: BpfRing | null = null;
   private readonly raw: RawRows;
   private bss: Ptr = null;
@@ -274,6 +276,8 @@ export class LibbpfRunner {
       const link = L.attachRawTracepoint(progs.get(tp), tp);
       if (!link) fail(`cannot attach raw_tracepoint/${tp} (errno ${errno()}): use --backend bpftrace`);
       this.links.push(link);
+      const attach = Object.entries(RAW_TRACEPOINTS).find(([, r]) => r?.tp === tp)?.[0];
+      if (attach) this.programFds.set(attach, L.programFd(progs.get(tp)));
     }
   }
 

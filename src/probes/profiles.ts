@@ -98,6 +98,14 @@ function labPoints(
     attach: "tracepoint:net:netif_receive_skb",
     filter: { dev: n.vmIf, netns: vmDev },
   };
+  // the moment the frame is queued to vm0's backlog (netif_rx, veth's receive): where the kernel stamps the
+  // socket's SO_TIMESTAMPNS (net_timestamp_check, then the tracepoint), so selfcheck compares that stamp here
+  const t3q: ProbePoint = {
+    name: "T3q",
+    label: `T3q ${n.vmIf} queued (netif_rx)`,
+    attach: "tracepoint:net:netif_rx",
+    filter: { dev: n.vmIf, netns: vmDev },
+  };
   const t4: ProbePoint = {
     name: "T4",
     label: `T4 ${LAB_SUBSCRIBER_THREAD} read`,
@@ -118,9 +126,9 @@ function labPoints(
       filter: { dev: n.tap, commPrefix: "vhost-", netns: hyp },
     };
     notes.push(
-      `lab tap: T2 is ${n.tap} transmit; T2b (the vhost-style copy) on request (--points T1,T2,T2b,T3,T4)`,
+      `lab tap: T2 is ${n.tap} transmit; T2b (the vhost-style copy) and T3q (netif_rx on ${n.vmIf}) on request (--points T1,T2,T2b,T3q,T3,T4)`,
     );
-    return { all: [t1, t2, t2b, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
+    return { all: [t1, t2, t2b, t3q, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
   }
   const t2: ProbePoint = {
     name: "T2",
@@ -129,7 +137,7 @@ function labPoints(
     filter: { dev: n.hypOut, netns: hyp },
   };
   if (sw === "ovs") notes.push("lab ovs: T2 runs in the ovs-vswitchd main thread (userspace datapath)");
-  return { all: [t1, t2, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
+  return { all: [t1, t2, t3q, t3, t4], defaults: ["T1", "T2", "T3", "T4"] };
 }
 
 function hypervisorPoints(

@@ -2,10 +2,10 @@
  * The selfcheck's arithmetic, pure: pair svtrace's timestamps at a point with an independent timestamp of
  * the same frame, the distribution of the differences, per-SV segment sums, and the p50 of a segment.
  *
- * Pairing: ftrace events carry no svID, so each svtrace time at a point is paired with the nearest ftrace
- * event of that point's instance (its filter is the point's device/thread) within ±window. The selfcheck sends
- * one stream at 4000 SV/s, so frames at a point are 250 µs apart and a difference of a few µs cannot pick the
- * wrong frame; an event can be taken once only. SO_TIMESTAMPNS lines carry (svID, smpCnt): those are paired
+ * Pairing: ftrace events carry no svID, so each svtrace time at a point is paired with the ftrace event of
+ * that point's instance (its filter is the point's device/thread) that precedes it: svtrace's program runs
+ * after ftrace's callbacks on the same event. The selfcheck sends one stream at 4000 SV/s, so frames at a
+ * point are 250 µs apart; an event can be taken once only. SO_TIMESTAMPNS lines carry (svID, smpCnt): those are paired
  * by key, and by the nearest time among the same key's lines (smpCnt repeats every second).
  */
 
@@ -52,30 +52,66 @@ export function distribution(diffs: number[], count: number, withinNs: number): 
   };
 }
 
-/** Pair each time in `ours` with the nearest unused one in `theirs` (both sorted) within ±windowNs. */
-export function pairNearest(ours: bigint[], theirs: bigint[], windowNs: bigint): number[] {
+/**
+ * Pair each time in `ours` (sorted) with the latest unused time in `theirs` (sorted) at or before it (plus
+ * `slackNs` for clock noise) and at most `windowNs` earlier. For a later callback of the same tracepoint event
+ * (svtrace's program runs after ftrace's, ftrace's b after a): the pair is the same frame however long an
+ * interrupt held the CPU between the two, up to the gap between frames (nearest-time pairing would take the
+ * next frame's event once the delay passed half that gap).
+ */
+export function pairPreceding(ours: bigint[], theirs: bigint[], slackNs: bigint, windowNs: bigint): number[] {
+  return pairPrecedingAt(ours, theirs, slackNs, windowNs).diffs;
+}
+
+/** pairPreceding, with the index in `ours` and in `theirs` of each pair. */
+export function pairPrecedingAt(
+  ours: bigint[],
+  theirs: bigint[],
+  slackNs: bigint,
+  windowNs: bigint,
+): { diffs: number[]; ourIdx: number[]; theirIdx: number[] } {
   const diffs: number[] = [];
+  const ourIdx: number[] = [];
+  const theirIdx: number[] = [];
   const used = new Uint8Array(theirs.length);
-  let j = 0;
-  for (const t of ours) {
-    while (j + 1 < theirs.length && (theirs[j + 1] as bigint) <= t) j++;
-    let best = -1;
-    let bestAbs = windowNs + 1n;
-    for (const k of [j - 1, j, j + 1]) {
-      if (k < 0 || k >= theirs.length || used[k]) continue;
-      const d = t - (theirs[k] as bigint);
-      const a = d < 0n ? -d : d;
-      if (a < bestAbs) {
-        bestAbs = a;
-        best = k;
-      }
+  let j = -1;
+  ours.forEach((t, i) => {
+    while (j + 1 < theirs.length && (theirs[j + 1] as bigint) <= t + slackNs) j++;
+    let k = j;
+    while (k >= 0 && used[k]) k--;
+    if (k < 0) return;
+    const d = t - (theirs[k] as bigint);
+    if (d <= windowNs) {
+      used[k] = 1;
+      diffs.push(Number(d));
+      ourIdx.push(i);
+      theirIdx.push(k);
     }
-    if (best >= 0 && bestAbs <= windowNs) {
-      used[best] = 1;
-      diffs.push(Number(t - (theirs[best] as bigint)));
-    }
+  });
+  return { diffs, ourIdx, theirIdx };
+}
+
+/**
+ * Did an interrupt enter on `cpu` between `from` and `to` (ns, inclusive)? `irq` is the interrupt instance's
+ * events in time order. Two stamps of one tracepoint event are taken on one CPU with preemption off, so only an
+ * interrupt (or, in a VM, the host taking the vCPU, which leaves no event) can come between them.
+ */
+export function interruptedBetween(
+  irq: { times: bigint[]; cpus: number[] },
+  cpu: number,
+  from: bigint,
+  to: bigint,
+): boolean {
+  let lo = 0;
+  let hi = irq.times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((irq.times[mid] as bigint) < from) lo = mid + 1;
+    else hi = mid;
   }
-  return diffs;
+  for (let k = lo; k < irq.times.length && (irq.times[k] as bigint) <= to; k++)
+    if (irq.cpus[k] === cpu) return true;
+  return false;
 }
 
 /** Pair by key (svID:smpCnt), nearest time among the key's entries within ±windowNs. */

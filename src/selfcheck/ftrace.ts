@@ -10,8 +10,10 @@
  * Each point gets two instances, "a" then "b": callbacks of one tracepoint run in the order they were
  * registered, so b's stamp is late by a's callback, and svtrace's program (attached after both) is late by
  * b's. b - a measures what one ftrace callback costs, and the selfcheck takes that from svtrace - b.
+ * One more instance, "irq", records every interrupt entry (irq:irq_handler_entry and x86's irq_vectors:*_entry:
+ * timer, IPIs, irq_work) with its CPU, so the selfcheck can tell a pair of stamps an interrupt came between.
  */
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { ATTACH_POINTS, type ProbePoint } from "../probes/catalogue.js";
 
 const TRACEFS = "/sys/kernel/tracing";
@@ -27,12 +29,34 @@ export function ftraceFilter(p: ProbePoint): string | undefined {
   return parts.length > 0 ? parts.join(" && ") : undefined;
 }
 
+/** One instance's events in time order: CLOCK_MONOTONIC ns and the CPU each ran on; overruns and drops. */
+export interface FtraceEvents {
+  times: bigint[];
+  cpus: number[];
+  lost: number;
+}
+
+/** The instance of interrupt entries (see the file's comment). */
+export const IRQ_INSTANCE = "irq";
+
 export class FtraceInstances {
   private readonly dirs = new Map<string, string>();
 
-  /** Make and arm one instance per point (throws with the tracefs path that failed). */
+  /** Make and arm one instance per point, and the interrupt instance (throws with the tracefs path that failed). */
   constructor(points: ProbePoint[], bufferKb = 4096) {
     try {
+      const irqDir = `${TRACEFS}/instances/svtrace-${process.pid}-${IRQ_INSTANCE}`;
+      mkdirSync(irqDir);
+      this.dirs.set(IRQ_INSTANCE, irqDir);
+      writeFileSync(`${irqDir}/tracing_on`, "0");
+      writeFileSync(`${irqDir}/trace_clock`, "mono");
+      writeFileSync(`${irqDir}/buffer_size_kb`, String(bufferKb));
+      writeFileSync(`${irqDir}/options/raw`, "1");
+      writeFileSync(`${irqDir}/events/irq/irq_handler_entry/enable`, "1");
+      const vectors = `${irqDir}/events/irq_vectors`;
+      if (existsSync(vectors))
+        for (const e of readdirSync(vectors).filter((x) => x.endsWith("_entry")))
+          writeFileSync(`${vectors}/${e}/enable`, "1");
       for (const p of points.flatMap((x) => [
         { ...x, name: `${x.name}a` },
         { ...x, name: `${x.name}b` },
@@ -60,24 +84,26 @@ export class FtraceInstances {
     for (const dir of this.dirs.values()) writeFileSync(`${dir}/tracing_on`, "1");
   }
 
-  /** Stop every instance and return each instance's event times ("T1a", "T1b", ...; CLOCK_MONOTONIC ns, in time order). */
-  stop(): Map<string, { times: bigint[]; lost: number }> {
+  /** Stop every instance and return each instance's events ("T1a", "T1b", ..., "irq"). */
+  stop(): Map<string, FtraceEvents> {
     for (const dir of this.dirs.values()) writeFileSync(`${dir}/tracing_on`, "0");
-    const out = new Map<string, { times: bigint[]; lost: number }>();
+    const out = new Map<string, FtraceEvents>();
     for (const [name, dir] of this.dirs) {
-      const times: bigint[] = [];
+      const events: { t: bigint; cpu: number }[] = [];
+      // raw output: "pid cpu ns type: N"
       for (const line of readFileSync(`${dir}/trace`, "utf8").split("\n")) {
         if (line === "" || line.startsWith("#")) continue;
-        const ts = line.split(" ", 3)[2];
-        if (ts && /^\d+$/.test(ts)) times.push(BigInt(ts));
+        const [, cpu, ts] = line.split(" ", 3);
+        if (ts && /^\d+$/.test(ts)) events.push({ t: BigInt(ts), cpu: Number(cpu) });
       }
-      times.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      events.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
       let lost = 0;
       for (const cpu of onlineCpus()) {
-        const m = /overrun: (\d+)/.exec(readFileSync(`${dir}/per_cpu/${cpu}/stats`, "utf8"));
-        lost += Number(m?.[1] ?? 0);
+        const stats = readFileSync(`${dir}/per_cpu/${cpu}/stats`, "utf8");
+        for (const k of ["overrun", "dropped events"])
+          lost += Number(new RegExp(`^${k}: (\\d+)`, "m").exec(stats)?.[1] ?? 0);
       }
-      out.set(name, { times, lost });
+      out.set(name, { times: events.map((e) => e.t), cpus: events.map((e) => e.cpu), lost });
     }
     return out;
   }

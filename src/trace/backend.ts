@@ -18,6 +18,9 @@ export interface TracerRunner {
   readonly ready: Promise<bigint>;
   readonly closed: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[] }>;
   readonly pid: number | undefined;
+  /** attach point -> fd (in `pid`) of its BPF program, where the runner knows it (libbpf); else programs are
+   * told apart by load order */
+  readonly programFds?: Map<string, number>;
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string[] }>;
 }
 

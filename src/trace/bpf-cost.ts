@@ -9,8 +9,10 @@ import { readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import type { TracerCost } from "../record/schema.js";
 
 const STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled";
-/** BPF_PROG_TYPE_TRACEPOINT */
+/** BPF_PROG_TYPE_TRACEPOINT (bpftrace's tracepoint probes) */
 const PROG_TYPE_TRACEPOINT = 5;
+/** BPF_PROG_TYPE_RAW_TRACEPOINT (the libbpf backend's programs) */
+const PROG_TYPE_RAW_TRACEPOINT = 17;
 
 export interface ProgStats {
   fd: number;
@@ -93,6 +95,9 @@ export interface CostInput {
   /** point names in path order with their attach point */
   points: { name: string; attach: string }[];
   progs: ProgStats[];
+  /** attach point -> program fd, when the backend knows which program serves which attach point (libbpf);
+   * without it, tracepoint programs are matched to attach points by load order (bpftrace) */
+  fds?: Map<string, number>;
   /** SVs recorded (rows) */
   svs: number;
   statsOn: boolean;
@@ -102,7 +107,7 @@ export interface CostInput {
 }
 
 /**
- * Attribute run time to points. One program per attach point (in order of first use); a program that serves
+ * Attribute run time to points. One program per attach point (known by fd, or in order of first use); a program that serves
  * several points (T1 and T3 both on netif_receive_skb) is split evenly between them, since each SV runs it once
  * at each. cost_ns[point] = its share of the program's run time / SVs recorded: the kernel time the tracer
  * added per SV at that point, including its runs for frames it filtered out.
@@ -110,8 +115,11 @@ export interface CostInput {
 export function tracerCost(c: CostInput): TracerCost {
   const attaches: string[] = [];
   for (const p of c.points) if (!attaches.includes(p.attach)) attaches.push(p.attach);
-  const tp = c.progs.filter((p) => p.type === PROG_TYPE_TRACEPOINT);
-  const rest = c.progs.filter((p) => p.type !== PROG_TYPE_TRACEPOINT);
+  const byFd = c.fds;
+  const tp = byFd
+    ? attaches.map((a) => c.progs.find((p) => p.fd === byFd.get(a))).filter((p): p is ProgStats => !!p)
+    : c.progs.filter((p) => p.type === PROG_TYPE_TRACEPOINT || p.type === PROG_TYPE_RAW_TRACEPOINT);
+  const rest = c.progs.filter((p) => !tp.includes(p));
   const svs = Math.max(1, c.svs);
   const perSv = (ns: number): number => Math.round((ns / svs) * 10) / 10;
   const cost: Record<string, number> = {};

@@ -678,6 +678,7 @@ class Session extends EventEmitter implements TraceSession {
     return tracerCost({
       points: this.gen.points.map((p) => ({ name: p.name, attach: p.attach })),
       progs: this.progStats,
+      fds: this.runner.programFds,
       svs: this.rowsDelivered,
       statsOn: this.bpfStats !== undefined && this.progStats.length > 0,
       lostEvents: this.lostEvents,

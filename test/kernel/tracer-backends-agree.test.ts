@@ -2,12 +2,14 @@
  * Issue 16 acceptance: the libbpf and bpftrace backends, attached at the same time to the same traffic (bridge
  * lab, 8 streams x 4000 SV/s for 30 s), record the same SVs: the same (svID, iteration, smpCnt) rows, each with
  * the same points present and the same refrTm; the per-point time differences between the two are reported.
+ * Each record's metadata carries the tracer's cost at every point (issue 14), whichever backend made it.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import type { RecordMeta } from "../../src/record/schema.js";
 import { assertRoot } from "../helpers.js";
 import {
   type CsvRow,
@@ -96,6 +98,17 @@ test("libbpf and bpftrace on the same traffic at once: the same rows, SV for SV"
       assert.equal(lastSnapshot(r.stdout).lost_events, 0, `${b}: 0 lost events`);
       const { rows: list } = readCsvRecord(files[b]);
       rows[b] = new Map(list.map((x) => [key(x), x]));
+      // issue 14 item 4: the tracer's own cost per point, in the record's metadata, with either backend
+      const meta = JSON.parse(readFileSync(`${files[b]}.meta.json`, "utf8")) as RecordMeta;
+      const cost = meta.tracer?.cost_ns ?? {};
+      for (const p of meta.points.filter((x) => x.name !== "t0")) {
+        const name = p.label.split(" ")[0] as string;
+        assert.ok(
+          (cost[name] ?? 0) > 0,
+          `${b}: tracer cost of ${name} in the metadata: ${JSON.stringify(meta.tracer)}`,
+        );
+      }
+      t.diagnostic(`${b}: tracer cost per SV (ns) ${JSON.stringify(cost)}; ${meta.tracer?.source}`);
       assert.equal(rows[b].size, list.length, `${b}: one row per SV`);
     }
     const L = rows.libbpf;
