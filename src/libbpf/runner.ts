@@ -70,6 +70,15 @@ export const RAW_TRACEPOINTS: Partial<Record<AttachName, { tp: string; id: numbe
 };
 const ALL_PROGRAMS = [...Object.values(RAW_TRACEPOINTS).map((r) => r?.tp ?? ""), "empty"];
 
+/** What a failed bpf_object__load means, by its error number. */
+export function loadFailure(errno: number): string {
+  // EAGAIN: the verifier stops when a signal is pending and libbpf gives up after a few retries; a profiler's
+  // timer signal (node --cpu-prof sends SIGPROF about every millisecond) keeps one pending
+  if (errno === 11)
+    return "the verifier was interrupted by signals again and again (a profiler such as node --cpu-prof?): run without it";
+  return "the kernel refused it (BTF, ring buffers or the verifier; SVTRACE_LIBBPF_DEBUG=1 shows why)";
+}
+
 /** Where the compiled object is: SVTRACE_BPF_OBJECT, else dist/bpf/svtrace.bpf.o beside this file's tree. */
 export function bpfObjectPath(): string {
   if (process.env.SVTRACE_BPF_OBJECT) return process.env.SVTRACE_BPF_OBJECT;
@@ -250,10 +259,7 @@ export class LibbpfRunner {
     this.pendingMap = L.findMap(this.obj, "pending");
     L.setMaxEntries(this.pendingMap, Math.max(1024, o.pendingKeys));
     const rc = L.load(this.obj);
-    if (rc !== 0)
-      fail(
-        `libbpf could not load ${path} (error ${-rc}): the kernel refused it (BTF, ring buffers or the verifier; SVTRACE_LIBBPF_DEBUG=1 shows why)`,
-      );
+    if (rc !== 0) fail(`libbpf could not load ${path} (error ${-rc}): ${loadFailure(-rc)}`);
     if (o.streams) {
       const map = L.findMap(this.obj, "streams");
       o.streams.forEach((id, i) => {
@@ -434,7 +440,7 @@ export function attachEmptyFloor(tracepoints: string[]): () => void {
   const rc = L.load(obj);
   if (rc !== 0) {
     L.close(obj);
-    fail(`libbpf could not load ${path} (error ${-rc})`);
+    fail(`libbpf could not load ${path} (error ${-rc}): ${loadFailure(-rc)}`);
   }
   const prog = L.findProgram(obj, "empty");
   const links = tracepoints.map((tp) => {
