@@ -15,8 +15,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
 import { ATTACH_POINTS, type ProbePoint } from "../probes/catalogue.js";
-
-const TRACEFS = "/sys/kernel/tracing";
+import { ensureTracefs } from "../trace/preflight.js";
 
 /** The ftrace filter of a point, or undefined when it has nothing ftrace can filter on. */
 export function ftraceFilter(p: ProbePoint): string | undefined {
@@ -44,8 +43,10 @@ export class FtraceInstances {
 
   /** Make and arm one instance per point, and the interrupt instance (throws with the tracefs path that failed). */
   constructor(points: ProbePoint[], bufferKb = 4096) {
+    // mounted when missing (a fresh machine), and wherever the kernel offers it (tracefs or debugfs/tracing)
+    const tracefs = ensureTracefs();
     try {
-      const irqDir = `${TRACEFS}/instances/svtrace-${process.pid}-${IRQ_INSTANCE}`;
+      const irqDir = `${tracefs}/instances/svtrace-${process.pid}-${IRQ_INSTANCE}`;
       mkdirSync(irqDir);
       this.dirs.set(IRQ_INSTANCE, irqDir);
       writeFileSync(`${irqDir}/tracing_on`, "0");
@@ -63,7 +64,7 @@ export class FtraceInstances {
       ])) {
         const [kind, system, event] = p.attach.split(":");
         if (kind !== "tracepoint" || !system || !event) throw new Error(`${p.name} is not a tracepoint`);
-        const dir = `${TRACEFS}/instances/svtrace-${process.pid}-${p.name}`;
+        const dir = `${tracefs}/instances/svtrace-${process.pid}-${p.name}`;
         mkdirSync(dir);
         this.dirs.set(p.name, dir);
         writeFileSync(`${dir}/tracing_on`, "0");
