@@ -15,7 +15,7 @@ import type { OutputEvent } from "../bpftrace/output.js";
 import { fail } from "../errors.js";
 import type { AttachName, ProbePoint } from "../probes/catalogue.js";
 import { type Libbpf, loadLibbpf, type Ptr } from "./libbpf.js";
-import { RawRows } from "./raw-rows.js";
+import { POINT_CTX_WORDS, RawRows } from "./raw-rows.js";
 import { BpfRing } from "./ring.js";
 
 /** Layout constants shared with bpf/svtrace.bpf.c. */
@@ -38,8 +38,10 @@ export const POINT_CFG_OFFSETS = {
 /** Sizes of the C structs the loader reads or writes (checked against the object's BTF too). */
 export const STRUCT_SIZES = {
   point_cfg: 96,
-  config: 16 + BPF_MAX_POINTS * 96,
+  config: 16 + BPF_MAX_POINTS * 96 + 8,
   event: 96,
+  point_ctx: 64,
+  event_ctx: 96 + BPF_MAX_POINTS * 64,
   slot_key: 24,
   slot: 8 * BPF_MAX_POINTS,
   svid_key: 4 + 64,
@@ -68,7 +70,13 @@ export const RAW_TRACEPOINTS: Partial<Record<AttachName, { tp: string; id: numbe
   "tracepoint:skb:skb_copy_datagram_iovec": { tp: "skb_copy_datagram_iovec", id: 6 },
   "tracepoint:skb:consume_skb": { tp: "consume_skb", id: 7 },
 };
-const ALL_PROGRAMS = [...Object.values(RAW_TRACEPOINTS).map((r) => r?.tp ?? ""), "empty"];
+/** The scheduler programs of the wait analysis (record --context). */
+const SCHED_PROGRAMS = ["sched_switch", "sched_wakeup"];
+const ALL_PROGRAMS = [...Object.values(RAW_TRACEPOINTS).map((r) => r?.tp ?? ""), ...SCHED_PROGRAMS, "empty"];
+/** struct config: offset of `context` and of `wait_ns` */
+const CONTEXT_OFFSET = 12;
+const WAIT_NS_OFFSET = 16 + BPF_MAX_POINTS * 96;
+const EVENT_CTX_SIZE = STRUCT_SIZES.event_ctx;
 
 /** Where the compiled object is: SVTRACE_BPF_OBJECT, else dist/bpf/svtrace.bpf.o beside this file's tree. */
 export function bpfObjectPath(): string {
@@ -99,6 +107,8 @@ export interface LibbpfRunnerOptions {
   tai: boolean;
   /** entries of the pending-SV map */
   pendingKeys: number;
+  /** record --context: rows carry each point's CPU and thread; waitNs > 0 adds the wait analysis */
+  context?: { waitNs: number };
   onEvent: (ev: OutputEvent) => void;
   /** rows (E_ROW, E_INCOMPLETE) in batches; the batch is reused once this returns */
   onRows: (rows: RawRows) => void;
@@ -119,11 +129,18 @@ function cString(buf: Buffer, off: number, s: string, max: number): void {
 }
 
 /** The `.rodata.cfg` image (struct config in the C source). */
-export function configImage(points: ProbePoint[], allStreams: boolean, tai: boolean): Buffer {
+export function configImage(
+  points: ProbePoint[],
+  allStreams: boolean,
+  tai: boolean,
+  context?: { waitNs: number },
+): Buffer {
   const buf = Buffer.alloc(CONFIG_SIZE);
   buf.writeUInt32LE(points.length, 0);
   buf.writeUInt32LE(allStreams ? 1 : 0, 4);
   buf.writeUInt32LE(tai ? 1 : 0, 8);
+  buf.writeUInt32LE(context ? 1 : 0, CONTEXT_OFFSET);
+  buf.writeBigUInt64LE(BigInt(Math.round(context?.waitNs ?? 0)), WAIT_NS_OFFSET);
   points.forEach((p, i) => {
     const o = 16 + i * POINT_CFG_SIZE;
     const rt = RAW_TRACEPOINTS[p.attach];
@@ -148,10 +165,16 @@ export function configImage(points: ProbePoint[], allStreams: boolean, tai: bool
 }
 
 /** The read-only configuration as text (for --show-program). */
-export function describeConfig(points: ProbePoint[], streams: string[] | undefined, tai: boolean): string {
+export function describeConfig(
+  points: ProbePoint[],
+  streams: string[] | undefined,
+  tai: boolean,
+  context?: { waitNs: number },
+): string {
   const lines = [
     "/* .rodata.cfg, set by svtrace before load: */",
-    `/* n_points = ${points.length}, all_streams = ${streams ? 0 : 1}, use_tai = ${tai ? 1 : 0} */`,
+    `/* n_points = ${points.length}, all_streams = ${streams ? 0 : 1}, use_tai = ${tai ? 1 : 0}` +
+      `${context ? `, context = 1, wait_ns = ${Math.round(context.waitNs)}` : ""} */`,
   ];
   points.forEach((p, i) => {
     const f = p.filter;
@@ -190,7 +213,7 @@ export class LibbpfRunner {
   constructor(private readonly opts: LibbpfRunnerOptions) {
     this.n = opts.points.length;
     if (this.n === 0) fail("no trace points to load");
-    this.raw = new RawRows(this.n);
+    this.raw = new RawRows(this.n, 4096, opts.context !== undefined);
     if (this.n > BPF_MAX_POINTS) fail(`at most ${BPF_MAX_POINTS} trace points, got ${this.n}`);
     for (const p of opts.points) {
       const why = unsupportedPoint(p);
@@ -230,6 +253,7 @@ export class LibbpfRunner {
     this.obj = L.openFile(path, null);
     if (!this.obj) fail(`libbpf cannot open ${path} (errno ${errno()}): rebuild it (npm run build:bpf)`);
     const used = new Set(o.points.map((p) => RAW_TRACEPOINTS[p.attach]?.tp));
+    if (o.context && o.context.waitNs > 0) for (const p of SCHED_PROGRAMS) used.add(p);
     const progs = new Map<string, Ptr>();
     for (const name of ALL_PROGRAMS) {
       const prog = L.findProgram(this.obj, name);
@@ -243,10 +267,12 @@ export class LibbpfRunner {
     const init = L.initialValue(cfgMap, size);
     if (!init || size[0] < CONFIG_SIZE)
       fail(`BPF object ${path}: .rodata.cfg is ${size[0]} bytes, expected ${CONFIG_SIZE}`);
-    const image = configImage(o.points, !o.streams, o.tai);
+    const image = configImage(o.points, !o.streams, o.tai, o.context);
     Buffer.from(koffi.view(init, CONFIG_SIZE)).set(image);
     this.pendingMap = L.findMap(this.obj, "pending");
     L.setMaxEntries(this.pendingMap, Math.max(1024, o.pendingKeys));
+    // the points' context waits beside the pending SV: as many entries, or one when there is no context
+    L.setMaxEntries(L.findMap(this.obj, "ctx_pending"), o.context ? Math.max(1024, o.pendingKeys) : 1);
     const rc = L.load(this.obj);
     if (rc !== 0)
       fail(
@@ -297,6 +323,13 @@ export class LibbpfRunner {
       if (type === E_INCOMPLETE) {
         b.t[o + 2 * n - 2] = 0;
         b.t[o + 2 * n - 1] = 0;
+      }
+      if (b.ctx) {
+        const w = POINT_CTX_WORDS;
+        const co = r * n * w;
+        if (type === E_ROW && len >= EVENT_CTX_SIZE)
+          for (let k = 0; k < n * w; k++) b.ctx[co + k] = u[at + EVENT_SIZE / 4 + k] as number;
+        else b.ctx.fill(0, co, co + n * w);
       }
       if (b.length === b.capacity) this.deliverRows();
       return;
