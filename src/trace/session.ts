@@ -114,6 +114,7 @@ export function planTrace(opts: TraceOptions, features: BpftraceFeatures): Trace
     clock: r.clock,
     profile: r.profile,
     cpus: r.cpus,
+    context: opts.context !== undefined,
   });
   return { ...r, program };
 }
@@ -224,6 +225,8 @@ class Session extends EventEmitter implements TraceSession {
   private pendingNow = 0;
   /** record --context: each program point's extra columns (empty without context) */
   private ctxCols: PointCtxCols[] = [];
+  /** bpftrace backend with context: C lines waiting for their row, by "stream smpCnt iteration" */
+  private readonly ctxLines = new Map<string, ({ cpu: number; tid: number; comm: string } | undefined)[]>();
   private readonly comms = new CommCache();
   /** added to Date.now() for stats times on the session clock (TAI - REALTIME when the clock is TAI) */
   private statsClockOffsetNs = 0n;
@@ -447,6 +450,7 @@ class Session extends EventEmitter implements TraceSession {
     refrTm: bigint,
     times: bigint[],
     complete: boolean,
+    stream?: string,
   ): void {
     const iteration = st.row(smp, appid, times, complete, kernelIteration);
     if (iteration === undefined) return;
@@ -454,6 +458,20 @@ class Session extends EventEmitter implements TraceSession {
     const r = b.begin(st.counters.svID, appid || (st.counters.appid ?? 0), iteration, smp);
     b.setTime(0, r, refrTmToNs(refrTm));
     for (let j = 0; j < times.length; j++) b.setTime(j + 1, r, this.conv.convert(times[j] as bigint));
+    if (stream !== undefined && this.ctxLines.size > 0) {
+      const key = `${stream} ${smp} ${kernelIteration}`;
+      const ctx = this.ctxLines.get(key);
+      if (ctx) {
+        this.ctxLines.delete(key);
+        ctx.forEach((x, j) => {
+          const c = this.ctxCols[j];
+          if (!x || !c || c.cpu < 0) return;
+          b.setExtra(c.cpu, r, x.cpu);
+          b.setExtra(c.tid, r, x.tid);
+          b.setExtraStr(c.comm, r, x.comm);
+        });
+      }
+    }
     if (b.length >= 8192) this.flush();
   }
 
@@ -605,8 +623,27 @@ class Session extends EventEmitter implements TraceSession {
           ev.refrTm,
           ev.times,
           ev.complete,
+          ev.stream,
         );
         break;
+      case "context": {
+        const key = `${ev.stream} ${ev.smpCnt} ${ev.iteration}`;
+        let list = this.ctxLines.get(key);
+        if (!list) {
+          list = [];
+          this.ctxLines.set(key, list);
+          // SVs that never reach the last point leave their lines behind: keep the newest 200 000
+          if (this.ctxLines.size > 200_000) {
+            let drop = 20_000;
+            for (const k of this.ctxLines.keys()) {
+              this.ctxLines.delete(k);
+              if (--drop === 0) break;
+            }
+          }
+        }
+        list[ev.point - 1] = { cpu: ev.cpu, tid: ev.tid, comm: ev.comm };
+        break;
+      }
       case "gap":
         this.state(ev.stream).gap(ev.expected, ev.got);
         break;
