@@ -184,9 +184,17 @@ describe("attribution of a CPU hog on the subscriber's CPU (bridge lab)", { time
       checkWaitNote(report, backend);
       const tsub = report.attribution.filter((e) => e.segment === "T3-T4");
       assert.ok(tsub.length > 0, `T3-T4 SVs over the threshold: ${summary(report.attribution)}`);
+      // bpftrace: a few % of rows miss a point's context (its C line and the row come through different
+      // per-CPU buffers and the row may be read first): those count under an unknown thread
+      const known = tsub.filter((e) => e.thread !== null);
       assert.ok(
-        tsub.every((e) => e.thread === "svt-sub" && e.cpu === CPU),
+        known.every((e) => e.thread === "svt-sub" && e.cpu === CPU),
         `carried by svt-sub on CPU ${CPU}: ${summary(tsub)}`,
+      );
+      const knownCount = known.reduce((a, e) => a + e.count, 0);
+      assert.ok(
+        knownCount >= 0.9 * (tsub[0] as AttributionEntry).over,
+        `thread known for most: ${summary(tsub)}`,
       );
       if (backend === "libbpf") {
         const byHog = tsub.filter((e) => e.blocker === "svt-hog" && e.blocker_pid === hog.pid);
@@ -228,10 +236,12 @@ describe("attribution on the tap lab", { timeout: 600_000 }, () => {
       t.diagnostic(summary(report.attribution));
       const t2b = report.attribution.filter((e) => e.segment === "T2-T2b");
       assert.ok(t2b.length > 0, `T2-T2b SVs over 20 µs: ${summary(report.attribution)}`);
+      const known = t2b.filter((e) => e.thread !== null);
       assert.ok(
-        t2b.every((e) => e.thread === n.forwarderThread),
-        `every T2b carried by ${n.forwarderThread}: ${summary(t2b)}`,
+        known.every((e) => e.thread === n.forwarderThread),
+        `T2b carried by ${n.forwarderThread}: ${summary(t2b)}`,
       );
+      assert.equal(t2b[0]?.thread, n.forwarderThread);
       assert.match(t2b[0]?.route ?? "", new RegExp(` > ${n.forwarderThread} > `));
     });
 });
