@@ -13,7 +13,8 @@
  * probe block (ns per run, runs and µs per SV). Prints figures; never fails on timing.
  * Both backends are measured in every round: floors "tracepoints only" (bpftrace, empty tracepoint programs)
  * and "raw tracepoints only" (libbpf, the object's empty program on the same raw tracepoints), then
- * `svtrace record --backend libbpf` and `--backend bpftrace`; CPU is the tracer's (record + bpftrace child),
+ * `svtrace record --backend libbpf`, `--backend libbpf --context` (the cost of context and wait analysis on
+ * normal SVs) and `--backend bpftrace`; CPU is the tracer's (record + bpftrace child),
  * printed per round beside the latencies and over all rounds (issue 16's target: under 10 % of one core with
  * libbpf at 8 x 4800 SV/s).
  */
@@ -298,7 +299,7 @@ export const bench: Bench = {
     if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);
     try {
       process.stdout.write(
-        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of five ${runS} s runs: without tracer, ` +
+        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of six ${runS} s runs: without tracer, ` +
           `tracepoints only (bpftrace, empty programs on svtrace's tracepoints), raw tracepoints only (libbpf, empty ` +
           `program), svtrace record --backend libbpf, svtrace record --backend libbpf --context (context and wait ` +
           `analysis over 200 µs), svtrace record --backend bpftrace\n`,
