@@ -249,6 +249,9 @@ async function tracedRun(ns: Lab, out: string, durationS: number, run: Backend) 
     "--json",
   ]);
   await waitFor(rec, "recording");
+  // a backend that fell back (libbpf -> bpftrace) would measure the wrong thing
+  if (!rec.stderr.includes(`, ${backend}) to `))
+    throw new Error(`${RUN_LABEL[run]} did not trace with ${backend}: ${rec.stderr.trim()}`);
   const recPid = rec.child.pid as number;
   const btPid = bpftracePid(recPid);
   const cpu0 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0, t: performance.now() };

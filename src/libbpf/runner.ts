@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import koffi from "koffi";
 import type { OutputEvent } from "../bpftrace/output.js";
-import { fail } from "../errors.js";
+import { fail, UserError } from "../errors.js";
 import type { AttachName, ProbePoint } from "../probes/catalogue.js";
 import { type Libbpf, loadLibbpf, type Ptr } from "./libbpf.js";
 import { POINT_CTX_WORDS, RawRows } from "./raw-rows.js";
@@ -77,6 +77,10 @@ const ALL_PROGRAMS = [...Object.values(RAW_TRACEPOINTS).map((r) => r?.tp ?? ""),
 const CONTEXT_OFFSET = 12;
 const WAIT_NS_OFFSET = 16 + BPF_MAX_POINTS * 96;
 const EVENT_CTX_SIZE = STRUCT_SIZES.event_ctx;
+
+const EAGAIN = 11;
+/** A load interrupted by a signal (EAGAIN from the verifier): worth another try. */
+class LoadAgain extends UserError {}
 
 /** Where the compiled object is: SVTRACE_BPF_OBJECT, else dist/bpf/svtrace.bpf.o beside this file's tree. */
 export function bpfObjectPath(): string {
@@ -226,11 +230,16 @@ export class LibbpfRunner {
     this.closed = new Promise<LibbpfExit>((res) => {
       this.closeResolve = res;
     });
-    try {
-      this.load(path);
-    } catch (e) {
-      this.release();
-      throw e;
+    // the verifier gives up with EAGAIN when a signal (e.g. SIGCHLD of a child svtrace started) arrives while it
+    // checks the program (libbpf's own retries can meet the same signal): load again, up to 3 times
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.load(path);
+        break;
+      } catch (e) {
+        this.release();
+        if (!(e instanceof LoadAgain) || attempt >= 3) throw e;
+      }
     }
     const t = process.hrtime.bigint();
     // attached already, but ready is announced on the next turn of the event loop, as bpftrace's READY line
@@ -274,6 +283,7 @@ export class LibbpfRunner {
     // the points' context waits beside the pending SV: as many entries, or one when there is no context
     L.setMaxEntries(L.findMap(this.obj, "ctx_pending"), o.context ? Math.max(1024, o.pendingKeys) : 1);
     const rc = L.load(this.obj);
+    if (rc === -EAGAIN) throw new LoadAgain(`libbpf could not load ${path} (error ${EAGAIN}, interrupted)`);
     if (rc !== 0)
       fail(
         `libbpf could not load ${path} (error ${-rc}): the kernel refused it (BTF, ring buffers or the verifier; SVTRACE_LIBBPF_DEBUG=1 shows why)`,
