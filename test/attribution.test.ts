@@ -153,6 +153,13 @@ describe("attribution in report", () => {
         text,
         /T3-T4 Tsub: 80 of 100 SVs over 200 µs \(80\.0 %\) carried by svt-sub \(tid 500\) on CPU 1; waiting for the CPU behind hog \(pid 777\)/,
       );
+      // and in the HTML report
+      const html = join(tmp.dir, `ctx-${format}.html`);
+      await runReport({ files: [path], html, out: quiet(), err: quiet() });
+      assert.match(
+        readFileSync(html, "utf8"),
+        /<li>T3-T4 Tsub: 80 of 100 SVs over 200 µs \(80\.0 %\) carried by svt-sub \(tid 500\) on CPU 1; waiting for the CPU behind hog \(pid 777\)/,
+      );
     });
   }
 

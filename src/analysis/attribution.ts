@@ -211,7 +211,7 @@ export class AttributionAccumulator {
     let note: string | null = null;
     if (!this.sawContext)
       note = meta.context
-        ? "no context columns in these inputs (a join keeps only the times): attribution needs one record made with record --context"
+        ? "no rows with context columns were read (an empty record, or a join, which keeps only the times): attribution needs one record made with record --context"
         : "attribution needs a record made with svtrace record --context";
     else if (!this.sawWait)
       note =
