@@ -176,6 +176,19 @@ describe("attribution in report", () => {
     const r = runCli(["export", a, "--csv"]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, readFileSync(c, "utf8"), "export --csv of the Arrow record = the CSV record");
+    // export --perfetto: each slice names the thread and CPU that ran the point ending it
+    const pj = join(tmp.dir, "rt.json");
+    const pr = runCli(["export", a, "--perfetto", pj, "--svs", "all"]);
+    assert.equal(pr.code, 0, pr.stderr);
+    const slices = (
+      JSON.parse(readFileSync(pj, "utf8")) as {
+        traceEvents: { ph: string; args?: Record<string, unknown> }[];
+      }
+    ).traceEvents.filter((e) => e.ph === "X");
+    const t34 = slices.filter((e) => e.args?.segment === "t3-t4");
+    assert.equal(t34.length, N);
+    assert.ok(t34.every((e) => e.args?.thread === "svt-sub" && e.args?.tid === 500));
+    assert.equal(t34.filter((e) => e.args?.cpu === 0).length, 20);
     const input = openRecordFile(a);
     try {
       const first = input.batches().next().value;
