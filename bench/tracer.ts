@@ -13,7 +13,8 @@
  * probe block (ns per run, runs and µs per SV). Prints figures; never fails on timing.
  * Both backends are measured in every round: floors "tracepoints only" (bpftrace, empty tracepoint programs)
  * and "raw tracepoints only" (libbpf, the object's empty program on the same raw tracepoints), then
- * `svtrace record --backend libbpf` and `--backend bpftrace`; CPU is the tracer's (record + bpftrace child),
+ * `svtrace record --backend libbpf`, `--backend libbpf --context` (the cost of context and wait analysis on
+ * normal SVs) and `--backend bpftrace`; CPU is the tracer's (record + bpftrace child),
  * printed per round beside the latencies and over all rounds (issue 16's target: under 10 % of one core with
  * libbpf at 8 x 4800 SV/s).
  */
@@ -224,12 +225,33 @@ async function trafficUnderRawFloor(mode: string, ns: Lab, durationS: number) {
   }
 }
 
-type Backend = "libbpf" | "bpftrace";
+/** The traced runs: record on each backend, and record --context on libbpf (context + wait analysis). */
+type Backend = "libbpf" | "context" | "bpftrace";
+const RUN_LABEL: Record<Backend, string> = {
+  libbpf: "record libbpf",
+  context: "record libbpf --context",
+  bpftrace: "record bpftrace",
+};
 
 /** Traffic with `svtrace record --lab` attached: the subscriber's latency, CPU of record and bpftrace, lost, rows. */
-async function tracedRun(ns: Lab, out: string, durationS: number, backend: Backend) {
-  const rec = svtrace(["record", "--lab", "--backend", backend, "--out", out, "--rate", "38400", "--json"]);
+async function tracedRun(ns: Lab, out: string, durationS: number, run: Backend) {
+  const backend = run === "context" ? "libbpf" : run;
+  const rec = svtrace([
+    "record",
+    "--lab",
+    "--backend",
+    backend,
+    ...(run === "context" ? ["--context"] : []),
+    "--out",
+    out,
+    "--rate",
+    "38400",
+    "--json",
+  ]);
   await waitFor(rec, "recording");
+  // a backend that fell back (libbpf -> bpftrace) would measure the wrong thing
+  if (!rec.stderr.includes(`, ${backend}) to `))
+    throw new Error(`${RUN_LABEL[run]} did not trace with ${backend}: ${rec.stderr.trim()}`);
   const recPid = rec.child.pid as number;
   const btPid = bpftracePid(recPid);
   const cpu0 = { rec: cpuSeconds(recPid), bt: btPid ? cpuSeconds(btPid) : 0, t: performance.now() };
@@ -280,11 +302,12 @@ export const bench: Bench = {
     if ((await up.done) !== 0) throw new Error(`lab up failed: ${up.stderr}`);
     try {
       process.stdout.write(
-        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of five ${runS} s runs: without tracer, ` +
+        `lab ${mode}, 8 streams x 4800 SV/s (38 400 SV/s); ${rounds} round(s) of six ${runS} s runs: without tracer, ` +
           `tracepoints only (bpftrace, empty programs on svtrace's tracepoints), raw tracepoints only (libbpf, empty ` +
-          `program), svtrace record --backend libbpf, svtrace record --backend bpftrace\n`,
+          `program), svtrace record --backend libbpf, svtrace record --backend libbpf --context (context and wait ` +
+          `analysis over 200 µs), svtrace record --backend bpftrace\n`,
       );
-      const backends: Backend[] = ["libbpf", "bpftrace"];
+      const backends: Backend[] = ["libbpf", "context", "bpftrace"];
       const acc = Object.fromEntries(
         backends.map((b) => [b, { bt: 0, rec: 0, wall: 0, lost: 0, rows: 0, complete: 0, received: 0 }]),
       ) as Record<
@@ -303,8 +326,10 @@ export const bench: Bench = {
         floorBt: number;
         floorRaw: number;
         libbpf: number;
+        context: number;
         bpftrace: number;
         p99L: number;
+        p99C: number;
         p99B: number;
       };
       const shifts: Shift[] = [];
@@ -330,28 +355,30 @@ export const bench: Bench = {
           floorBt: floor.p50 - base.p50,
           floorRaw: raw.p50 - base.p50,
           libbpf: runs.libbpf.lat.p50 - base.p50,
+          context: runs.context.lat.p50 - base.p50,
           bpftrace: runs.bpftrace.lat.p50 - base.p50,
           p99L: runs.libbpf.lat.p99 - base.p99,
+          p99C: runs.context.lat.p99 - base.p99,
           p99B: runs.bpftrace.lat.p99 - base.p99,
         };
         shifts.push(sh);
         process.stdout.write(
           `round ${round}: subscriber latency p50 / p99 (µs): without tracer ${f(base.p50)} / ${f(base.p99)}, ` +
             `tracepoints only (bpftrace) ${f(floor.p50)} / ${f(floor.p99)}, raw tracepoints only (libbpf) ${f(raw.p50)} / ${f(raw.p99)}, ` +
-            `record libbpf ${f(runs.libbpf.lat.p50)} / ${f(runs.libbpf.lat.p99)}, record bpftrace ${f(runs.bpftrace.lat.p50)} / ${f(runs.bpftrace.lat.p99)}; ` +
-            `p50 shift libbpf ${f(sh.libbpf)}, bpftrace ${f(sh.bpftrace)}; ` +
-            `tracer CPU (svtrace process tree) libbpf ${f(cpuPct(runs.libbpf))} %, bpftrace ${f(cpuPct(runs.bpftrace))} % of one core\n`,
+            `${backends.map((b) => `${RUN_LABEL[b]} ${f(runs[b].lat.p50)} / ${f(runs[b].lat.p99)}`).join(", ")}; ` +
+            `p50 shift libbpf ${f(sh.libbpf)}, libbpf --context ${f(sh.context)}, bpftrace ${f(sh.bpftrace)}; ` +
+            `tracer CPU (svtrace process tree) ${backends.map((b) => `${RUN_LABEL[b].replace("record ", "")} ${f(cpuPct(runs[b]))} %`).join(", ")} of one core\n`,
         );
       }
       const med = (k: keyof Shift) => median(shifts.map((x) => x[k])).toFixed(1);
       process.stdout.write(
-        `observer effect, median of ${rounds} rounds: p50 shift with libbpf ${med("libbpf")} µs (target <= 2 µs), with bpftrace ${med("bpftrace")} µs; ` +
-          `floors: raw tracepoints ${med("floorRaw")} µs, bpftrace tracepoints ${med("floorBt")} µs; p99 shift libbpf ${med("p99L")} µs, bpftrace ${med("p99B")} µs\n`,
+        `observer effect, median of ${rounds} rounds: p50 shift with libbpf ${med("libbpf")} µs (target <= 2 µs), with libbpf --context ${med("context")} µs, with bpftrace ${med("bpftrace")} µs; ` +
+          `floors: raw tracepoints ${med("floorRaw")} µs, bpftrace tracepoints ${med("floorBt")} µs; p99 shift libbpf ${med("p99L")} µs, libbpf --context ${med("p99C")} µs, bpftrace ${med("p99B")} µs\n`,
       );
       for (const b of backends) {
         const a = acc[b];
         process.stdout.write(
-          `${b}: tracer CPU ${(((a.rec + a.bt) / a.wall) * 100).toFixed(1)} % of one core (svtrace record ${((a.rec / a.wall) * 100).toFixed(1)} %` +
+          `${RUN_LABEL[b].replace("record ", "")}: tracer CPU ${(((a.rec + a.bt) / a.wall) * 100).toFixed(1)} % of one core (svtrace record ${((a.rec / a.wall) * 100).toFixed(1)} %` +
             `${b === "bpftrace" ? `, bpftrace ${((a.bt / a.wall) * 100).toFixed(1)} %` : ""}; over ${a.wall.toFixed(1)} s; target < 10 %), ` +
             `lost events ${a.lost}, SVs recorded ${a.rows} (${a.complete} at every point) of ${a.received} received\n`,
         );

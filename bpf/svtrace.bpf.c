@@ -16,6 +16,7 @@
 #define MAX_SVID 64
 #define STALE_PERIODS 4
 #define ITERATION_WORD_STEP 16
+#define SW_RING 32 /* sched_switch events kept per CPU (a power of two) */
 
 /* attach ids: the loader's ATTACH_IDS must agree */
 #define A_NETIF_RECEIVE_SKB 1
@@ -50,8 +51,9 @@ struct config {
 	__u32 n_points;
 	__u32 all_streams; /* 1: every svID gets a number on first sight (announced by E_STREAM) */
 	__u32 use_tai;
-	__u32 pad;
+	__u32 context; /* 1: rows carry struct point_ctx per point (struct event_ctx) */
 	struct point_cfg pt[MAX_POINTS];
+	__u64 wait_ns; /* context: wait analysis of segments longer than this (0: none) */
 };
 
 const volatile struct config cfg SEC(".rodata.cfg") = {};
@@ -85,6 +87,42 @@ struct event {
 	__u64 it; /* E_GAP: expected smpCnt; E_DUP: point */
 	__u64 refrtm;
 	__u64 t[MAX_POINTS];
+};
+
+/* the CPU and thread at a point, and the wait analysis of the segment ending there */
+struct point_ctx {
+	__u32 cpu;
+	__u32 tid;
+	char comm[16];
+	__u32 run;	/* ns the thread ran on this CPU since its last switch-in (or the whole segment) */
+	__u32 runnable; /* ns it was woken (or preempted) but waiting for this CPU */
+	__u32 sleep;	/* ns of the segment before its wakeup */
+	__u32 blocker;	/* pid that held this CPU longest while it was runnable */
+	char blocker_comm[16];
+	__u32 flags; /* 1: context set, 2: wait analysis done */
+	__u32 pad;
+};
+
+struct event_ctx {
+	struct event e;
+	struct point_ctx c[MAX_POINTS];
+};
+
+struct ctx_slot {
+	__u64 it;
+	struct point_ctx c[MAX_POINTS];
+};
+
+struct sw {
+	__u64 ts;
+	__u32 prev;
+	__u32 next;
+	char next_comm[16];
+};
+
+struct sw_ring {
+	__u64 head;
+	struct sw e[SW_RING];
 };
 
 struct stream_event {
@@ -128,6 +166,46 @@ struct counters {
 	__u64 lost;
 	__u64 next_stream;
 } cnt = {};
+
+/* context of the points an SV passed so far (max_entries set by the loader; 1 without context) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__type(key, struct slot_key);
+	__type(value, struct ctx_slot);
+} ctx_pending SEC(".maps");
+
+/* never written: the zeroed value a new ctx_pending entry starts from */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ctx_slot);
+} ctx_zero SEC(".maps");
+
+/* per CPU: the last SW_RING context switches */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sw_ring);
+} switches SEC(".maps");
+
+/* pid -> time of its last wakeup */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} wakes SEC(".maps");
+
+/* per-CPU scratch point context */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct point_ctx);
+} pctx SEC(".maps");
 
 /* a per-CPU scratch key: 68 bytes are too many to zero on the stack cheaply in every branch */
 struct {
@@ -238,6 +316,161 @@ static __always_inline int point_matches(const volatile struct point_cfg *pc, st
 	return 1;
 }
 
+static __always_inline __u64 now_ns(void)
+{
+	return cfg.use_tai ? bpf_ktime_get_tai_ns() : bpf_ktime_get_ns();
+}
+
+static __always_inline __u32 clamp32(__u64 v)
+{
+	return v > 0xffffffffULL ? 0xffffffff : (__u32)v;
+}
+
+/* the walk of a CPU's recent switches, newest first (bpf_loop: the verifier checks one step, not 32) */
+struct walk {
+	__u64 head, prev, wake, tid;
+	__u64 last_in, lo, later, best;
+	__u32 best_pid, best_i;
+};
+
+static long walk_step(__u64 i, void *arg)
+{
+	struct walk *w = arg;
+	__u32 zero = 0;
+	struct sw_ring *ring = bpf_map_lookup_elem(&switches, &zero);
+	if (!ring || i >= w->head)
+		return 1;
+	__u32 idx = (w->head - 1 - i) & (SW_RING - 1);
+	struct sw *e = &ring->e[idx];
+	__u64 ts = e->ts;
+	if (!w->last_in) {
+		if (ts <= w->prev)
+			return 1;
+		if (e->next == w->tid) {
+			w->last_in = ts;
+			w->later = ts;
+			w->lo = w->wake > w->prev && w->wake < ts ? w->wake : w->prev;
+		}
+		return 0;
+	}
+	/* e->next held the CPU from max(ts, lo) to `later` */
+	__u64 from = ts > w->lo ? ts : w->lo;
+	if (w->later > from && e->next != w->tid && w->later - from > w->best) {
+		w->best = w->later - from;
+		w->best_pid = e->next;
+		w->best_i = idx;
+	}
+	if (ts <= w->lo)
+		return 1;
+	w->later = ts;
+	return 0;
+}
+
+/*
+ * The CPU and thread running now; when now - prev > wait_ns, what this CPU did since prev: the thread's last
+ * switch-in on it (run = after it), its last wakeup (sleep = before it), runnable between the two, and the
+ * task that held the CPU longest while it was runnable (the blocker).
+ */
+static __noinline int fill_ctx(struct point_ctx *pc, __u64 now, __u64 prev)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	pc->cpu = bpf_get_smp_processor_id();
+	pc->tid = tid;
+	bpf_get_current_comm(pc->comm, sizeof(pc->comm));
+	pc->run = 0;
+	pc->runnable = 0;
+	pc->sleep = 0;
+	pc->blocker = 0;
+	__builtin_memset(pc->blocker_comm, 0, sizeof(pc->blocker_comm));
+	pc->flags = 1;
+	if (!cfg.wait_ns || prev == 0 || now <= prev || now - prev <= cfg.wait_ns)
+		return 0;
+	__u32 zero = 0;
+	struct sw_ring *ring = bpf_map_lookup_elem(&switches, &zero);
+	if (!ring)
+		return 0;
+	__u64 *wp = bpf_map_lookup_elem(&wakes, &tid);
+	struct walk w = {
+		.head = ring->head, .prev = prev, .wake = wp ? *wp : 0, .tid = tid, .lo = prev, .later = now,
+	};
+	bpf_loop(SW_RING, walk_step, &w, 0);
+	__u64 last_in = w.last_in, lo = w.lo;
+	pc->run = clamp32(now - (last_in ? last_in : prev));
+	if (last_in) {
+		pc->runnable = clamp32(last_in - lo);
+		pc->sleep = clamp32(lo - prev);
+		if (w.best) {
+			pc->blocker = w.best_pid;
+			__builtin_memcpy(pc->blocker_comm, ring->e[w.best_i & (SW_RING - 1)].next_comm, 16);
+		}
+	}
+	pc->flags = 3;
+	return 0;
+}
+
+/* point k's context into the SV's ctx_pending entry (a new one when it holds another iteration) */
+static __always_inline void store_ctx(struct slot_key *sk, __u64 it, __u32 k, struct point_ctx *pc)
+{
+	struct ctx_slot *cs = bpf_map_lookup_elem(&ctx_pending, sk);
+	if (!cs || cs->it != it) {
+		__u32 zero = 0;
+		struct ctx_slot *z = bpf_map_lookup_elem(&ctx_zero, &zero);
+		if (!z)
+			return;
+		bpf_map_update_elem(&ctx_pending, sk, z, BPF_ANY);
+		cs = bpf_map_lookup_elem(&ctx_pending, sk);
+		if (!cs)
+			return;
+		cs->it = it;
+	}
+	if (k >= 1 && k <= MAX_POINTS)
+		__builtin_memcpy(&cs->c[(k - 1) & (MAX_POINTS - 1)], pc, sizeof(*pc));
+}
+
+/* the last point with context: the row as struct event_ctx, every point's context from ctx_pending */
+static __always_inline int last_ctx(__u64 s, __u64 smp, __u64 appid, __u64 it, __u64 rt, __u64 now, __u32 n)
+{
+	struct event_ctx *ev = bpf_ringbuf_reserve(&rows, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&cnt.lost, 1);
+		return 0;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->e.type = E_ROW;
+	ev->e.stream = s;
+	ev->e.smp = smp;
+	ev->e.appid = appid;
+	ev->e.it = it;
+	ev->e.refrtm = rt;
+	__u64 prev = 0;
+	if (n > 1) {
+		struct slot_key sk = { .stream = s, .smp = smp, .slot = it % STALE_PERIODS };
+		struct slot *pv = bpf_map_lookup_elem(&pending, &sk);
+		if (pv && pv->it == it) {
+#pragma unroll
+			for (int j = 0; j < MAX_POINTS - 1; j++) {
+				ev->e.t[j] = pv->t[j];
+				if (j + 1 < n && pv->t[j])
+					prev = pv->t[j];
+			}
+			bpf_map_delete_elem(&pending, &sk);
+			__sync_fetch_and_add(&cnt.pend, -1);
+		}
+		struct ctx_slot *cs = bpf_map_lookup_elem(&ctx_pending, &sk);
+		if (cs) {
+			if (cs->it == it)
+				__builtin_memcpy(ev->c, cs->c, sizeof(cs->c));
+			bpf_map_delete_elem(&ctx_pending, &sk);
+		}
+	}
+	if (n >= 1 && n <= MAX_POINTS) {
+		ev->e.t[(n - 1) & (MAX_POINTS - 1)] = now;
+		fill_ctx(&ev->c[(n - 1) & (MAX_POINTS - 1)], now, prev);
+	}
+	bpf_ringbuf_submit(ev, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
 static __always_inline int handle(struct sk_buff *skb, struct net_device *xdev, __u32 attach)
 {
 	__u64 proto = BPF_CORE_READ(skb, protocol);
@@ -246,7 +479,7 @@ static __always_inline int handle(struct sk_buff *skb, struct net_device *xdev, 
 		return 0;
 	/* the time the frame reached the tracepoint: read before the point match, the TLV walk and the map
 	 * lookups, whose run time varies (cold maps, long svIDs); same place as bpftrace's `$now = nsecs` */
-	__u64 now = cfg.use_tai ? bpf_ktime_get_tai_ns() : bpf_ktime_get_ns();
+	__u64 now = now_ns();
 	struct net_device *dev = xdev ? xdev : BPF_CORE_READ(skb, dev);
 	__u32 k = 0;
 #pragma unroll
@@ -474,6 +707,18 @@ static __always_inline int handle(struct sk_buff *skb, struct net_device *xdev, 
 			}
 			if (k == 1 && nx != 0 && nx != smp)
 				emit_simple(E_GAP, s, smp, appid, nx);
+			if (cfg.context) {
+				__u64 prev = 0;
+#pragma unroll
+				for (int j = 0; j < MAX_POINTS - 1; j++)
+					if (j + 1 < k && nv.t[j])
+						prev = nv.t[j];
+				struct point_ctx *pc = bpf_map_lookup_elem(&pctx, &zero);
+				if (pc) {
+					fill_ctx(pc, now, prev);
+					store_ctx(&sk, it, k, pc);
+				}
+			}
 			if (k >= 1 && k < MAX_POINTS)
 				nv.t[(k - 1) & (MAX_POINTS - 1)] = now;
 			bpf_map_update_elem(&pending, &sk, &nv, BPF_ANY);
@@ -482,6 +727,8 @@ static __always_inline int handle(struct sk_buff *skb, struct net_device *xdev, 
 	}
 
 	/* the last point: one row per SV */
+	if (cfg.context)
+		return last_ctx(s, smp, appid, it, rt, now, n);
 	struct event *ev = bpf_ringbuf_reserve(&rows, sizeof(*ev), 0);
 	if (!ev) {
 		__sync_fetch_and_add(&cnt.lost, 1);
@@ -551,6 +798,36 @@ SEC("raw_tracepoint/consume_skb")
 int consume_skb(struct bpf_raw_tracepoint_args *ctx)
 {
 	return handle((struct sk_buff *)ctx->args[0], 0, A_CONSUME_SKB);
+}
+
+/* context switches into this CPU's ring (record --context with the wait analysis) */
+SEC("raw_tracepoint/sched_switch")
+int sched_switch(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *prev = (struct task_struct *)ctx->args[1];
+	struct task_struct *next = (struct task_struct *)ctx->args[2];
+	__u32 zero = 0;
+	struct sw_ring *r = bpf_map_lookup_elem(&switches, &zero);
+	if (!r)
+		return 0;
+	__u64 h = r->head;
+	struct sw *e = &r->e[h & (SW_RING - 1)];
+	e->ts = now_ns();
+	e->prev = BPF_CORE_READ(prev, pid);
+	e->next = BPF_CORE_READ(next, pid);
+	BPF_CORE_READ_INTO(&e->next_comm, next, comm);
+	r->head = h + 1;
+	return 0;
+}
+
+SEC("raw_tracepoint/sched_wakeup")
+int sched_wakeup(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *p = (struct task_struct *)ctx->args[0];
+	__u32 pid = BPF_CORE_READ(p, pid);
+	__u64 now = now_ns();
+	bpf_map_update_elem(&wakes, &pid, &now, BPF_ANY);
+	return 0;
 }
 
 /* an empty program: the bench's floor for the cost of a raw tracepoint alone */

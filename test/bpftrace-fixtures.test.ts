@@ -27,8 +27,19 @@ function fixedHost(kprobes: boolean): ProfileHost {
   };
 }
 
-const cases: { file: string; opts: ProfileOptions; streams?: string[]; kprobes?: boolean }[] = [
+const cases: {
+  file: string;
+  opts: ProfileOptions;
+  streams?: string[];
+  kprobes?: boolean;
+  context?: boolean;
+}[] = [
   { file: "lab-bridge.bt", opts: { profile: "lab", labSwitch: "bridge", labPrefix: "svt-" } },
+  {
+    file: "lab-bridge-context.bt",
+    opts: { profile: "lab", labSwitch: "bridge", labPrefix: "svt-" },
+    context: true,
+  },
   {
     file: "lab-tap-t2b.bt",
     opts: { profile: "lab", labSwitch: "tap", labPrefix: "svt-", points: ["T1", "T2", "T2b", "T3", "T4"] },
@@ -59,6 +70,7 @@ describe("reference programs (test/fixtures/programs)", () => {
         clock: "realtime",
         profile: c.opts.profile,
         cpus: 2,
+        context: c.context,
       }).text;
       const path = `${dir}${c.file}`;
       if (process.env.SVTRACE_UPDATE_FIXTURES === "1") writeFileSync(path, text);

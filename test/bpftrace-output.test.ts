@@ -8,6 +8,19 @@ import { parseLine, refrTmToNs } from "../src/bpftrace/output.js";
 import { utcTimeFromNs, utcTimeToNs } from "../src/sv/utc-time.js";
 
 describe("output lines", () => {
+  it("reads a context line (record --context): stream, smpCnt, iteration, point, cpu, tid, comm with spaces", () => {
+    assert.deepEqual(parseLine("C 3 3999 2 4 1 812 handler 3", 4), {
+      kind: "context",
+      stream: "3",
+      smpCnt: 3999,
+      iteration: 2,
+      point: 4,
+      cpu: 1,
+      tid: 812,
+      comm: "handler 3",
+    });
+    assert.equal(parseLine("C 3 x 2 4 1 812 handler3", 4).kind, "other");
+  });
   it("unpacks a packed row: A = smpCnt | appid << 16 | iteration << 32, two 32-bit deltas per word", () => {
     const a = 3999n | (0x4000n << 16n) | (7n << 32n);
     const tn = 1_000_000_000n;

@@ -45,6 +45,34 @@ test("the loader's struct sizes and point_cfg offsets are the compiled object's 
   for (const [field, off] of Object.entries(POINT_CFG_OFFSETS))
     assert.equal(pc?.members.get(field), off, `point_cfg.${field} offset`);
   assert.equal(structs.get("config")?.members.get("pt"), 16, "config.pt offset");
+  // record --context: the flag, the wait threshold, and the per-point context the rows carry
+  assert.equal(structs.get("config")?.members.get("context"), 12, "config.context offset");
+  assert.equal(
+    structs.get("config")?.members.get("wait_ns"),
+    16 + 8 * STRUCT_SIZES.point_cfg,
+    "config.wait_ns",
+  );
+  assert.equal(structs.get("point_ctx")?.size, STRUCT_SIZES.point_ctx, "struct point_ctx size");
+  assert.equal(structs.get("ctx_slot")?.size, 8 + 8 * STRUCT_SIZES.point_ctx, "struct ctx_slot size");
+  assert.equal(STRUCT_SIZES.event_ctx, STRUCT_SIZES.event + 8 * STRUCT_SIZES.point_ctx);
+  const ctx = structs.get("point_ctx");
+  assert.deepEqual(
+    ["cpu", "tid", "comm", "run", "runnable", "sleep", "blocker", "blocker_comm", "flags"].map((m) =>
+      ctx?.members.get(m),
+    ),
+    [0, 4, 8, 24, 28, 32, 36, 40, 56],
+    "point_ctx offsets (the session reads them as words 0, 1, 2-5, 6, 7, 8, 9, 10-13, 14)",
+  );
+});
+
+test("configImage: context flag and wait threshold", () => {
+  const p: ProbePoint = { name: "T1", label: "T1", attach: "tracepoint:net:netif_receive_skb", filter: {} };
+  const off = configImage([p], true, false);
+  assert.equal(off.readUInt32LE(12), 0);
+  assert.equal(off.readBigUInt64LE(16 + 8 * STRUCT_SIZES.point_cfg), 0n);
+  const on = configImage([p], true, false, { waitNs: 200_000 });
+  assert.equal(on.readUInt32LE(12), 1);
+  assert.equal(on.readBigUInt64LE(16 + 8 * STRUCT_SIZES.point_cfg), 200_000n);
 });
 
 test("configImage: the points' filters in .rodata.cfg", () => {

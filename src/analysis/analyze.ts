@@ -9,6 +9,7 @@ import type { RecordColumns } from "../record/columns.js";
 import type { RecordInput } from "../record/input.js";
 import type { JoinedRecords } from "../record/join.js";
 import { firstProbe } from "../record/schema.js";
+import { AttributionAccumulator } from "./attribution.js";
 import { LatencyHistogram } from "./histogram.js";
 import type { SeriesPoint } from "./per-second.js";
 import { type SegmentSpec, segmentSpecs } from "./segments.js";
@@ -227,6 +228,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     used += c.length;
   };
   const spikes = new TopSpikes(opts.top ?? 10);
+  const attribution = new AttributionAccumulator(points, input.meta.context?.thresholdUs ?? 200);
   const present = new Uint8Array(np);
   const lat = new Float64Array(nSeg);
   const has = new Uint8Array(nSeg);
@@ -445,6 +447,7 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     for (const c of input.batches()) {
       if (c.valid.every((v) => v === null)) denseBatch(c);
       else batch(c);
+      if (c.extra) attribution.add(c);
       sideBatch(c);
       opts.onProgress?.(input.bytesRead, input.size, rows);
     }
@@ -542,7 +545,13 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
     series: seriesOut,
     spikes: spikes.sorted(),
     warnings,
+    attribution: [],
+    attribution_threshold_us: attribution.thresholdUs,
+    attribution_note: null,
   };
+  const attributed = attribution.result(input.meta);
+  summary.attribution = attributed.entries;
+  summary.attribution_note = attributed.note;
   return { summary, histograms };
 }
 

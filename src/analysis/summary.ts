@@ -2,7 +2,9 @@
  * The report summary: what `svtrace report --json` prints (one JSON object) and what the terminal table,
  * HTML page, JUnit file and `svtrace compare` are built from. Latencies are integers in nanoseconds.
  */
+
 import type { PointMeta, RecordMeta, TracerCost } from "../record/schema.js";
+import type { AttributionEntry } from "./attribution.js";
 import type { SeriesPoint } from "./per-second.js";
 import type { Spike } from "./spikes.js";
 
@@ -115,4 +117,8 @@ export interface ReportSummary {
   verdict?: Verdict;
   /** the tracer's own cost from the record's metadata (cost_ns per point), null when the record has none */
   tracer?: TracerCost | null;
+  /** slow SVs by segment and cause (record --context); empty, with attribution_note saying why, without */
+  attribution: AttributionEntry[];
+  attribution_threshold_us: number;
+  attribution_note: string | null;
 }

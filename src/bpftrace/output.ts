@@ -39,6 +39,17 @@ export type OutputEvent =
   /** an SV still waiting in the kernel at exit: times of the points before the last (0 = not seen) */
   | { kind: "pending"; stream: string; smpCnt: number; iteration: number; times: bigint[] }
   | { kind: "lost"; count: number }
+  /** record --context: the CPU and thread that ran point `point` (1-based) for an SV */
+  | {
+      kind: "context";
+      stream: string;
+      smpCnt: number;
+      iteration: number;
+      point: number;
+      cpu: number;
+      tid: number;
+      comm: string;
+    }
   | { kind: "attaching"; probes: number }
   | { kind: "blank" }
   | { kind: "other"; text: string };
@@ -145,6 +156,20 @@ export function parseLine(line: string, pointCount: number): OutputEvent {
     const f = splitFields(line.slice(2), 2);
     if (f?.fields.every(isUint) && isUint(f.tail))
       return { kind: "duplicate", point: Number(f.fields[0]), smpCnt: Number(f.fields[1]), stream: f.tail };
+  }
+  if (tag === "C ") {
+    const f = splitFields(line.slice(2), 6);
+    if (f?.fields.every(isUint))
+      return {
+        kind: "context",
+        stream: f.fields[0] as string,
+        smpCnt: Number(f.fields[1]),
+        iteration: Number(f.fields[2]),
+        point: Number(f.fields[3]),
+        cpu: Number(f.fields[4]),
+        tid: Number(f.fields[5]),
+        comm: f.tail,
+      };
   }
   if (line.trim() === "") return { kind: "blank" };
   if (line.startsWith("READY ")) {

@@ -71,6 +71,10 @@ export function runOptions() {
     new Option("--threshold-us <us>", "count SVs above this latency (µs)")
       .argParser(positiveNumber("--threshold-us"))
       .default(200),
+    new Option(
+      "--context",
+      "record each point's CPU and thread (tN_cpu, tN_tid, tN_comm) and, with libbpf, what the CPU did during segments over --threshold-us (wait analysis; svtrace report attributes the slow SVs)",
+    ),
     new Option("--duration <s>", "stop after this many seconds (default: until Ctrl-C)").argParser(
       positiveNumber("--duration"),
     ),
@@ -84,6 +88,7 @@ export function runOptions() {
 /** Every flag of a traced run, as commander parses them. */
 export interface RunFlags extends SelectionFlags {
   thresholdUs: number;
+  context?: boolean;
   duration?: number;
   prometheus?: string;
   json?: boolean;

@@ -2,8 +2,12 @@
  * A batch of rows as the libbpf backend reads them from the ring buffer, column-wise in typed arrays (no
  * object or BigInt per row): kernel stream number, smpCnt, APPID, kernel iteration, complete flag, refrTm and
  * the raw per-point times as 32-bit word pairs (lo, hi), 0/0 where a point did not see the SV. The session
- * (../trace/session.ts) turns it into record rows.
+ * (../trace/session.ts) turns it into record rows. With context (record --context), each row also has
+ * each point's struct point_ctx (bpf/svtrace.bpf.c) as POINT_CTX_WORDS 32-bit words.
  */
+
+/** struct point_ctx as 32-bit words: cpu, tid, comm[4], run, runnable, sleep, blocker, blocker_comm[4], flags, pad */
+export const POINT_CTX_WORDS = 16;
 
 export class RawRows {
   length = 0;
@@ -17,11 +21,15 @@ export class RawRows {
   readonly refrTm: Uint32Array;
   /** raw time words of row r, point j at 2(r*points+j) (lo), +1 (hi) */
   readonly t: Uint32Array;
+  /** point_ctx words of row r, point j at (r*points+j)*POINT_CTX_WORDS; null without context */
+  readonly ctx: Uint32Array | null;
 
   constructor(
     readonly points: number,
     readonly capacity = 4096,
+    context = false,
   ) {
+    this.ctx = context ? new Uint32Array(points * capacity * POINT_CTX_WORDS) : null;
     this.stream = new Uint32Array(capacity);
     this.smpCnt = new Uint32Array(capacity);
     this.appid = new Uint32Array(capacity);

@@ -12,10 +12,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import koffi from "koffi";
 import type { OutputEvent } from "../bpftrace/output.js";
-import { fail } from "../errors.js";
+import { fail, UserError } from "../errors.js";
 import type { AttachName, ProbePoint } from "../probes/catalogue.js";
 import { type Libbpf, loadLibbpf, type Ptr } from "./libbpf.js";
-import { RawRows } from "./raw-rows.js";
+import { POINT_CTX_WORDS, RawRows } from "./raw-rows.js";
 import { BpfRing } from "./ring.js";
 
 /** Layout constants shared with bpf/svtrace.bpf.c. */
@@ -38,8 +38,10 @@ export const POINT_CFG_OFFSETS = {
 /** Sizes of the C structs the loader reads or writes (checked against the object's BTF too). */
 export const STRUCT_SIZES = {
   point_cfg: 96,
-  config: 16 + BPF_MAX_POINTS * 96,
+  config: 16 + BPF_MAX_POINTS * 96 + 8,
   event: 96,
+  point_ctx: 64,
+  event_ctx: 96 + BPF_MAX_POINTS * 64,
   slot_key: 24,
   slot: 8 * BPF_MAX_POINTS,
   svid_key: 4 + 64,
@@ -68,13 +70,23 @@ export const RAW_TRACEPOINTS: Partial<Record<AttachName, { tp: string; id: numbe
   "tracepoint:skb:skb_copy_datagram_iovec": { tp: "skb_copy_datagram_iovec", id: 6 },
   "tracepoint:skb:consume_skb": { tp: "consume_skb", id: 7 },
 };
-const ALL_PROGRAMS = [...Object.values(RAW_TRACEPOINTS).map((r) => r?.tp ?? ""), "empty"];
+/** The scheduler programs of the wait analysis (record --context). */
+const SCHED_PROGRAMS = ["sched_switch", "sched_wakeup"];
+const ALL_PROGRAMS = [...Object.values(RAW_TRACEPOINTS).map((r) => r?.tp ?? ""), ...SCHED_PROGRAMS, "empty"];
+/** struct config: offset of `context` and of `wait_ns` */
+const CONTEXT_OFFSET = 12;
+const WAIT_NS_OFFSET = 16 + BPF_MAX_POINTS * 96;
+const EVENT_CTX_SIZE = STRUCT_SIZES.event_ctx;
+
+const EAGAIN = 11;
+/** A load interrupted by a signal (EAGAIN from the verifier): worth another try. */
+class LoadAgain extends UserError {}
 
 /** What a failed bpf_object__load means, by its error number. */
 export function loadFailure(errno: number): string {
   // EAGAIN: the verifier stops when a signal is pending and libbpf gives up after a few retries; a profiler's
   // timer signal (node --cpu-prof sends SIGPROF about every millisecond) keeps one pending
-  if (errno === 11)
+  if (errno === EAGAIN)
     return "the verifier was interrupted by signals again and again (a profiler such as node --cpu-prof?): run without it";
   return "the kernel refused it (BTF, ring buffers or the verifier; SVTRACE_LIBBPF_DEBUG=1 shows why)";
 }
@@ -108,6 +120,8 @@ export interface LibbpfRunnerOptions {
   tai: boolean;
   /** entries of the pending-SV map */
   pendingKeys: number;
+  /** record --context: rows carry each point's CPU and thread; waitNs > 0 adds the wait analysis */
+  context?: { waitNs: number };
   onEvent: (ev: OutputEvent) => void;
   /** rows (E_ROW, E_INCOMPLETE) in batches; the batch is reused once this returns */
   onRows: (rows: RawRows) => void;
@@ -128,11 +142,18 @@ function cString(buf: Buffer, off: number, s: string, max: number): void {
 }
 
 /** The `.rodata.cfg` image (struct config in the C source). */
-export function configImage(points: ProbePoint[], allStreams: boolean, tai: boolean): Buffer {
+export function configImage(
+  points: ProbePoint[],
+  allStreams: boolean,
+  tai: boolean,
+  context?: { waitNs: number },
+): Buffer {
   const buf = Buffer.alloc(CONFIG_SIZE);
   buf.writeUInt32LE(points.length, 0);
   buf.writeUInt32LE(allStreams ? 1 : 0, 4);
   buf.writeUInt32LE(tai ? 1 : 0, 8);
+  buf.writeUInt32LE(context ? 1 : 0, CONTEXT_OFFSET);
+  buf.writeBigUInt64LE(BigInt(Math.round(context?.waitNs ?? 0)), WAIT_NS_OFFSET);
   points.forEach((p, i) => {
     const o = 16 + i * POINT_CFG_SIZE;
     const rt = RAW_TRACEPOINTS[p.attach];
@@ -157,10 +178,16 @@ export function configImage(points: ProbePoint[], allStreams: boolean, tai: bool
 }
 
 /** The read-only configuration as text (for --show-program). */
-export function describeConfig(points: ProbePoint[], streams: string[] | undefined, tai: boolean): string {
+export function describeConfig(
+  points: ProbePoint[],
+  streams: string[] | undefined,
+  tai: boolean,
+  context?: { waitNs: number },
+): string {
   const lines = [
     "/* .rodata.cfg, set by svtrace before load: */",
-    `/* n_points = ${points.length}, all_streams = ${streams ? 0 : 1}, use_tai = ${tai ? 1 : 0} */`,
+    `/* n_points = ${points.length}, all_streams = ${streams ? 0 : 1}, use_tai = ${tai ? 1 : 0}` +
+      `${context ? `, context = 1, wait_ns = ${Math.round(context.waitNs)}` : ""} */`,
   ];
   points.forEach((p, i) => {
     const f = p.filter;
@@ -201,7 +228,7 @@ export class LibbpfRunner {
   constructor(private readonly opts: LibbpfRunnerOptions) {
     this.n = opts.points.length;
     if (this.n === 0) fail("no trace points to load");
-    this.raw = new RawRows(this.n);
+    this.raw = new RawRows(this.n, 4096, opts.context !== undefined);
     if (this.n > BPF_MAX_POINTS) fail(`at most ${BPF_MAX_POINTS} trace points, got ${this.n}`);
     for (const p of opts.points) {
       const why = unsupportedPoint(p);
@@ -214,11 +241,16 @@ export class LibbpfRunner {
     this.closed = new Promise<LibbpfExit>((res) => {
       this.closeResolve = res;
     });
-    try {
-      this.load(path);
-    } catch (e) {
-      this.release();
-      throw e;
+    // the verifier gives up with EAGAIN when a signal (e.g. SIGCHLD of a child svtrace started) arrives while it
+    // checks the program (libbpf's own retries can meet the same signal): load again, up to 3 times
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.load(path);
+        break;
+      } catch (e) {
+        this.release();
+        if (!(e instanceof LoadAgain) || attempt >= 3) throw e;
+      }
     }
     const t = process.hrtime.bigint();
     // attached already, but ready is announced on the next turn of the event loop, as bpftrace's READY line
@@ -241,6 +273,7 @@ export class LibbpfRunner {
     this.obj = L.openFile(path, null);
     if (!this.obj) fail(`libbpf cannot open ${path} (errno ${errno()}): rebuild it (npm run build:bpf)`);
     const used = new Set(o.points.map((p) => RAW_TRACEPOINTS[p.attach]?.tp));
+    if (o.context && o.context.waitNs > 0) for (const p of SCHED_PROGRAMS) used.add(p);
     const progs = new Map<string, Ptr>();
     for (const name of ALL_PROGRAMS) {
       const prog = L.findProgram(this.obj, name);
@@ -254,11 +287,15 @@ export class LibbpfRunner {
     const init = L.initialValue(cfgMap, size);
     if (!init || size[0] < CONFIG_SIZE)
       fail(`BPF object ${path}: .rodata.cfg is ${size[0]} bytes, expected ${CONFIG_SIZE}`);
-    const image = configImage(o.points, !o.streams, o.tai);
+    const image = configImage(o.points, !o.streams, o.tai, o.context);
     Buffer.from(koffi.view(init, CONFIG_SIZE)).set(image);
     this.pendingMap = L.findMap(this.obj, "pending");
     L.setMaxEntries(this.pendingMap, Math.max(1024, o.pendingKeys));
+    // the points' context waits beside the pending SV: as many entries, or one when there is no context
+    L.setMaxEntries(L.findMap(this.obj, "ctx_pending"), o.context ? Math.max(1024, o.pendingKeys) : 1);
     const rc = L.load(this.obj);
+    if (rc === -EAGAIN)
+      throw new LoadAgain(`libbpf could not load ${path} (error ${EAGAIN}): ${loadFailure(EAGAIN)}`);
     if (rc !== 0) fail(`libbpf could not load ${path} (error ${-rc}): ${loadFailure(-rc)}`);
     if (o.streams) {
       const map = L.findMap(this.obj, "streams");
@@ -307,6 +344,13 @@ export class LibbpfRunner {
       if (type === E_INCOMPLETE) {
         b.t[o + 2 * n - 2] = 0;
         b.t[o + 2 * n - 1] = 0;
+      }
+      if (b.ctx) {
+        const w = POINT_CTX_WORDS;
+        const co = r * n * w;
+        if (type === E_ROW && len >= EVENT_CTX_SIZE)
+          for (let k = 0; k < n * w; k++) b.ctx[co + k] = u[at + EVENT_SIZE / 4 + k] as number;
+        else b.ctx.fill(0, co, co + n * w);
       }
       if (b.length === b.capacity) this.deliverRows();
       return;

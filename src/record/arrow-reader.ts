@@ -7,9 +7,9 @@
  */
 import { DataType, type Field, Message, MessageHeader, type Schema } from "apache-arrow";
 import { ChunkedFile } from "./chunked-file.js";
-import type { RecordColumns } from "./columns.js";
+import type { ExtraColumn, RecordColumns } from "./columns.js";
 import { badInput, fnv1a, inferredMeta, NameBytes, NameTable, type RecordInput } from "./input.js";
-import type { PointMeta, RecordMeta } from "./schema.js";
+import { EXTRA_COLUMN, type ExtraKind, extraKind, type PointMeta, type RecordMeta } from "./schema.js";
 
 const CONTINUATION = 0xffffffff;
 const POINT_COLUMN = /^(t\d+[a-z]?)_ns$/;
@@ -44,6 +44,8 @@ interface ColumnPlan {
   iteration: number;
   smpCnt: number;
   points: number[];
+  /** context columns (record --context): field index, name, kind */
+  extras: { field: number; name: string; kind: ExtraKind }[];
   /** index of the first buffer (validity) of each field */
   firstBuffer: number[];
   fields: Field[];
@@ -87,6 +89,7 @@ function planColumns(schema: Schema, path: string): ColumnPlan {
     iteration: find("iteration"),
     smpCnt: find("smpCnt"),
     points: [],
+    extras: [],
     firstBuffer,
     fields,
   };
@@ -106,6 +109,15 @@ function planColumns(schema: Schema, path: string): ColumnPlan {
     plan.points.push(i);
   });
   if (plan.points.length === 0) badInput(path, "schema", "no tN_ns timestamp column; not an svtrace record");
+  fields.forEach((f, i) => {
+    const m = EXTRA_COLUMN.exec(f.name);
+    if (!m) return;
+    const kind = extraKind(m[2] as string);
+    const t = f.type;
+    if (kind === "str" ? !DataType.isUtf8(t) : !(DataType.isInt(t) && t.bitWidth === 32 && !t.isSigned))
+      badInput(path, "schema", `column ${f.name} is ${t}, expected ${kind === "str" ? "utf8" : "uint32"}`);
+    plan.extras.push({ field: i, name: f.name, kind });
+  });
   return plan;
 }
 
@@ -355,7 +367,58 @@ export class ArrowRecordReader implements RecordInput {
       } else valid.push(null);
     }
     this.nRows += n;
-    return { length: n, names: this.table.names, stream, appid, iteration, smpCnt, t, valid };
+    const out: RecordColumns = {
+      length: n,
+      names: this.table.names,
+      stream,
+      appid,
+      iteration,
+      smpCnt,
+      t,
+      valid,
+    };
+    if (plan.extras.length > 0)
+      out.extra = plan.extras.map((x) => this.extraColumn(x, n, region, need, node));
+    return out;
+  }
+
+  /** A context column of this batch (uint32 as a view; utf8 through a per-batch dictionary). */
+  private extraColumn(
+    x: { field: number; name: string; kind: ExtraKind },
+    n: number,
+    region: (field: number, k: number) => Uint8Array,
+    need: (field: number, k: number, bytes: number) => Uint8Array,
+    node: (field: number) => { nullCount: number },
+  ): ExtraColumn {
+    const nulls = Number(node(x.field).nullCount);
+    const valid = nulls > 0 ? unpackValidity(region(x.field, 0), n) : null;
+    if (x.kind !== "str") {
+      const b = need(x.field, 1, n * 4);
+      return {
+        name: x.name,
+        kind: x.kind,
+        values: new Uint32Array(b.buffer, b.byteOffset, n),
+        valid,
+        dict: [],
+      };
+    }
+    const ob = need(x.field, 1, (n + 1) * 4);
+    const offs = new Int32Array(ob.buffer, ob.byteOffset, n + 1);
+    const chars = region(x.field, 2);
+    const dict: string[] = [];
+    const index = new Map<string, number>();
+    const values = new Uint32Array(n);
+    for (let r = 0; r < n; r++) {
+      if (valid && valid[r] === 0) continue;
+      const s = decoder.decode(chars.subarray(offs[r] as number, offs[r + 1] as number));
+      let i = index.get(s);
+      if (i === undefined) {
+        i = dict.push(s) - 1;
+        index.set(s, i);
+      }
+      values[r] = i;
+    }
+    return { name: x.name, kind: "str", values, valid, dict };
   }
 
   /** A dictionary batch (svID values when the column is dictionary-encoded utf8). */

@@ -11,6 +11,7 @@
 import { fstatSync, writeFileSync, writeSync } from "node:fs";
 import {
   AsyncByteQueue,
+  type Data,
   Field,
   Int64,
   makeData,
@@ -23,7 +24,7 @@ import {
   Utf8,
 } from "apache-arrow";
 import type { RecordColumns } from "./columns.js";
-import { FIXED_COLUMNS, type RecordMeta, timeColumn } from "./schema.js";
+import { contextColumns, FIXED_COLUMNS, type RecordMeta, timeColumn } from "./schema.js";
 
 /** Bytes of spaces after the start metadata, room for what finish() adds (the tracer's cost). */
 export const METADATA_SLOT = 8192;
@@ -37,6 +38,8 @@ export function recordArrowSchema(meta: RecordMeta, padding = 0): Schema {
     new Field(iteration, new Uint32(), false),
     new Field(smpCnt, new Uint32(), false),
     ...meta.points.map((p) => new Field(timeColumn(p), new Int64(), true)),
+    // record --context: cpu, tid, pid, durations as uint32; thread names as utf8
+    ...contextColumns(meta).map((x) => new Field(x.name, x.kind === "str" ? new Utf8() : new Uint32(), true)),
   ];
   return new Schema(fields, new Map([["svtrace", JSON.stringify(meta) + " ".repeat(padding)]]));
 }
@@ -115,7 +118,7 @@ export class ArrowRecordSink {
       offsets[r + 1] = off;
     }
     const fields = this.schema.fields;
-    const children = [
+    const children: Data[] = [
       makeData({ type: fields[0]?.type as Utf8, length: n, valueOffsets: offsets, data: chars }),
       makeData({ type: fields[1]?.type as Uint16, length: n, data: c.appid.subarray(0, n) }),
       makeData({ type: fields[2]?.type as Uint32, length: n, data: c.iteration.subarray(0, n) }),
@@ -128,6 +131,35 @@ export class ArrowRecordSink {
         return makeData({ type, length: n, nullCount: nulls, nullBitmap: bitmap, data: col.subarray(0, n) });
       }),
     ];
+    const np = c.t.length;
+    (c.extra ?? []).forEach((x, e) => {
+      const type = fields[4 + np + e]?.type;
+      const pv = x.valid ? packValidity(x.valid, n) : null;
+      const validity = pv ? { nullCount: pv.nulls, nullBitmap: pv.bitmap } : { nullCount: 0 };
+      if (x.kind !== "str") {
+        children.push(
+          makeData({ type: type as Uint32, length: n, ...validity, data: x.values.subarray(0, n) }),
+        );
+        return;
+      }
+      const enc = x.dict.map((s) => encoder.encode(s));
+      let total = 0;
+      for (let r = 0; r < n; r++)
+        if (!x.valid || x.valid[r]) total += (enc[x.values[r] as number] as Uint8Array).byteLength;
+      const offs = new Int32Array(n + 1);
+      const buf = new Uint8Array(total);
+      let o = 0;
+      for (let r = 0; r < n; r++) {
+        if (!x.valid || x.valid[r]) {
+          const b = enc[x.values[r] as number] as Uint8Array;
+          // thread names are at most 15 bytes: a byte loop beats TypedArray.set per row
+          for (let k = 0; k < b.length; k++) buf[o + k] = b[k] as number;
+          o += b.length;
+        }
+        offs[r + 1] = o;
+      }
+      children.push(makeData({ type: type as Utf8, length: n, ...validity, valueOffsets: offs, data: buf }));
+    });
     const data = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
     this.writer.write(new RecordBatch(this.schema, data));
   }

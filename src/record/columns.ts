@@ -3,7 +3,19 @@
  * typed arrays, svID as an index into a name table, one BigInt64Array of nanoseconds per point with an
  * optional validity array (0 = null). Columnar batches keep reading and analysing 48M rows cheap.
  */
-import type { SvRow } from "./schema.js";
+import type { ExtraKind, SvRow } from "./schema.js";
+
+/**
+ * A context column (record --context, see contextColumns in ./schema.ts): u32 values, or for "str" indices
+ * into `dict` (this batch's distinct strings); valid null = every row has a value, else 0 = null.
+ */
+export interface ExtraColumn {
+  name: string;
+  kind: ExtraKind;
+  values: Uint32Array;
+  valid: Uint8Array | null;
+  dict: string[];
+}
 
 export interface RecordColumns {
   length: number;
@@ -17,6 +29,8 @@ export interface RecordColumns {
   t: BigInt64Array[];
   /** valid[p] null = every row has point p; otherwise 1 = present, 0 = null */
   valid: (Uint8Array | null)[];
+  /** context columns, in file order (absent in records without context) */
+  extra?: ExtraColumn[];
 }
 
 /** A batch of n rows with `points` time columns (all present until a validity array is set), to fill in. */
@@ -44,7 +58,23 @@ export function trim(c: RecordColumns, n: number): RecordColumns {
     smpCnt: c.smpCnt.subarray(0, n),
     t: c.t.map((a) => a.subarray(0, n)),
     valid: c.valid.map((v) => (v ? v.subarray(0, n) : null)),
+    ...(c.extra
+      ? {
+          extra: c.extra.map((e) => ({
+            ...e,
+            values: e.values.subarray(0, n),
+            valid: e.valid ? e.valid.subarray(0, n) : null,
+          })),
+        }
+      : {}),
   };
+}
+
+/** Value of context column e at row r: number, string, or null. */
+export function extraAt(e: ExtraColumn, r: number): number | string | null {
+  if (e.valid && e.valid[r] === 0) return null;
+  const v = e.values[r] as number;
+  return e.kind === "str" ? (e.dict[v] ?? null) : v;
 }
 
 /** Row r of a batch as an SvRow (allocates; for tests, export and small tools). */

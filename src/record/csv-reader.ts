@@ -9,9 +9,9 @@
  */
 import { readFileSync } from "node:fs";
 import { ChunkedFile } from "./chunked-file.js";
-import { emptyColumns, type RecordColumns, trim } from "./columns.js";
+import { type ExtraColumn, emptyColumns, type RecordColumns, trim } from "./columns.js";
 import { badInput, inferredMeta, NameBytes, NameTable, type RecordInput } from "./input.js";
-import { FIXED_COLUMNS, type RecordMeta } from "./schema.js";
+import { EXTRA_COLUMN, type ExtraKind, extraKind, FIXED_COLUMNS, type RecordMeta } from "./schema.js";
 
 const BATCH = 65536;
 /** bytes parsed per step (lines never straddle a step; longer lines grow it) */
@@ -84,6 +84,9 @@ export class CsvRecordReader implements RecordInput {
   private c: RecordColumns;
   private r = 0;
   private hi: Int32Array[] = [];
+  /** context columns (record --context); their lines take the string path */
+  private readonly extras: { name: string; kind: ExtraKind; ok: boolean }[];
+  private dictIndex: Map<string, number>[] = [];
   private lo: Uint32Array[] = [];
 
   constructor(readonly path: string) {
@@ -97,8 +100,21 @@ export class CsvRecordReader implements RecordInput {
     }
     const cols = header.split(",");
     const fixedOk = FIXED_COLUMNS.every((c, i) => cols[i] === c);
-    const points = cols.slice(FIXED_COLUMNS.length).map((c) => /^(t\d+[a-z]?)_ns$/.exec(c)?.[1]);
-    if (!fixedOk || points.length === 0 || points.some((p) => p === undefined)) {
+    const rest = cols.slice(FIXED_COLUMNS.length);
+    // record --context: the context columns follow the time columns
+    let nTimes = rest.findIndex((c) => EXTRA_COLUMN.test(c));
+    if (nTimes < 0) nTimes = rest.length;
+    this.extras = rest.slice(nTimes).map((name) => {
+      const m = EXTRA_COLUMN.exec(name);
+      return { name, kind: m ? extraKind(m[2] as string) : ("u32" as ExtraKind), ok: m !== null };
+    });
+    const points = rest.slice(0, nTimes).map((c) => /^(t\d+[a-z]?)_ns$/.exec(c)?.[1]);
+    if (
+      !fixedOk ||
+      points.length === 0 ||
+      points.some((p) => p === undefined) ||
+      this.extras.some((x) => !x.ok)
+    ) {
       this.file.close();
       badInput(
         path,
@@ -107,7 +123,7 @@ export class CsvRecordReader implements RecordInput {
       );
     }
     this.width = cols.length;
-    this.np = this.width - FIXED_COLUMNS.length;
+    this.np = points.length;
     this.meta = sidecarMeta(path, points as string[]) ?? inferredMeta(points as string[], "unknown");
     this.c = this.fresh();
   }
@@ -199,7 +215,7 @@ export class CsvRecordReader implements RecordInput {
       }
       // biome-ignore lint/suspicious/noConfusingLabels: one exit to the string path from deep in the fast path
       fast: {
-        if (ch === QUOTE) break fast;
+        if (ch === QUOTE || this.extras.length > 0) break fast;
         let h = 0x811c9dc5;
         for (; i < lim; i++) {
           ch = buf[i] as number;
@@ -358,10 +374,43 @@ export class CsvRecordReader implements RecordInput {
       (c.t[p] as BigInt64Array)[r] = t;
       if (valid) valid[r] = 1;
     }
+    this.extras.forEach((x, e) => {
+      const col = c.extra?.[e] as ExtraColumn;
+      const v = f[4 + this.np + e] as string;
+      if (v === "") {
+        if (!col.valid) col.valid = new Uint8Array(BATCH).fill(1);
+        col.valid[r] = 0;
+        return;
+      }
+      if (col.valid) col.valid[r] = 1;
+      if (x.kind === "str") {
+        const idx = this.dictIndex[e] as Map<string, number>;
+        let i = idx.get(v);
+        if (i === undefined) {
+          i = col.dict.push(v) - 1;
+          idx.set(v, i);
+        }
+        col.values[r] = i;
+      } else {
+        if (!INT.test(v) || Number(v) > 0xffffffff)
+          badInput(this.path, where, `${x.name} "${v.slice(0, 30)}" is not a whole number below 2^32`);
+        col.values[r] = Number(v);
+      }
+    });
   }
 
   private fresh(): RecordColumns {
     const c = emptyColumns(BATCH, this.np, this.table.names);
+    if (this.extras.length > 0) {
+      c.extra = this.extras.map((x) => ({
+        name: x.name,
+        kind: x.kind,
+        values: new Uint32Array(BATCH),
+        valid: null,
+        dict: [],
+      }));
+      this.dictIndex = this.extras.map(() => new Map());
+    }
     this.hi = c.t.map((a) => new Int32Array(a.buffer));
     this.lo = c.t.map((a) => new Uint32Array(a.buffer));
     return c;

@@ -4,7 +4,7 @@
  */
 import { writeSync } from "node:fs";
 import type { RecordColumns } from "./columns.js";
-import { csvHeader, type RecordMeta } from "./schema.js";
+import { contextColumns, csvHeader, type RecordMeta } from "./schema.js";
 
 export function csvField(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -15,7 +15,7 @@ export class CsvRecordSink {
     private readonly fd: number,
     meta: RecordMeta,
   ) {
-    writeSync(fd, `${csvHeader(meta.points)}\n`);
+    writeSync(fd, `${csvHeader(meta.points, contextColumns(meta))}\n`);
   }
 
   writeBatch(c: RecordColumns): void {
@@ -27,6 +27,12 @@ export class CsvRecordSink {
         const v = c.valid[p];
         line += v && v[r] === 0 ? "," : `,${(c.t[p] as BigInt64Array)[r]}`;
       }
+      if (c.extra)
+        for (const x of c.extra) {
+          if (x.valid && x.valid[r] === 0) line += ",";
+          else if (x.kind === "str") line += `,${csvField(x.dict[x.values[r] as number] ?? "")}`;
+          else line += `,${x.values[r]}`;
+        }
       parts.push(line);
       if (parts.length >= 8192) this.flush(parts);
     }

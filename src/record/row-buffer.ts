@@ -2,8 +2,8 @@
  * Growable column buffer that collects rows (one SvRow at a time or whole columnar batches) until the record
  * writer flushes them as one batch.
  */
-import type { RecordColumns } from "./columns.js";
-import type { SvRow } from "./schema.js";
+import type { ExtraColumn, RecordColumns } from "./columns.js";
+import type { ExtraSpec, SvRow } from "./schema.js";
 
 export class RowBuffer {
   private cap = 0;
@@ -19,12 +19,50 @@ export class RowBuffer {
   private words: Uint32Array[] = [];
   private valid: Uint8Array[] = [];
   private hasNull: boolean[] = [];
+  /** context columns (record --context): values, validity, and each string column's dictionary */
+  private xv: Uint32Array[] = [];
+  private xvalid: Uint8Array[] = [];
+  private xnull: boolean[] = [];
+  private xdict: string[][] = [];
+  private xindex: Map<string, number>[] = [];
 
   constructor(
     readonly points: number,
     initial = 4096,
+    readonly extras: readonly ExtraSpec[] = [],
   ) {
+    this.xnull = extras.map(() => false);
+    this.xdict = extras.map(() => []);
+    this.xindex = extras.map(() => new Map());
     this.grow(initial);
+  }
+
+  /** Context column e of row r (set every context column of a row, or none: the default is null). */
+  setExtra(e: number, r: number, v: number): void {
+    (this.xv[e] as Uint32Array)[r] = v;
+    (this.xvalid[e] as Uint8Array)[r] = 1;
+  }
+
+  setExtraStr(e: number, r: number, s: string): void {
+    const idx = this.xindex[e] as Map<string, number>;
+    let i = idx.get(s);
+    if (i === undefined) {
+      const d = this.xdict[e] as string[];
+      i = d.length;
+      d.push(s);
+      idx.set(s, i);
+    }
+    this.setExtra(e, r, i);
+  }
+
+  setExtraNull(e: number, r: number): void {
+    (this.xvalid[e] as Uint8Array)[r] = 0;
+    this.xnull[e] = true;
+  }
+
+  /** Every context column of row r null. */
+  nullExtras(r: number): void {
+    for (let e = 0; e < this.extras.length; e++) this.setExtraNull(e, r);
   }
 
   get length(): number {
@@ -38,6 +76,7 @@ export class RowBuffer {
     this.appid[r] = row.appid;
     this.iteration[r] = row.iteration;
     this.smpCnt[r] = row.smpCnt;
+    this.nullExtras(r);
     for (let p = 0; p < this.points; p++) {
       const v = row.t[p];
       if (v === null || v === undefined) {
@@ -62,6 +101,7 @@ export class RowBuffer {
     this.appid[r] = appid;
     this.iteration[r] = iteration;
     this.smpCnt[r] = smpCnt;
+    if (this.extras.length > 0) this.nullExtras(r);
     return r;
   }
 
@@ -119,6 +159,32 @@ export class RowBuffer {
         if (!this.hasNull[p] && v.subarray(0, c.length).includes(0)) this.hasNull[p] = true;
       } else dst.fill(1, base, base + c.length);
     }
+    for (let e = 0; e < this.extras.length; e++) {
+      const src = c.extra?.[e];
+      const valid = this.xvalid[e] as Uint8Array;
+      if (!src) {
+        valid.fill(0, base, base + c.length);
+        this.xnull[e] = true;
+        continue;
+      }
+      const dst = this.xv[e] as Uint32Array;
+      if (src.kind === "str") {
+        const map = src.dict.map((s) => {
+          const idx = this.xindex[e] as Map<string, number>;
+          let i = idx.get(s);
+          if (i === undefined) {
+            i = (this.xdict[e] as string[]).push(s) - 1;
+            idx.set(s, i);
+          }
+          return i;
+        });
+        for (let r = 0; r < c.length; r++) dst[base + r] = map[src.values[r] as number] ?? 0;
+      } else dst.set(src.values.subarray(0, c.length), base);
+      if (src.valid) {
+        valid.set(src.valid.subarray(0, c.length), base);
+        if (src.valid.subarray(0, c.length).includes(0)) this.xnull[e] = true;
+      } else valid.fill(1, base, base + c.length);
+    }
     this.n += c.length;
   }
 
@@ -135,6 +201,20 @@ export class RowBuffer {
       t: this.t.map((col) => col.slice(0, n)),
       valid: this.valid.map((v, p) => (this.hasNull[p] ? v.slice(0, n) : null)),
     };
+    if (this.extras.length > 0) {
+      out.extra = this.extras.map(
+        (x, e): ExtraColumn => ({
+          name: x.name,
+          kind: x.kind,
+          values: (this.xv[e] as Uint32Array).slice(0, n),
+          valid: this.xnull[e] ? (this.xvalid[e] as Uint8Array).slice(0, n) : null,
+          dict: this.xdict[e] as string[],
+        }),
+      );
+      this.xnull = this.extras.map(() => false);
+      this.xdict = this.extras.map(() => []);
+      this.xindex = this.extras.map(() => new Map());
+    }
     this.n = 0;
     this.names = [];
     this.index = new Map();
@@ -174,6 +254,10 @@ export class RowBuffer {
       up(this.valid[p] ?? new Uint8Array(0), (k) => new Uint8Array(k)),
     );
     this.hasNull = Array.from({ length: this.points }, (_, p) => this.hasNull[p] ?? false);
+    this.xv = this.extras.map((_, e) => up(this.xv[e] ?? new Uint32Array(0), (k) => new Uint32Array(k)));
+    this.xvalid = this.extras.map((_, e) =>
+      up(this.xvalid[e] ?? new Uint8Array(0), (k) => new Uint8Array(k)),
+    );
     this.cap = cap;
   }
 }

@@ -44,6 +44,17 @@ export interface RecordMeta {
   clockOffsetRttNs?: number;
   /** the tracer's own cost, known at the end of the run (null while recording, absent in old records) */
   tracer?: TracerCost | null;
+  /** `record --context`: per-point CPU/thread columns and the wait analysis (absent without context) */
+  context?: ContextMeta;
+}
+
+/** What `--context` recorded (see contextColumns). */
+export interface ContextMeta {
+  /** a segment longer than this gets the wait analysis of its later point */
+  thresholdUs: number;
+  /** the wait columns are filled (libbpf) or not, and why */
+  wait: boolean;
+  waitNote?: string;
 }
 
 /** What the tracer cost and lost, measured over a run (see src/trace/bpf-cost.ts). */
@@ -86,6 +97,60 @@ export interface SvRow {
   t: (bigint | null)[];
 }
 
+/** Context columns of each point, after every tN_ns column (record --context). */
+export const CONTEXT_FIELDS = [
+  { suffix: "cpu", kind: "u32" },
+  { suffix: "tid", kind: "u32" },
+  { suffix: "comm", kind: "str" },
+] as const;
+/** Wait-analysis columns of each point but the first (null unless the segment ending there was slow). */
+export const WAIT_FIELDS = [
+  { suffix: "wait_run_ns", kind: "u32" },
+  { suffix: "wait_runnable_ns", kind: "u32" },
+  { suffix: "wait_sleep_ns", kind: "u32" },
+  { suffix: "blocker_pid", kind: "u32" },
+  { suffix: "blocker_comm", kind: "str" },
+] as const;
+export type ExtraKind = "u32" | "str";
+export const EXTRA_SUFFIXES: readonly string[] = [...CONTEXT_FIELDS, ...WAIT_FIELDS].map((f) => f.suffix);
+/** `t2b_blocker_comm` -> point "t2b", suffix "blocker_comm" */
+export const EXTRA_COLUMN = new RegExp(`^(t\\d+[a-z]?)_(${EXTRA_SUFFIXES.join("|")})$`);
+
+export interface ExtraSpec {
+  name: string;
+  kind: ExtraKind;
+  /** index of the point in meta.points */
+  point: number;
+  suffix: string;
+}
+
+/**
+ * The extra columns of a record with context, in file order: for each probe point (not t0) its cpu, tid,
+ * comm; then, for each probe point after the first probe, its wait columns (all of them even on the
+ * bpftrace backend, where they stay null, so every record with context has one layout).
+ */
+export function contextColumns(meta: Pick<RecordMeta, "points" | "context">): ExtraSpec[] {
+  if (!meta.context) return [];
+  const out: ExtraSpec[] = [];
+  const p0 = firstProbe(meta.points);
+  meta.points.forEach((p, i) => {
+    if (i < p0) return;
+    for (const f of CONTEXT_FIELDS)
+      out.push({ name: `${p.name}_${f.suffix}`, kind: f.kind, point: i, suffix: f.suffix });
+  });
+  meta.points.forEach((p, i) => {
+    if (i <= p0) return;
+    for (const f of WAIT_FIELDS)
+      out.push({ name: `${p.name}_${f.suffix}`, kind: f.kind, point: i, suffix: f.suffix });
+  });
+  return out;
+}
+
+/** Kind of an extra column by its suffix. */
+export function extraKind(suffix: string): ExtraKind {
+  return suffix.endsWith("comm") ? "str" : "u32";
+}
+
 export const FIXED_COLUMNS = ["svID", "appid", "iteration", "smpCnt"] as const;
 
 export function timeColumn(point: Pick<PointMeta, "name">): string {
@@ -103,8 +168,8 @@ export function firstProbe(points: readonly Pick<PointMeta, "name">[]): number {
 }
 
 /** The CSV header line for a record with these points (no trailing newline). */
-export function csvHeader(points: Pick<PointMeta, "name">[]): string {
-  return [...FIXED_COLUMNS, ...points.map(timeColumn)].join(",");
+export function csvHeader(points: Pick<PointMeta, "name">[], extras: ExtraSpec[] = []): string {
+  return [...FIXED_COLUMNS, ...points.map(timeColumn), ...extras.map((e) => e.name)].join(",");
 }
 
 /**

@@ -10,7 +10,7 @@ import type { RecordColumns } from "./columns.js";
 import { CsvRecordSink } from "./csv-writer.js";
 import { LegacyRecordSink } from "./legacy-writer.js";
 import { RowBuffer } from "./row-buffer.js";
-import type { RecordFormat, RecordMeta, SvRow } from "./schema.js";
+import { contextColumns, type RecordFormat, type RecordMeta, type SvRow } from "./schema.js";
 
 export interface RecordWriterOptions {
   /** longest time rows wait in memory before they reach the file (default 1000 ms) */
@@ -67,7 +67,7 @@ export function openRecordWriter(
     throw e;
   }
   const maxRows = opts.maxBatchRows ?? 65536;
-  const buffer = new RowBuffer(meta.points.length, Math.min(maxRows, 4096));
+  const buffer = new RowBuffer(meta.points.length, Math.min(maxRows, 4096), contextColumns(meta));
   let rows = 0;
   let batches = 0;
   let closed = false;

@@ -1,11 +1,12 @@
 /**
  * A record as Chrome/Perfetto trace-event JSON (opens in ui.perfetto.dev and chrome://tracing): each selected
  * SV is a flow ("s" -> "t" ... -> "f") through one "X" slice per segment between consecutive points, on one
- * track per segment (records carry no CPU or thread yet: the tracks are per point pair), an "i" instant at the
+ * track per segment (the tracks are per point pair; with record --context each slice's args name the thread, tid
+ * and CPU that ran the point ending it), an "i" instant at the
  * last point, and SVs slower than the threshold marked (name prefix "SLOW", cat "sv,slow", args.slow).
  * Selection: the slowest N SVs (first to last point) and a deterministic sample of the others, or all.
  */
-import type { RecordColumns } from "../record/columns.js";
+import { type ExtraColumn, extraAt, type RecordColumns } from "../record/columns.js";
 import type { RecordMeta } from "../record/schema.js";
 import { firstProbe } from "../record/schema.js";
 import { mulberry32 } from "../util/prng.js";
@@ -45,9 +46,31 @@ interface Picked {
   /** ns per probe point, null where missed */
   t: (bigint | null)[];
   totalNs: number;
+  /** record --context: the CPU and thread at each probe point (null where unknown) */
+  ctx?: ({ cpu: number | null; tid: number | null; thread: string | null } | null)[];
 }
 
-function pick(c: RecordColumns, r: number, first: number): Picked | undefined {
+/** Each probe point's cpu, tid and comm columns in a batch with context (record --context). */
+function contextColumnsOf(
+  c: RecordColumns,
+  meta: RecordMeta,
+  first: number,
+): { cpu?: ExtraColumn; tid?: ExtraColumn; comm?: ExtraColumn }[] | undefined {
+  if (!c.extra) return undefined;
+  const by = new Map(c.extra.map((e) => [e.name, e]));
+  return meta.points.slice(first).map((p) => ({
+    cpu: by.get(`${p.name}_cpu`),
+    tid: by.get(`${p.name}_tid`),
+    comm: by.get(`${p.name}_comm`),
+  }));
+}
+
+function pick(
+  c: RecordColumns,
+  r: number,
+  first: number,
+  ctxCols?: { cpu?: ExtraColumn; tid?: ExtraColumn; comm?: ExtraColumn }[],
+): Picked | undefined {
   const t: (bigint | null)[] = [];
   for (let p = first; p < c.t.length; p++) {
     const v = c.valid[p];
@@ -62,6 +85,22 @@ function pick(c: RecordColumns, r: number, first: number): Picked | undefined {
     appid: c.appid[r] as number,
     t,
     totalNs: Number(seen[seen.length - 1] - seen[0]),
+    ...(ctxCols
+      ? {
+          ctx: ctxCols.map((x) => {
+            const v = (e?: ExtraColumn) => (e ? extraAt(e, r) : null);
+            const cpu = v(x.cpu);
+            const tid = v(x.tid);
+            const thread = v(x.comm);
+            if (cpu === null && tid === null && thread === null) return null;
+            return {
+              cpu: typeof cpu === "number" ? cpu : null,
+              tid: typeof tid === "number" ? tid : null,
+              thread: typeof thread === "string" ? thread : null,
+            };
+          }),
+        }
+      : {}),
   };
 }
 
@@ -74,8 +113,9 @@ export function selectSvs(batches: Iterable<RecordColumns>, meta: RecordMeta, o:
   const reservoir: Picked[] = [];
   let seenOthers = 0;
   for (const c of batches) {
+    const ctxCols = contextColumnsOf(c, meta, first);
     for (let r = 0; r < c.length; r++) {
-      const p = pick(c, r, first);
+      const p = pick(c, r, first, ctxCols);
       if (!p) continue;
       if (o.all) {
         all.push(p);
@@ -161,7 +201,7 @@ export function perfettoEvents(svs: Picked[], meta: RecordMeta, o: PerfettoOptio
         ts: us(a.t),
         dur: Number(b.t - a.t) / 1000,
         cat,
-        args: { ...args, segment: `${points[a.k].name}-${points[b.k].name}` },
+        args: { ...args, segment: `${points[a.k].name}-${points[b.k].name}`, ...contextArgs(sv, b.k) },
       });
       events.push({ name: "sv", ph: j === 0 ? "s" : "t", pid, tid, ts: us(a.t), id, cat: "sv-flow" });
     }
@@ -170,6 +210,13 @@ export function perfettoEvents(svs: Picked[], meta: RecordMeta, o: PerfettoOptio
     events.push({ name: "sv", ph: "f", bp: "e", pid, tid: lastTid, ts: us(last.t), id, cat: "sv-flow" });
   });
   return events;
+}
+
+/** record --context: the thread and CPU that ran the point ending a segment, as slice args. */
+function contextArgs(sv: Picked, k: number): Record<string, unknown> {
+  const x = sv.ctx?.[k];
+  if (!x) return {};
+  return { thread: x.thread, tid: x.tid, cpu: x.cpu };
 }
 
 function firstTime(sv: Picked): bigint {

@@ -4,6 +4,7 @@
  * warnings and the verdict. Colour only when asked (a TTY); plain text when piped.
  */
 import pc from "picocolors";
+import { describeEntry } from "../analysis/attribution.js";
 import type { ReportSummary, SegmentStats } from "../analysis/summary.js";
 import { count, table, us } from "./format.js";
 import { plottedSegments } from "./plots.js";
@@ -101,6 +102,7 @@ export function renderTerminal(summary: ReportSummary, color: boolean): string {
     const t = table(rows);
     out.push(c.dim(t[0] as string), ...t.slice(1));
   }
+  out.push("", ...attributionLines(summary, (x) => c.bold(x)));
   for (const w of summary.warnings) out.push(c.yellow(`warning: ${w}`));
   if (summary.verdict) {
     out.push("");
@@ -120,4 +122,14 @@ export function renderTerminal(summary: ReportSummary, color: boolean): string {
     out.push(summary.verdict.pass ? c.green(c.bold("verdict: PASS")) : c.red(c.bold("verdict: FAIL")));
   }
   return `${out.join("\n")}\n`;
+}
+
+/** The attribution section: a title, one line per cause (largest first per segment), or the note. */
+export function attributionLines(summary: ReportSummary, bold: (s: string) => string = (s) => s): string[] {
+  const th = summary.attribution_threshold_us;
+  const out = [bold(`slow SVs by cause (segments over ${th} µs, from the record's context columns)`)];
+  if (summary.attribution.length === 0 && !summary.attribution_note) out.push(`  no segment over ${th} µs`);
+  for (const e of summary.attribution) out.push(`  ${describeEntry(e, th, count)}`);
+  if (summary.attribution_note) out.push(`  (${summary.attribution_note})`);
+  return out;
 }

@@ -81,6 +81,11 @@ export interface TraceOptions {
   readyTimeoutMs?: number;
   /** rows are delivered in batches at least this often (default 200 ms) */
   batchMs?: number;
+  /**
+   * record --context: each point's CPU and thread (tid, comm) as columns of the record, and the wait
+   * analysis of segments longer than thresholdUs (libbpf backend only)
+   */
+  context?: { thresholdUs: number };
 }
 
 /** Why the trace ended and what it saw. Returned by stop(). */

@@ -22,14 +22,21 @@ import {
 } from "../bpftrace/generate.js";
 import { type OutputEvent, type RowEvent, refrTmToNs } from "../bpftrace/output.js";
 import { fail, UserError } from "../errors.js";
-import type { RawRows } from "../libbpf/raw-rows.js";
+import { POINT_CTX_WORDS, type RawRows } from "../libbpf/raw-rows.js";
 import { bpfObjectPath, bpfSource, describeConfig, LibbpfRunner } from "../libbpf/runner.js";
 import { describePoint, type ProbePoint } from "../probes/catalogue.js";
 import { PROFILE_NAMES, type ProfileName, resolveProfile } from "../probes/profiles.js";
 import { type RecordColumns, rowsOf } from "../record/columns.js";
 import { addWords, refrTmWords, wordsOf } from "../record/ns64.js";
 import { RowBuffer } from "../record/row-buffer.js";
-import type { ClockName, PointMeta, RecordMeta, TracerCost } from "../record/schema.js";
+import {
+  type ClockName,
+  type ContextMeta,
+  contextColumns,
+  type PointMeta,
+  type RecordMeta,
+  type TracerCost,
+} from "../record/schema.js";
 import { chooseBackend, type TracerBackend, type TracerRunner, wantedBackend } from "./backend.js";
 import { enableBpfStats, type ProgStats, readProgStats, tracerCost } from "./bpf-cost.js";
 import { ClockConverter, measureClockOffset } from "./clock.js";
@@ -107,6 +114,7 @@ export function planTrace(opts: TraceOptions, features: BpftraceFeatures): Trace
     clock: r.clock,
     profile: r.profile,
     cpus: r.cpus,
+    context: opts.context !== undefined,
   });
   return { ...r, program };
 }
@@ -129,10 +137,50 @@ export function libbpfProgram(opts: TraceOptions, plan: Omit<TracePlan, "program
   const tai = plan.clock === "tai" && kernelHasTaiHelper();
   const text = [
     `/* svtrace libbpf backend: ${bpfObjectPath()} (source below), profile ${plan.profile} */`,
-    describeConfig(plan.points, streams, tai),
+    describeConfig(plan.points, streams, tai, libbpfContext(opts)),
     bpfSource(),
   ].join("\n");
   return { text, streams, timeSource: tai ? "tai" : "monotonic", points: plan.points };
+}
+
+/** The libbpf loader's context option for these trace options. */
+function libbpfContext(opts: TraceOptions): { waitNs: number } | undefined {
+  return opts.context ? { waitNs: opts.context.thresholdUs * 1000 } : undefined;
+}
+
+/** Why the bpftrace backend leaves the wait columns null. */
+export const BPFTRACE_WAIT_NOTE =
+  "wait analysis needs the libbpf backend (the bpftrace backend records the CPU and thread of each point only)";
+
+/** Where the context columns of program point j (0-based) are among the record's extra columns. */
+interface PointCtxCols {
+  cpu: number;
+  tid: number;
+  comm: number;
+  run: number;
+  runnable: number;
+  sleep: number;
+  blockerPid: number;
+  blockerComm: number;
+}
+
+/** The 16-byte comm at word `at` of `w`, decoded once per distinct value. */
+class CommCache {
+  private readonly byFirst = new Map<number, { w: number[]; s: string }[]>();
+  get(w: Uint32Array, at: number): string {
+    const a = w[at] as number;
+    const list = this.byFirst.get(a);
+    if (list)
+      for (const e of list)
+        if (e.w[1] === w[at + 1] && e.w[2] === w[at + 2] && e.w[3] === w[at + 3]) return e.s;
+    const bytes = Buffer.from(w.buffer, w.byteOffset + 4 * at, 16);
+    const nul = bytes.indexOf(0);
+    const s = bytes.subarray(0, nul < 0 ? 16 : nul).toString("latin1");
+    const entry = { w: [a, w[at + 1] as number, w[at + 2] as number, w[at + 3] as number], s };
+    if (list) list.push(entry);
+    else this.byFirst.set(a, [entry]);
+    return s;
+  }
 }
 
 /**
@@ -175,6 +223,11 @@ class Session extends EventEmitter implements TraceSession {
   private byNumber: (StreamState | undefined)[] = [];
   private rowsDelivered = 0;
   private pendingNow = 0;
+  /** record --context: each program point's extra columns (empty without context) */
+  private ctxCols: PointCtxCols[] = [];
+  /** bpftrace backend with context: C lines waiting for their row, by "stream smpCnt iteration" */
+  private readonly ctxLines = new Map<string, ({ cpu: number; tid: number; comm: string } | undefined)[]>();
+  private readonly comms = new CommCache();
   /** added to Date.now() for stats times on the session clock (TAI - REALTIME when the clock is TAI) */
   private statsClockOffsetNs = 0n;
   private lostEvents = 0;
@@ -232,6 +285,7 @@ class Session extends EventEmitter implements TraceSession {
       streams: this.gen.streams,
       tai: this.gen.timeSource === "tai",
       pendingKeys: sizing.mapKeys,
+      context: libbpfContext(opts),
       onEvent: (ev) => this.onEvent(ev),
       onRows: (rows) => this.onRawRows(rows),
       onStderr: (line) => this.warn("stderr", `libbpf: ${line}`),
@@ -278,7 +332,6 @@ class Session extends EventEmitter implements TraceSession {
     const w = wordsOf(this.conv.offsetNs);
     this.offLo = w.lo;
     this.offHi = w.hi;
-    this.batch = new RowBuffer(this.gen.points.length + 1, 8192);
     this.byNumber = [];
     this.startMs = Date.now();
     this.meta = {
@@ -296,6 +349,27 @@ class Session extends EventEmitter implements TraceSession {
       clockOffsetRttNs: Number(offset.rttNs),
       tracer: null,
     };
+    if (opts.context) {
+      const c: ContextMeta = { thresholdUs: opts.context.thresholdUs, wait: backend === "libbpf" };
+      if (backend !== "libbpf") c.waitNote = BPFTRACE_WAIT_NOTE;
+      this.meta.context = c;
+    }
+    const extras = contextColumns(this.meta);
+    this.batch = new RowBuffer(this.gen.points.length + 1, 8192, extras);
+    this.ctxCols = this.gen.points.map((_, j) => {
+      const at = (suffix: string): number =>
+        extras.findIndex((x) => x.point === j + 1 && x.suffix === suffix);
+      return {
+        cpu: at("cpu"),
+        tid: at("tid"),
+        comm: at("comm"),
+        run: at("wait_run_ns"),
+        runnable: at("wait_runnable_ns"),
+        sleep: at("wait_sleep_ns"),
+        blockerPid: at("blocker_pid"),
+        blockerComm: at("blocker_comm"),
+      };
+    });
     this.streams.clear();
     for (const id of this.gen.streams ?? []) this.streams.set(id, new StreamState(id));
   }
@@ -376,6 +450,7 @@ class Session extends EventEmitter implements TraceSession {
     refrTm: bigint,
     times: bigint[],
     complete: boolean,
+    stream?: string,
   ): void {
     const iteration = st.row(smp, appid, times, complete, kernelIteration);
     if (iteration === undefined) return;
@@ -383,6 +458,20 @@ class Session extends EventEmitter implements TraceSession {
     const r = b.begin(st.counters.svID, appid || (st.counters.appid ?? 0), iteration, smp);
     b.setTime(0, r, refrTmToNs(refrTm));
     for (let j = 0; j < times.length; j++) b.setTime(j + 1, r, this.conv.convert(times[j] as bigint));
+    if (stream !== undefined && this.ctxLines.size > 0) {
+      const key = `${stream} ${smp} ${kernelIteration}`;
+      const ctx = this.ctxLines.get(key);
+      if (ctx) {
+        this.ctxLines.delete(key);
+        ctx.forEach((x, j) => {
+          const c = this.ctxCols[j];
+          if (!x || !c || c.cpu < 0) return;
+          b.setExtra(c.cpu, r, x.cpu);
+          b.setExtra(c.tid, r, x.tid);
+          b.setExtraStr(c.comm, r, x.comm);
+        });
+      }
+    }
     if (b.length >= 8192) this.flush();
   }
 
@@ -456,7 +545,30 @@ class Session extends EventEmitter implements TraceSession {
           b.markSet(j + 1, row);
         }
       }
+      if (raw.ctx && this.meta.context) this.contextOf(raw.ctx, r, n, row);
       if (b.length >= 8192) this.flush();
+    }
+  }
+
+  /** Row r's struct point_ctx words into row `row`'s context columns (null where a point has none). */
+  private contextOf(cx: Uint32Array, r: number, n: number, row: number): void {
+    const b = this.batch;
+    for (let j = 0; j < n; j++) {
+      const w = (r * n + j) * POINT_CTX_WORDS;
+      const flags = cx[w + 14] as number;
+      const c = this.ctxCols[j] as PointCtxCols;
+      if ((flags & 1) === 0 || c.cpu < 0) continue;
+      b.setExtra(c.cpu, row, cx[w] as number);
+      b.setExtra(c.tid, row, cx[w + 1] as number);
+      b.setExtraStr(c.comm, row, this.comms.get(cx, w + 2));
+      if ((flags & 2) === 0 || c.run < 0) continue;
+      b.setExtra(c.run, row, cx[w + 6] as number);
+      b.setExtra(c.runnable, row, cx[w + 7] as number);
+      b.setExtra(c.sleep, row, cx[w + 8] as number);
+      if (cx[w + 9] !== 0) {
+        b.setExtra(c.blockerPid, row, cx[w + 9] as number);
+        b.setExtraStr(c.blockerComm, row, this.comms.get(cx, w + 10));
+      }
     }
   }
 
@@ -511,8 +623,27 @@ class Session extends EventEmitter implements TraceSession {
           ev.refrTm,
           ev.times,
           ev.complete,
+          ev.stream,
         );
         break;
+      case "context": {
+        const key = `${ev.stream} ${ev.smpCnt} ${ev.iteration}`;
+        let list = this.ctxLines.get(key);
+        if (!list) {
+          list = [];
+          this.ctxLines.set(key, list);
+          // SVs that never reach the last point leave their lines behind: keep the newest 200 000
+          if (this.ctxLines.size > 200_000) {
+            let drop = 20_000;
+            for (const k of this.ctxLines.keys()) {
+              this.ctxLines.delete(k);
+              if (--drop === 0) break;
+            }
+          }
+        }
+        list[ev.point - 1] = { cpu: ev.cpu, tid: ev.tid, comm: ev.comm };
+        break;
+      }
       case "gap":
         this.state(ev.stream).gap(ev.expected, ev.got);
         break;

@@ -7,10 +7,10 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "@commander-js/extra-typings";
 import { fail } from "../../errors.js";
-import type { RecordColumns } from "../../record/columns.js";
+import { extraAt, type RecordColumns } from "../../record/columns.js";
 import { csvField } from "../../record/csv-writer.js";
 import { openRecordFile } from "../../record/open.js";
-import { csvHeader } from "../../record/schema.js";
+import { contextColumns, csvHeader } from "../../record/schema.js";
 import { openRecordWriter } from "../../record/writer.js";
 import { perfettoEvents, perfettoJson, selectSvs } from "../../report/perfetto.js";
 
@@ -26,7 +26,7 @@ export function parseSvs(v: string): { all: boolean; slowest: number; sample: nu
   return out;
 }
 
-function csvLines(c: RecordColumns): string {
+function csvLines(c: RecordColumns, extras: number): string {
   const names = c.names.map(csvField);
   let out = "";
   for (let r = 0; r < c.length; r++) {
@@ -34,6 +34,12 @@ function csvLines(c: RecordColumns): string {
     for (let p = 0; p < c.t.length; p++) {
       const v = c.valid[p];
       out += v && v[r] === 0 ? "," : `,${c.t[p][r]}`;
+    }
+    // record --context: the context columns the header names
+    for (let e = 0; e < extras; e++) {
+      const x = c.extra?.[e];
+      const v = x ? extraAt(x, r) : null;
+      out += v === null ? "," : `,${typeof v === "string" ? csvField(v) : v}`;
     }
     out += "\n";
   }
@@ -112,9 +118,10 @@ export function register(program: Command): void {
           await writer.close();
           rows = writer.rows;
         } else {
-          await write(`${csvHeader(input.meta.points)}\n`);
+          const extras = contextColumns(input.meta);
+          await write(`${csvHeader(input.meta.points, extras)}\n`);
           for (const batch of input.batches()) {
-            await write(csvLines(batch));
+            await write(csvLines(batch, extras.length));
             rows += batch.length;
           }
         }

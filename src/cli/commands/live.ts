@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { resolveSelection } from "../../config/selection.js";
+import { fail } from "../../errors.js";
 import { labStatus } from "../../lab/index.js";
 import { displayModeFor } from "../../live/display.js";
 import { formatSummary } from "../../live/summary.js";
@@ -72,10 +73,15 @@ export function register(program: Command): void {
       };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
       const sel = resolveSelection(f, lab?.mode);
+      if (f.context) sel.trace.context = { thresholdUs: f.thresholdUs };
       if (f.showProgram) {
         process.stdout.write(showProgram(sel.trace));
         return;
       }
+      if (f.context && !f.out)
+        fail(
+          "--context adds columns to the record: give --out FILE too (then svtrace report FILE attributes the slow SVs)",
+        );
       const display = displayModeFor(Boolean(f.json));
       const r = await runTrace({
         trace: sel.trace,

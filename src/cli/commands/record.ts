@@ -70,6 +70,7 @@ export function register(program: Command): void {
       };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
       const sel = resolveSelection(f, lab?.mode);
+      if (f.context) sel.trace.context = { thresholdUs: f.thresholdUs };
       if (f.showProgram) {
         process.stdout.write(showProgram(sel.trace));
         return;
