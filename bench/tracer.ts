@@ -386,7 +386,7 @@ export const bench: Bench = {
       // In-kernel cost: with kernel.bpf_stats_enabled (which itself adds two clock reads per run, hence a
       // separate run), the run time per program run of each probe block, over 10 s of the same traffic.
       const statsS = Math.min(10, durationS);
-      const perRun: Record<Backend, number[]> = { libbpf: [], bpftrace: [] };
+      const perRun: Record<Backend, number[]> = { libbpf: [], context: [], bpftrace: [] };
       let statsWas = "0";
       try {
         statsWas = readFileSync(BPF_STATS, "utf8").trim();
