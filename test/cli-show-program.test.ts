@@ -43,6 +43,27 @@ describe("--show-program", () => {
       assert.doesNotMatch(r.stderr, /recording|tracing/);
     });
   }
+  it("record --context shows the context flag and the wait threshold in the libbpf configuration", () => {
+    const r = runCli([
+      "record",
+      "--machine",
+      "vm",
+      "--iface",
+      "lo",
+      "--context",
+      "--threshold-us",
+      "150",
+      "--show-program",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout,
+      /n_points = \d+, all_streams = 1, use_tai = \d, context = 1, wait_ns = 150000 \*\//,
+    );
+    assert.match(r.stdout, /^SEC\("raw_tracepoint\/sched_switch"\)$/m);
+    const plain = runCli(["record", "--machine", "vm", "--iface", "lo", "--show-program"]);
+    assert.doesNotMatch(plain.stdout, /context = 1/);
+  });
   it("record without --out names the flag", () => {
     const r = runCli(["record", "--machine", "vm", "--iface", "lo"]);
     assert.equal(r.code, 1);
