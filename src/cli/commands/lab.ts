@@ -244,6 +244,10 @@ Examples:
     .command("exec")
     .description("run a command on the VM side: in the qemu lab's guest, else in the VM namespace")
     .argument("<cmd...>", "the command and its arguments (put -- before it if they start with -)")
+    .option(
+      "--detach <file>",
+      "qemu lab: run it in the background in the guest, stdout and stderr to FILE; prints its pid and returns",
+    )
     .passThroughOptions()
     .addHelpText(
       "after",
@@ -259,10 +263,11 @@ Other labs: \`ip netns exec <prefix>vm CMD...\`, so one command line works in ev
 Examples:
   sudo svtrace lab exec -- uname -r
   sudo svtrace lab exec -- svtrace subscribe --iface eth0 --duration 10 --json
+  sudo svtrace lab exec --detach /run/svtrace/lab-svt-/guest/sub.log -- svtrace subscribe --iface eth0
 `,
     )
-    .action(async (cmd: string[]) => {
-      const r = await labExec({ argv: cmd });
+    .action(async (cmd: string[], o) => {
+      const r = await labExec({ argv: cmd, detach: o.detach });
       process.exitCode = r.status;
     });
 

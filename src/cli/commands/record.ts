@@ -9,6 +9,7 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import { resolveSelection } from "../../config/selection.js";
 import { fail } from "../../errors.js";
 import { labStatus } from "../../lab/index.js";
+import { recordQemuLab } from "../../live/qemu-record.js";
 import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
 import { writeLegacyResultsFrom } from "../../record/legacy-writer.js";
@@ -69,6 +70,31 @@ export function register(program: Command): void {
         legacyResults?: string;
       };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
+      if (lab?.mode === "qemu" && !f.showProgram) {
+        if (f.out === undefined || f.out === "") fail("say where to write the joined record: --out FILE");
+        if (f.format === "legacy")
+          fail("record --lab on a qemu lab writes arrow or csv (the join needs SV identity)");
+        const out = f.out;
+        const r = await recordQemuLab({
+          out,
+          format: f.format,
+          durationS: f.duration,
+          backend: f.backend,
+          streams: f.stream,
+          onReady: (hp, gp) =>
+            process.stderr.write(
+              `svtrace: recording qemu lab: host ${hp} (hypervisor netns) and guest ${gp} (through the agent); joined into ${out}; Ctrl-C stops\n`,
+            ),
+        });
+        process.stderr.write(
+          `svtrace: joined ${r.rows} SVs into ${r.out} (host record ${r.hostRecord}, guest record ${r.guestRecord})\n`,
+        );
+        if (f.json)
+          process.stdout.write(
+            `${JSON.stringify({ record: r.out, rows: r.rows, host: r.hostRecord, guest: r.guestRecord, crossClock: r.crossClock })}\n`,
+          );
+        return;
+      }
       const sel = resolveSelection(f, lab?.mode);
       if (f.showProgram) {
         process.stdout.write(showProgram(sel.trace));
