@@ -51,8 +51,8 @@ after(() => {
     rmSync(`${OUT}${s}`, { force: true });
 });
 
-/** A subscriber in the guest (background, so the agent's channel stays free), reading for `s` seconds. */
-function guestSubscriber(s: number, log: string): void {
+/** A subscriber in the guest (background, so the agent's channel stays free), reading for `s` seconds; its pid. */
+function guestSubscriber(s: number, log: string): number {
   const r = cli([
     "lab",
     "exec",
@@ -69,6 +69,13 @@ function guestSubscriber(s: number, log: string): void {
   ]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\d+\n$/, "lab exec --detach prints the guest pid");
+  return Number(r.stdout);
+}
+
+/** Stop it (two subscribers in an emulated guest would slow T4 past the end of the next record). */
+function stopGuest(pid: number): void {
+  const r = cli(["lab", "exec", "--", "kill", "-INT", String(pid)]);
+  assert.equal(r.code, 0, r.stderr);
 }
 
 function publish(): PublishSummary {
@@ -128,7 +135,7 @@ function checkJoined(file: string, sent: PublishSummary): ReportSummary {
 }
 
 test("record --lab on the qemu lab: host and guest tracers, one record joined across the two clocks", async () => {
-  guestSubscriber(120, `${GUEST_DIR}/sub1.log`);
+  const sub = guestSubscriber(120, `${GUEST_DIR}/sub1.log`);
   let ready: () => void = () => {};
   const recording = new Promise<void>((r) => {
     ready = r;
@@ -152,10 +159,11 @@ test("record --lab on the qemu lab: host and guest tracers, one record joined ac
   assert.equal(out.record, OUT);
   assert.match(r.stderr, /clocks: guest points t3,t4 mapped onto the host's clock ± /);
   checkJoined(OUT, sent);
+  stopGuest(sub);
 });
 
 test("the manual way: lab clock, record --machine hypervisor on the host, --machine vm in the guest, lab clock, join", async () => {
-  guestSubscriber(120, `${GUEST_DIR}/sub2.log`);
+  const sub = guestSubscriber(120, `${GUEST_DIR}/sub2.log`);
   const start = cli(["lab", "clock", "--out", `${OUT}-start.json`, "--json"]);
   assert.equal(start.code, 0, start.stderr);
   const est = JSON.parse(start.stdout) as { uncertainty_ns: number; samples: number };
@@ -256,6 +264,7 @@ test("the manual way: lab clock, record --machine hypervisor on the host, --mach
     checkJoined(`${OUT}-joined.arrow`, sent);
   } finally {
     if (hostRec.exitCode === null) hostRec.kill("SIGKILL");
+    stopGuest(sub);
     guestRec.child.kill("SIGINT");
   }
 });
