@@ -8,7 +8,7 @@
  * (src/record/clock-join.ts) into `out`, and kept beside it (`.host.arrow`, `.guest.arrow`).
  */
 import { copyFileSync, rmSync } from "node:fs";
-import { CLI_MAIN, SvtraceChild } from "../demo/children.js";
+import { CLI_MAIN, lastJson, SvtraceChild } from "../demo/children.js";
 import { fail } from "../errors.js";
 import { guestClockRound } from "../lab/guest-clock.js";
 import { labNames } from "../lab/names.js";
@@ -43,6 +43,9 @@ export interface QemuRecordResult {
   crossClock: CrossClockMeta;
   hostStderr: string;
   guestStderr: string;
+  /** CPU seconds (user + system) of each tracer process over its run, from its --json summary */
+  hostCpuS: number | null;
+  guestCpuS: number | null;
 }
 
 const READY_TIMEOUT_MS = 300_000;
@@ -64,6 +67,7 @@ export async function recordQemuLab(opts: QemuRecordOptions): Promise<QemuRecord
   const hostOut = `${opts.out}.host.arrow`;
   const guestOut = `${opts.out}.guest.arrow`;
   const common = [
+    "--json",
     ...(opts.backend ? ["--backend", opts.backend] : []),
     ...(opts.streams ?? []).flatMap((s) => ["--stream", s]),
   ];
@@ -171,6 +175,8 @@ export async function recordQemuLab(opts: QemuRecordOptions): Promise<QemuRecord
     crossClock: cc,
     hostStderr: host.stderr,
     guestStderr: guest.stderr,
+    hostCpuS: lastJson<{ cpu_s?: number }>(host.stdout)?.cpu_s ?? null,
+    guestCpuS: lastJson<{ cpu_s?: number }>(guest.stdout)?.cpu_s ?? null,
   };
 }
 

@@ -268,3 +268,50 @@ test("the manual way: lab clock, record --machine hypervisor on the host, --mach
     guestRec.child.kill("SIGINT");
   }
 });
+
+test("demo --switch qemu on the running qemu lab: Record lines, the joined report with its two clocks, the guest subscriber's count", () => {
+  const r = cli(
+    [
+      "demo",
+      "--switch",
+      "qemu",
+      "--duration",
+      "3",
+      "--streams",
+      "1",
+      "--out",
+      `${OUT}-demo.arrow`,
+      "--no-html",
+    ],
+    600_000,
+  );
+  try {
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /qemu lab \(prefix tqr-\) was already up: using it, and leaving it up/);
+    const records = [...r.stdout.matchAll(/^Record: (.+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(records, [
+      `${OUT}-demo.arrow.host.arrow`,
+      `${OUT}-demo.arrow.guest.arrow`,
+      `${OUT}-demo.arrow`,
+    ]);
+    assert.match(r.stdout, /two clocks: T2b-T3, total cross from the host's clock to the guest's/);
+    const m = /publisher: sent (\d+) SVs; joined (\d+) SVs; subscriber in the guest: received (\d+)/.exec(
+      r.stdout,
+    );
+    assert.ok(m, r.stdout.slice(0, 2000));
+    const [sent, joined, received] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const s = report(`${OUT}-demo.arrow`);
+    const t4 = s.all.segments["T3-T4"]?.count ?? 0;
+    console.log(
+      `demo: sent ${sent}, joined ${joined}, guest subscriber received ${received}, T4 traced ${t4}`,
+    );
+    assert.equal(joined, sent);
+    assert.ok(received > 0 && t4 > 0);
+    // T4 is the subscriber's read: never more than it received
+    assert.ok(t4 <= received, `T4 ${t4} > received ${received}`);
+    // the lab was up before: it stays up
+    assert.equal(cli(["lab", "status"]).code, 0);
+  } finally {
+    for (const s of ["", ".host.arrow", ".guest.arrow"]) rmSync(`${OUT}-demo.arrow${s}`, { force: true });
+  }
+});

@@ -129,10 +129,14 @@ export function register(program: Command): void {
         const n = writeLegacyResultsFrom(f.out, f.legacyResults);
         process.stderr.write(`Results saved to ${f.legacyResults} (${n} latencies; full record ${f.out})\n`);
       }
-      if (f.json)
+      if (f.json) {
+        // this process's CPU (the libbpf backend runs in it; bpftrace's child is not counted)
+        const u = process.cpuUsage();
+        const cpu_s = Math.round((u.user + u.system) / 1e3) / 1e3;
         process.stdout.write(
-          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy })}\n`,
+          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy, cpu_s })}\n`,
         );
+      }
     });
 }
 
