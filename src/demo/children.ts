@@ -42,11 +42,15 @@ export class SvtraceChild {
     args: string[],
     fifoPriority?: number,
     wrap: string[] = [],
+    env?: NodeJS.ProcessEnv,
   ) {
     const argv = [...wrap, process.execPath, CLI_MAIN, ...args];
     const cmd =
       fifoPriority !== undefined && canRunFifo() ? ["chrt", "-f", String(fifoPriority), ...argv] : argv;
-    this.proc = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = spawn(cmd[0], cmd.slice(1), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: env ? { ...process.env, ...env } : process.env,
+    });
     this.proc.stdout?.setEncoding("utf8").on("data", (c: string) => {
       this.stdout += c;
     });

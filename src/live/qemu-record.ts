@@ -92,21 +92,27 @@ export async function recordQemuLab(opts: QemuRecordOptions): Promise<QemuRecord
     undefined,
     ["ip", "netns", "exec", names.hyp],
   );
-  const guest = new SvtraceChild("guest record", [
-    "lab",
-    "exec",
-    "--",
-    process.execPath,
-    CLI_MAIN,
-    "record",
-    "--machine",
-    "vm",
-    "--iface",
-    "eth0",
-    "--out",
-    guestTmp,
-    ...common,
-  ]);
+  const guest = new SvtraceChild(
+    "guest record",
+    [
+      "lab",
+      "exec",
+      "--",
+      process.execPath,
+      CLI_MAIN,
+      "record",
+      "--machine",
+      "vm",
+      "--iface",
+      "eth0",
+      "--out",
+      guestTmp,
+      ...common,
+    ],
+    undefined,
+    [],
+    { SVTRACE_LAB_PREFIX: names.prefix },
+  );
   const stopBoth = async (): Promise<void> => {
     await Promise.all([host.stop(STOP_GRACE_MS, "SIGINT"), guest.stop(STOP_GRACE_MS, "SIGINT")]);
   };
