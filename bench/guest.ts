@@ -4,7 +4,7 @@
  * --switch qemu` as typed (and the guest's boot time it reports); then for 1, 2 and 4 streams (4000 SV/s each,
  * `--seconds=S` of traffic, default 5): a subscriber in the guest alone (received / sent), and `svtrace record
  * --lab` with the subscriber (SVs complete at T1..T4, host and guest tracer CPU as % of one core over the run,
- * from each record's cpu_s, the cross-clock ±). Prints figures; never fails on timing. Run under the lab lock.
+ * from each record's CPU between attached and stopped, the cross-clock ±). Prints figures; never fails on timing. Run under the lab lock.
  * No peer tool traces a guest and its host together; the subscriber alone is the baseline.
  */
 import { spawnSync } from "node:child_process";
@@ -38,6 +38,17 @@ function subscriberStart(seconds: number, log: string): string {
   );
   if (r.code !== 0) throw new Error(r.stderr);
   return r.stdout.trim();
+}
+
+/** Until the guest subscriber listens (node starts slowly under TCG): SVs sent before would be lost to it. */
+async function listening(log: string): Promise<void> {
+  for (let i = 0; i < 240; i++) {
+    if (existsSync(log) && readFileSync(log, "utf8").includes("listening on eth0")) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(
+    `the guest subscriber did not start: ${existsSync(log) ? readFileSync(log, "utf8") : "no log"}`,
+  );
 }
 
 async function subscriberStop(pid: string, log: string): Promise<{ received: number } | undefined> {
@@ -87,11 +98,13 @@ async function kernelRound(pkg: string, seconds: number): Promise<void> {
       // subscriber alone
       const log = `${GUEST_DIR}/bench-sub.json`;
       let pid = subscriberStart(seconds + 120, log);
+      await listening(log);
       const sent0 = publish(streams, seconds);
       await new Promise((r) => setTimeout(r, Math.min(60, 5 + 1.5 * seconds) * 1000));
       const alone = await subscriberStop(pid, log);
       // with both tracers
       pid = subscriberStart(seconds + 300, log);
+      await listening(log);
       const out = `/tmp/svtrace-bench-guest-${process.pid}.arrow`;
       let sent1 = 0;
       const abort = new AbortController();

@@ -43,7 +43,7 @@ export interface QemuRecordResult {
   crossClock: CrossClockMeta;
   hostStderr: string;
   guestStderr: string;
-  /** CPU seconds (user + system) of each tracer process over its run, from its --json summary */
+  /** CPU seconds (user + system) of each tracer process from attached to stopped, from its --json summary */
   hostCpuS: number | null;
   guestCpuS: number | null;
 }
@@ -181,9 +181,14 @@ export async function recordQemuLab(opts: QemuRecordOptions): Promise<QemuRecord
     crossClock: cc,
     hostStderr: host.stderr,
     guestStderr: guest.stderr,
-    hostCpuS: lastJson<{ cpu_s?: number }>(host.stdout)?.cpu_s ?? null,
-    guestCpuS: lastJson<{ cpu_s?: number }>(guest.stdout)?.cpu_s ?? null,
+    hostCpuS: runCpu(host.stdout),
+    guestCpuS: runCpu(guest.stdout),
   };
+}
+
+function runCpu(stdout: string): number | null {
+  const j = lastJson<{ cpu_s?: number; cpu_attached_s?: number }>(stdout);
+  return j?.cpu_s !== undefined ? j.cpu_s - (j.cpu_attached_s ?? 0) : null;
 }
 
 /** One line on the clock mapping of a joined record. */

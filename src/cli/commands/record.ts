@@ -109,6 +109,7 @@ export function register(program: Command): void {
         f.format = "arrow";
       } else if (f.legacyResults && f.format !== "arrow") fail("--legacy-results needs --format arrow");
       const out = f.out;
+      let cpuAttachedS = 0;
       const r = await runTrace({
         trace: sel.trace,
         title: sel.title,
@@ -118,6 +119,8 @@ export function register(program: Command): void {
         prometheus: f.prometheus,
         record: { path: out, format: f.format },
         onReady: (s, m) => {
+          const u = process.cpuUsage();
+          cpuAttachedS = (u.user + u.system) / 1e6;
           process.stderr.write(
             `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}, ${s.backend}) to ${out}` +
               `${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
@@ -133,8 +136,10 @@ export function register(program: Command): void {
         // this process's CPU (the libbpf backend runs in it; bpftrace's child is not counted)
         const u = process.cpuUsage();
         const cpu_s = Math.round((u.user + u.system) / 1e3) / 1e3;
+        // CPU until every probe was attached (start-up: node, compile/load), the rest is the run's
+        const cpu_attached_s = Math.round(cpuAttachedS * 1e3) / 1e3;
         process.stdout.write(
-          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy, cpu_s })}\n`,
+          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy, cpu_s, cpu_attached_s })}\n`,
         );
       }
     });
