@@ -14,6 +14,7 @@ export interface Bench {
 const loaders: Record<string, () => Promise<{ bench: Bench }>> = {
   // name: () => import("./file.js"),
   decode: () => import("./decode.js"),
+  guest: () => import("./guest.js"),
   pacing: () => import("./pacing.js"),
   report: () => import("./report.js"),
   tracer: () => import("./tracer.js"),

@@ -102,7 +102,9 @@ test("real-host flags reach the tracer: --tap, --qemu-pid, --app, --app-tid, --k
 test("--lab while the qemu lab is up: a one-line error naming what works instead (its VM is a guest)", () => {
   assert.throws(
     () => resolveSelection({ lab: true }, "qemu"),
-    (e: unknown) => e instanceof UserError && /^--lab does not trace the qemu lab yet/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /^--lab does not trace the qemu lab live yet.*svtrace record --lab traces both sides/.test(e.message),
   );
   assert.deepEqual(resolveSelection({ lab: true, switch: "bridge" }, "qemu").trace, {
     profile: "lab",

@@ -488,10 +488,13 @@ export async function analyzeRecord(input: RecordInput, opts: AnalyzeOptions = {
   const streamSummaries: StreamSummary[] = streamList.map((s) => {
     const t = counts[s.svID];
     const segList = specs.map((sp, j) => segStats(sp, pointNames, s.segs[j] as SegAcc, thresholdsUs));
+    const cc = input.meta.crossClock;
     for (const sg of segList)
       if (sg.negative > 0 && sg.name !== "total")
         warnings.push(
-          `clock problem: ${sg.negative} negative latencies in ${sg.name} of ${s.svID} (min ${sg.min} ns): the clocks at ${sg.from} and ${sg.to} disagree (check PTP, TAI vs UTC)`,
+          cc && cc.hostPoints.includes(sg.from) !== cc.hostPoints.includes(sg.to)
+            ? `${sg.negative} negative latencies in ${sg.name} of ${s.svID} (min ${sg.min} ns): ${sg.from} is on the host's clock and ${sg.to} on the guest's, mapped onto it with ± ${cc.uncertaintyNs} ns${(sg.min ?? 0) < -cc.uncertaintyNs ? ": beyond that uncertainty (the guest clock moved between the exchange rounds?)" : ": within that uncertainty"}`
+            : `clock problem: ${sg.negative} negative latencies in ${sg.name} of ${s.svID} (min ${sg.min} ns): the clocks at ${sg.from} and ${sg.to} disagree (check PTP, TAI vs UTC)`,
         );
     return {
       svID: s.svID,

@@ -93,6 +93,22 @@ export interface InputInfo {
   rows: number;
 }
 
+/** A joined host + guest record: the segments that cross the two clocks, and the mapping's uncertainty. */
+export interface CrossClockSummary {
+  /** segment names whose two ends are on different clocks */
+  segments: string[];
+  /** ± on each of those latencies (ns) */
+  uncertainty_ns: number;
+  method: string;
+  rtt_min_ns: number[];
+  samples: number[];
+  drift_ppm: number | null;
+  guest_realtime_offset_ns: string;
+  guest_realtime_step_ns: number | null;
+  /** per cross segment, every stream together: latencies below zero */
+  negative: Record<string, number>;
+}
+
 export interface ReportSummary {
   tool: "svtrace report";
   svtraceVersion: string;
@@ -121,4 +137,6 @@ export interface ReportSummary {
   attribution: AttributionEntry[];
   attribution_threshold_us: number;
   attribution_note: string | null;
+  /** a joined host + guest record: the segments crossing the two clocks and their uncertainty (../report/cross-clock.ts) */
+  crossClock?: CrossClockSummary | null;
 }

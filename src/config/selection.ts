@@ -85,7 +85,7 @@ export function resolveSelection(flags: SelectionFlags, labSwitch?: LabMode | nu
   if (flags.lab || (!flags.machine && flags.switch)) {
     if (!flags.switch && labSwitch === "qemu")
       fail(
-        "--lab does not trace the qemu lab yet (its VM is a guest, not a namespace): trace the host with --machine hypervisor and run svtrace in the guest with svtrace lab exec",
+        "--lab does not trace the qemu lab live yet (its VM is a guest with its own kernel and clock): svtrace record --lab traces both sides and joins them, or trace the host with --machine hypervisor and the guest with svtrace lab exec -- svtrace live --machine vm --iface eth0",
       );
     const sw =
       (flags.switch as SwitchMode | undefined) ?? (labSwitch as SwitchMode | null | undefined) ?? "bridge";

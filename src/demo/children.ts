@@ -33,16 +33,24 @@ export class SvtraceChild {
   readonly done: Promise<ChildResult>;
   private exited = false;
 
-  /** `fifoPriority`: run the child SCHED_FIFO at this priority through chrt, when chrt works here. */
+  /**
+   * `fifoPriority`: run the child SCHED_FIFO at this priority through chrt, when chrt works here. `wrap`: a
+   * command line the CLI runs under (e.g. ["ip", "netns", "exec", NS]).
+   */
   constructor(
     readonly name: string,
     args: string[],
     fifoPriority?: number,
+    wrap: string[] = [],
+    env?: NodeJS.ProcessEnv,
   ) {
-    const argv = [process.execPath, CLI_MAIN, ...args];
+    const argv = [...wrap, process.execPath, CLI_MAIN, ...args];
     const cmd =
       fifoPriority !== undefined && canRunFifo() ? ["chrt", "-f", String(fifoPriority), ...argv] : argv;
-    this.proc = spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    this.proc = spawn(cmd[0], cmd.slice(1), {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: env ? { ...process.env, ...env } : process.env,
+    });
     this.proc.stdout?.setEncoding("utf8").on("data", (c: string) => {
       this.stdout += c;
     });
@@ -84,9 +92,9 @@ export class SvtraceChild {
   }
 
   /** SIGTERM (the svtrace commands stop cleanly and print their summary), SIGKILL after `graceMs`. */
-  async stop(graceMs = 5000): Promise<ChildResult> {
+  async stop(graceMs = 5000, signal: NodeJS.Signals = "SIGTERM"): Promise<ChildResult> {
     if (this.running && this.proc.pid !== undefined) {
-      this.proc.kill("SIGTERM");
+      this.proc.kill(signal);
       const timer = setTimeout(() => {
         if (this.running) this.proc.kill("SIGKILL");
       }, graceMs);

@@ -3,21 +3,24 @@
  * 9p), speaks JSON lines over the virtio-serial port named by --port, and runs commands for `svtrace lab exec`
  * (argument arrays, no shell), streaming their stdout/stderr and exit status back. Node built-ins only.
  *
- * Host -> guest: {"t":"hello","s":SESSION} {"t":"ping","s"} {"t":"exec","s","argv":[..],"cwd"} {"t":"kill","s","sig"}
- * Guest -> host: {"t":"pong","s","release","uptimeS","realtimeMs"} {"t":"started","s","pid"} {"t":"out","s","fd":1|2,"d":BASE64}
+ * Host -> guest: {"t":"hello","s":SESSION} {"t":"ping","s"} {"t":"clock","s","n"} {"t":"exec","s","argv":[..],"cwd"} {"t":"kill","s","sig"}
+ * Guest -> host: {"t":"pong","s","release","uptimeS","realtimeMs"} {"t":"clock","s","n","mono","real"} (ns as strings) {"t":"started","s","pid"} {"t":"out","s","fd":1|2,"d":BASE64}
  *                {"t":"exit","s","code","signal"} {"t":"error","s","message"}
  * Every message carries the session, so output a previous client left unread is ignored by the next one. A new
  * hello kills the commands of older sessions (their client is gone: one client at a time uses the channel).
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, open, read, readdirSync, readFileSync, write } from "node:fs";
+import { closeSync, existsSync, open, openSync, read, readdirSync, readFileSync, write } from "node:fs";
 import { release, uptime } from "node:os";
 
 interface HostMessage {
-  t: "hello" | "ping" | "exec" | "kill";
+  t: "hello" | "ping" | "clock" | "exec" | "kill";
+  n?: number;
   s: string;
   argv?: string[];
   cwd?: string;
+  /** run in the background, stdout and stderr to this file; answered at once with its pid */
+  detach?: string;
   sig?: NodeJS.Signals;
 }
 
@@ -81,6 +84,13 @@ async function main(): Promise<void> {
       send({ t: "pong", s: m.s, release: release(), uptimeS: uptime(), realtimeMs: Date.now() });
       return;
     }
+    if (m.t === "clock") {
+      // answered at once, before anything queued: CLOCK_MONOTONIC (libuv's hrtime) and CLOCK_REALTIME
+      const mono = process.hrtime.bigint();
+      const real = BigInt(Date.now()) * 1_000_000n;
+      send({ t: "clock", s: m.s, n: m.n, mono: String(mono), real: String(real) });
+      return;
+    }
     if (m.t === "kill") {
       for (const c of children.get(m.s) ?? []) c.kill(m.sig ?? "SIGTERM");
       return;
@@ -92,6 +102,29 @@ async function main(): Promise<void> {
         return;
       }
       const cwd = m.cwd && existsSync(m.cwd) ? m.cwd : "/";
+      if (m.detach) {
+        let out: number;
+        try {
+          out = openSync(m.detach, "a");
+        } catch (e) {
+          send({
+            t: "error",
+            s: m.s,
+            message: `cannot open ${m.detach} in the guest: ${(e as Error).message}`,
+          });
+          return;
+        }
+        const bg = spawn(argv[0], argv.slice(1), { cwd, stdio: ["ignore", out, out], detached: true });
+        closeSync(out);
+        bg.on("error", () => {});
+        bg.unref();
+        if (bg.pid === undefined) send({ t: "error", s: m.s, message: `cannot run ${argv[0]} in the guest` });
+        else {
+          send({ t: "started", s: m.s, pid: bg.pid });
+          send({ t: "exit", s: m.s, code: 0, signal: null, pid: bg.pid });
+        }
+        return;
+      }
       const child = spawn(argv[0], argv.slice(1), { cwd, stdio: ["ignore", "pipe", "pipe"] });
       const set = children.get(m.s) ?? new Set();
       children.set(m.s, set);

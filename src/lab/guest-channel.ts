@@ -20,7 +20,10 @@ export interface GuestPong {
 }
 
 interface GuestMessage {
-  t: "pong" | "started" | "out" | "exit" | "error";
+  t: "pong" | "clock" | "started" | "out" | "exit" | "error";
+  n?: number;
+  mono?: string;
+  real?: string;
   s: string;
   release?: string;
   uptimeS?: number;
@@ -28,6 +31,7 @@ interface GuestMessage {
   fd?: 1 | 2;
   d?: string;
   code?: number | null;
+  pid?: number;
   signal?: NodeJS.Signals | null;
   message?: string;
 }
@@ -141,6 +145,43 @@ export async function pingGuest(socketPath: string, timeoutMs = 3000): Promise<G
   }
 }
 
+/** One clock exchange's stamps: host monotonic at send and receive, guest monotonic and realtime (ns). */
+export interface GuestClockStamp {
+  hostSendNs: bigint;
+  hostRecvNs: bigint;
+  guestMonoNs: bigint;
+  guestRealNs: bigint;
+}
+
+/** `n` clock exchanges, one after the other, on one connection to the agent. */
+export async function guestClockExchanges(
+  socketPath: string,
+  n: number,
+  timeoutMs = 10_000,
+): Promise<GuestClockStamp[]> {
+  const ch = await Channel.open(socketPath, timeoutMs);
+  const out: GuestClockStamp[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      let m: GuestMessage | undefined;
+      const wait = ch.until((x) => {
+        if (x.t !== "clock" || x.n !== i) return false;
+        m = x;
+        return true;
+      }, timeoutMs);
+      const hostSendNs = process.hrtime.bigint();
+      ch.send({ t: "clock", n: i });
+      await wait;
+      const hostRecvNs = process.hrtime.bigint();
+      if (m?.mono === undefined || m.real === undefined) throw new Error("the guest agent answered no clock");
+      out.push({ hostSendNs, hostRecvNs, guestMonoNs: BigInt(m.mono), guestRealNs: BigInt(m.real) });
+    }
+    return out;
+  } finally {
+    ch.close();
+  }
+}
+
 export interface GuestExecOptions {
   argv: string[];
   cwd?: string;
@@ -148,6 +189,9 @@ export interface GuestExecOptions {
   onStderr: (b: Buffer) => void;
   /** how long to wait for the agent to start the command (default 60 s) */
   startTimeoutMs?: number;
+  /** run it in the background in the guest, stdout and stderr to this guest file (`pid` gets its pid) */
+  detach?: string;
+  onDetached?: (pid: number) => void;
   /** signals received by the caller are forwarded to the command in the guest */
   forwardSignals?: NodeJS.Signals[];
 }
@@ -163,7 +207,7 @@ export async function execInGuest(socketPath: string, opts: GuestExecOptions): P
   try {
     let status = 0;
     let error: string | undefined;
-    ch.send({ t: "exec", argv: opts.argv, cwd: opts.cwd ?? process.cwd() });
+    ch.send({ t: "exec", argv: opts.argv, cwd: opts.cwd ?? process.cwd(), detach: opts.detach });
     // the agent answers "started" (or "error") at once; waiting longer means another client holds the
     // channel or the agent is gone
     const startMs = opts.startTimeoutMs ?? 60_000;
@@ -180,6 +224,7 @@ export async function execInGuest(socketPath: string, opts: GuestExecOptions): P
           error = m.message ?? "the guest agent could not run the command";
           return true;
         }
+        if (m.t === "started" && opts.detach && m.pid !== undefined) opts.onDetached?.(m.pid);
         if (m.t !== "exit") return false;
         status = m.code ?? (m.signal ? 128 + signalNumber(m.signal) : 1);
         return true;

@@ -17,6 +17,8 @@ export interface LabExecOptions {
   prefix?: string;
   onStdout?: (b: Buffer) => void;
   onStderr?: (b: Buffer) => void;
+  /** qemu lab: run in the background, output to this file (in the guest); the pid is printed */
+  detach?: string;
 }
 
 /** Where `lab exec` ran the command ("guest" or the namespace) and its exit status. */
@@ -37,6 +39,8 @@ export async function labExec(opts: LabExecOptions): Promise<{ where: string; st
         argv: opts.argv,
         onStdout,
         onStderr,
+        detach: opts.detach,
+        onDetached: (pid) => onStdout(Buffer.from(`${pid}\n`)),
         forwardSignals: ["SIGINT", "SIGTERM"],
       });
       return { where: "guest", status };
@@ -50,6 +54,8 @@ export async function labExec(opts: LabExecOptions): Promise<{ where: string; st
       );
     }
   }
+  if (opts.detach)
+    fail("lab exec --detach is for the qemu lab (in a namespace lab, start it in the background yourself)");
   const status = await new Promise<number>((resolve, reject) => {
     const child = spawn("ip", ["netns", "exec", names.vm, ...opts.argv], {
       stdio: ["inherit", "pipe", "pipe"],

@@ -7,7 +7,14 @@
 import { fail } from "../errors.js";
 import { labNames, type SwitchMode } from "../lab/names.js";
 import { needsKprobes, type ProbePoint } from "./catalogue.js";
-import { kprobesAvailable, netnsExists, netnsInode, threadsNamed, vhostThreads } from "./discovery.js";
+import {
+  kprobesAvailable,
+  netnsExists,
+  netnsInode,
+  threadsNamed,
+  threadsOf,
+  vhostThreads,
+} from "./discovery.js";
 
 export type ProfileName = "lab" | "hypervisor" | "vm";
 export const PROFILE_NAMES: readonly ProfileName[] = ["lab", "hypervisor", "vm"];
@@ -48,6 +55,8 @@ export interface ProfileHost {
   kprobesAvailable(): boolean;
   threadsNamed: typeof threadsNamed;
   vhostThreads: typeof vhostThreads;
+  /** the threads of a process (QEMU's own, when it has no vhost thread: T2b is its read of the tap) */
+  threadsOf?: typeof threadsOf;
 }
 
 export const THIS_MACHINE: ProfileHost = {
@@ -56,6 +65,7 @@ export const THIS_MACHINE: ProfileHost = {
   kprobesAvailable,
   threadsNamed,
   vhostThreads,
+  threadsOf,
 };
 
 export interface ResolvedProfile {
@@ -150,13 +160,22 @@ function hypervisorPoints(
     fail("the hypervisor profile needs the SV interface: --iface IF (or SV_INTERFACE in svtrace.cfg)");
   const hostNs = selfNetns(host);
   let vhostTids: number[] | undefined;
+  let qemuOwn = false;
   if (opts.qemuPid !== undefined) {
     vhostTids = host.vhostThreads(opts.qemuPid).map((t) => t.tid);
-    if (vhostTids.length === 0)
-      fail(
-        `no vhost threads for process ${opts.qemuPid} (neither its own threads "vhost-*" nor kernel threads "vhost-${opts.qemuPid}"): is it a QEMU with vhost-net?`,
+    if (vhostTids.length > 0) notes.push(`vhost threads of QEMU ${opts.qemuPid}: ${vhostTids.join(",")}`);
+    else {
+      // no vhost-net (module absent, or QEMU's own tap backend): QEMU reads the tap itself (tun_do_read), so
+      // T2b is the copy out of the tap by any of QEMU's threads
+      const own = (host.threadsOf ?? threadsOf)(opts.qemuPid).map((t) => t.tid);
+      if (own.length === 0)
+        fail(`process ${opts.qemuPid} not found (--qemu-pid): give the PID of the VM's QEMU (pgrep -a qemu)`);
+      vhostTids = own;
+      qemuOwn = true;
+      notes.push(
+        `no vhost thread for QEMU ${opts.qemuPid} (no vhost-net): T2b is QEMU's own read of the tap, threads ${own.join(",")}`,
       );
-    notes.push(`vhost threads of QEMU ${opts.qemuPid}: ${vhostTids.join(",")}`);
+    }
   } else {
     const found = host.threadsNamed("vhost-");
     notes.push(
@@ -183,7 +202,7 @@ function hypervisorPoints(
   }
   all.push({
     name: "T2b",
-    label: `T2b vhost copy into the guest${opts.tap !== undefined ? ` from ${opts.tap}` : ""}`,
+    label: `T2b ${qemuOwn ? "QEMU" : "vhost"} copy into the guest${opts.tap !== undefined ? ` from ${opts.tap}` : ""}`,
     attach: "tracepoint:skb:skb_copy_datagram_iovec",
     // skb->dev is still the tap in tun_do_read: narrows the copy to this VM's queue when the tap is known
     filter: {

@@ -46,6 +46,8 @@ export interface RecordMeta {
   tracer?: TracerCost | null;
   /** `record --context`: per-point CPU/thread columns and the wait analysis (absent without context) */
   context?: ContextMeta;
+  /** a join of a host record and a guest record: how the guest's clock was mapped onto the host's */
+  crossClock?: CrossClockMeta;
 }
 
 /** What `--context` recorded (see contextColumns). */
@@ -55,6 +57,30 @@ export interface ContextMeta {
   /** the wait columns are filled (libbpf) or not, and why */
   wait: boolean;
   waitNote?: string;
+}
+
+/** How a guest record's times were put on the host's clock (see clock-sync.ts). */
+export interface CrossClockMeta {
+  /** how the exchanges travelled */
+  method: string;
+  /** point names (in the joined record) on the host's clock and on the guest's */
+  hostPoints: string[];
+  guestPoints: string[];
+  /** host monotonic - guest monotonic at the first round (ns) */
+  offsetNs: string;
+  /** ± on every time mapped from the guest (ns): half the slower kept round trip */
+  uncertaintyNs: number;
+  /** fastest and median round trip of each round (start, end), and exchanges per round */
+  rttMinNs: number[];
+  rttMedianNs: number[];
+  samples: number[];
+  /** guest clock rate against the host's between the rounds (null with one round) */
+  driftPpm: number | null;
+  driftOverRunNs: number | null;
+  /** guest CLOCK_REALTIME - host CLOCK_REALTIME at the first round (ns): the guest wall clock's error */
+  guestRealtimeOffsetNs: string;
+  /** how far the guest's CLOCK_REALTIME stepped against its monotonic clock between the rounds (ns) */
+  guestRealtimeStepNs: number | null;
 }
 
 /** What the tracer cost and lost, measured over a run (see src/trace/bpf-cost.ts). */

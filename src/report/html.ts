@@ -2,8 +2,10 @@
  * The HTML report: one self-contained page (inline CSS and inline SVG charts rendered server-side with
  * ECharts; no script, no network) with the verdict, warnings, per-stream tables, the plots and the spikes.
  */
+
 import { type ReportSummary, type SegmentStats, STAT_KEYS } from "../analysis/summary.js";
 import { CHART_HEIGHT, CHART_WIDTH, renderSvg } from "./charts.js";
+import { crossClockLine } from "./cross-clock.js";
 import { count, us } from "./format.js";
 import { xmlEscape as esc } from "./junit.js";
 import { type Plot, plottedSegments } from "./plots.js";
@@ -71,6 +73,7 @@ export async function renderHtml(summary: ReportSummary, plots: Plot[]): Promise
   b.push(
     `<p class="meta">points: ${summary.points.map((p) => `${esc(p.name)} = ${esc(p.label)}`).join("; ")}</p>`,
   );
+  if (summary.crossClock) b.push(`<p class="meta">${esc(crossClockLine(summary.crossClock))}</p>`);
   const m = summary.meta;
   if (m.host !== "unknown")
     b.push(

@@ -3,6 +3,7 @@
  * open the inputs, analyse them in one streaming pass (progress bar on a TTY), compute the verdict, then write
  * the terminal table or the JSON summary, and the JUnit, HTML and PNG files asked for.
  */
+
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Writable } from "node:stream";
 import cliProgress from "cli-progress";
@@ -11,6 +12,7 @@ import { segmentSpecs } from "../analysis/segments.js";
 import type { ReportSummary } from "../analysis/summary.js";
 import { fail } from "../errors.js";
 import { openInputs } from "../record/open.js";
+import { crossClockSummary } from "./cross-clock.js";
 import { renderHtml } from "./html.js";
 import { renderJUnit } from "./junit.js";
 import { buildPlots } from "./plots.js";
@@ -149,6 +151,7 @@ export async function runReport(opts: ReportOptions): Promise<ReportResult> {
 
   const summary = analysis.summary;
   summary.tracer = summary.meta.tracer ?? null;
+  summary.crossClock = crossClockSummary(summary);
   const written: string[] = [];
   if (opts.json) out.write(`${JSON.stringify(summary)}\n`);
   else out.write(renderTerminal(summary, opts.color ?? (isTty(out) && !process.env.NO_COLOR)));

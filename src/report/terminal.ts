@@ -3,9 +3,11 @@
  * of every segment's statistics in µs with the over-threshold counts, every stream together, the top spikes,
  * warnings and the verdict. Colour only when asked (a TTY); plain text when piped.
  */
+
 import pc from "picocolors";
 import { describeEntry } from "../analysis/attribution.js";
 import type { ReportSummary, SegmentStats } from "../analysis/summary.js";
+import { crossClockLine } from "./cross-clock.js";
 import { count, table, us } from "./format.js";
 import { plottedSegments } from "./plots.js";
 
@@ -60,6 +62,7 @@ export function renderTerminal(summary: ReportSummary, color: boolean): string {
     );
     if (!tc.source.startsWith("kernel.")) out.push(`  (${tc.source})`);
   }
+  if (summary.crossClock) out.push(crossClockLine(summary.crossClock));
   if (summary.start)
     out.push(`from ${summary.start} to ${summary.end} (${summary.duration_s} s), ${count(summary.rows)} SVs`);
   else out.push(`${count(summary.rows)} latencies (no SV identity or time in this input)`);

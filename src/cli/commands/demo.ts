@@ -3,9 +3,10 @@
  * record path, report, lab down). Thin layer over src/demo/.
  */
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
-import { formatDemoSummary, runDemo } from "../../demo/demo.js";
+import { defaultRecordPath, formatDemoSummary, runDemo } from "../../demo/demo.js";
+import { runQemuDemo } from "../../demo/qemu-demo.js";
 import { runDemoReport } from "../../demo/report.js";
-import { SWITCH_MODES } from "../../lab/names.js";
+import { LAB_MODES } from "../../lab/names.js";
 import { displayModeFor } from "../../live/display.js";
 import { RECORD_FORMATS } from "../../record/writer.js";
 
@@ -25,8 +26,8 @@ export function register(program: Command): void {
       "the main job: a virtual substation host, 4 SV streams traced live through it, then a report",
     )
     .addOption(
-      new Option("--switch <mode>", "lab switch between hyp-in and the VM")
-        .choices(SWITCH_MODES)
+      new Option("--switch <mode>", "lab switch between hyp-in and the VM (qemu: a real guest)")
+        .choices(LAB_MODES)
         .default("bridge"),
     )
     .addOption(
@@ -57,10 +58,23 @@ Namespace names follow SVTRACE_LAB_PREFIX (default "svt-").
 Examples:
   svtrace demo
   svtrace demo --switch tap --duration 30
+  svtrace demo --switch qemu --duration 10 --streams 2   # a Debian 6.1 guest under QEMU, two kernels, two clocks
   ./run demo --switch ovs --duration 10
 `,
     )
     .action(async (o) => {
+      if (o.switch === "qemu") {
+        await runQemuDemo({
+          durationS: o.duration,
+          streams: o.streams,
+          out: o.out ?? defaultRecordPath(),
+          backend: o.backend,
+          thresholdUs: o.thresholdUs,
+          html: o.html === false ? null : typeof o.html === "string" ? o.html : undefined,
+          out_: process.stdout,
+        });
+        return;
+      }
       const r = await runDemo({
         switch: o.switch,
         backend: o.backend,

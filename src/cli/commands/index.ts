@@ -18,6 +18,7 @@ export const commandLoaders: ReadonlyArray<readonly [name: string, load: Loader]
   ["live", () => import("./live.js")],
   ["path", () => import("./path.js")],
   ["record", () => import("./record.js")],
+  ["join", () => import("./join.js")],
   ["export", () => import("./export.js")],
   ["report", () => import("./report.js")],
   ["compare", () => import("./compare.js")],

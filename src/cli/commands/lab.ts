@@ -2,8 +2,10 @@
  * `svtrace lab up|down|status`: the one-machine virtual lab (publisher, hypervisor switch, VM namespaces).
  * Thin CLI layer over src/lab/; the hidden `lab forwarder` is the tap mode's background vhost-like process.
  */
+import { writeFileSync } from "node:fs";
 import { type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
 import { fail } from "../../errors.js";
+import { guestClockRound, roundToJson } from "../../lab/guest-clock.js";
 import {
   DEFAULT_KERNEL_PACKAGE,
   guestKernel,
@@ -17,6 +19,7 @@ import {
   labUp,
   runForwarder,
 } from "../../lab/index.js";
+import { estimateRound } from "../../record/clock-sync.js";
 
 const TOPOLOGY = `Topology (namespace names come from SVTRACE_LAB_PREFIX, default "svt-"):
   svt-pub: pub0 --veth-- svt-hyp: hyp-in -> SWITCH -> hyp-out --veth-- svt-vm: vm0
@@ -244,6 +247,10 @@ Examples:
     .command("exec")
     .description("run a command on the VM side: in the qemu lab's guest, else in the VM namespace")
     .argument("<cmd...>", "the command and its arguments (put -- before it if they start with -)")
+    .option(
+      "--detach <file>",
+      "qemu lab: run it in the background in the guest, stdout and stderr to FILE; prints its pid and returns",
+    )
     .passThroughOptions()
     .addHelpText(
       "after",
@@ -259,11 +266,53 @@ Other labs: \`ip netns exec <prefix>vm CMD...\`, so one command line works in ev
 Examples:
   sudo svtrace lab exec -- uname -r
   sudo svtrace lab exec -- svtrace subscribe --iface eth0 --duration 10 --json
+  sudo svtrace lab exec --detach /run/svtrace/lab-svt-/guest/sub.log -- svtrace subscribe --iface eth0
 `,
     )
-    .action(async (cmd: string[]) => {
-      const r = await labExec({ argv: cmd });
+    .action(async (cmd: string[], o) => {
+      const r = await labExec({ argv: cmd, detach: o.detach });
       process.exitCode = r.status;
+    });
+
+  lab
+    .command("clock")
+    .description(
+      "qemu lab: one round of clock exchanges with the guest (offset, round trip), for svtrace join",
+    )
+    .option("--samples <n>", "exchanges in the round (the fastest wins)", (v) => Number(v), 50)
+    .option("--out <file>", "write the round (every exchange) as JSON here, for svtrace join --clock")
+    .option("--json", "print the estimate as JSON")
+    .addHelpText(
+      "after",
+      `
+Each exchange: the host stamps its CLOCK_MONOTONIC, the guest agent answers with its CLOCK_MONOTONIC and
+CLOCK_REALTIME, the host stamps again. The fastest exchange gives the offset, true within ± half its round trip.
+Run one round before and one after the records you join (the agent's channel is busy while lab exec runs).
+
+Example:
+  sudo svtrace lab clock --out clock-start.json
+`,
+    )
+    .action(async (o) => {
+      const round = await guestClockRound(o.samples);
+      if (o.out) writeFileSync(o.out, `${roundToJson(round)}\n`);
+      const e = estimateRound(round);
+      const est = {
+        offset_ns: String(e.offsetNs),
+        rtt_min_ns: Number(e.rttNs),
+        rtt_median_ns: Number(e.medianRttNs),
+        uncertainty_ns: Number(e.rttNs / 2n),
+        samples: e.samples,
+        guest_realtime_offset_ns: String(e.realtimeOffsetNs),
+        method: round.method,
+      };
+      if (o.json) process.stdout.write(`${JSON.stringify(est)}\n`);
+      else
+        process.stdout.write(
+          `guest monotonic = host monotonic - ${(Number(e.offsetNs) / 1e9).toFixed(6)} s ± ${(Number(e.rttNs) / 2000).toFixed(1)} µs ` +
+            `(fastest of ${e.samples} round trips ${(Number(e.rttNs) / 1000).toFixed(1)} µs, median ${(Number(e.medianRttNs) / 1000).toFixed(1)} µs); ` +
+            `guest wall clock off by ${(Number(e.realtimeOffsetNs) / 1e6).toFixed(1)} ms${o.out ? `; round written to ${o.out}` : ""}\n`,
+        );
     });
 
   lab

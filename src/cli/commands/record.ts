@@ -9,6 +9,7 @@ import { type Command, Option } from "@commander-js/extra-typings";
 import { resolveSelection } from "../../config/selection.js";
 import { fail } from "../../errors.js";
 import { labStatus } from "../../lab/index.js";
+import { recordQemuLab } from "../../live/qemu-record.js";
 import { formatSummary } from "../../live/summary.js";
 import { runTrace } from "../../live/trace-run.js";
 import { writeLegacyResultsFrom } from "../../record/legacy-writer.js";
@@ -69,6 +70,31 @@ export function register(program: Command): void {
         legacyResults?: string;
       };
       const lab = f.lab && !f.switch ? await labStatus().catch(() => undefined) : undefined;
+      if (lab?.mode === "qemu" && !f.showProgram) {
+        if (f.out === undefined || f.out === "") fail("say where to write the joined record: --out FILE");
+        if (f.format === "legacy")
+          fail("record --lab on a qemu lab writes arrow or csv (the join needs SV identity)");
+        const out = f.out;
+        const r = await recordQemuLab({
+          out,
+          format: f.format,
+          durationS: f.duration,
+          backend: f.backend,
+          streams: f.stream,
+          onReady: (hp, gp) =>
+            process.stderr.write(
+              `svtrace: recording qemu lab: host ${hp} (hypervisor netns) and guest ${gp} (through the agent); joined into ${out}; Ctrl-C stops\n`,
+            ),
+        });
+        process.stderr.write(
+          `svtrace: joined ${r.rows} SVs into ${r.out} (host record ${r.hostRecord}, guest record ${r.guestRecord})\n`,
+        );
+        if (f.json)
+          process.stdout.write(
+            `${JSON.stringify({ record: r.out, rows: r.rows, host: r.hostRecord, guest: r.guestRecord, crossClock: r.crossClock })}\n`,
+          );
+        return;
+      }
       const sel = resolveSelection(f, lab?.mode);
       if (f.context) sel.trace.context = { thresholdUs: f.thresholdUs };
       if (f.showProgram) {
@@ -84,6 +110,7 @@ export function register(program: Command): void {
         f.format = "arrow";
       } else if (f.legacyResults && f.format !== "arrow") fail("--legacy-results needs --format arrow");
       const out = f.out;
+      let cpuAttachedS = 0;
       const r = await runTrace({
         trace: sel.trace,
         title: sel.title,
@@ -93,6 +120,8 @@ export function register(program: Command): void {
         prometheus: f.prometheus,
         record: { path: out, format: f.format },
         onReady: (s, m) => {
+          const u = process.cpuUsage();
+          cpuAttachedS = (u.user + u.system) / 1e6;
           process.stderr.write(
             `svtrace: recording ${sel.title} (${s.meta.points.map((p) => p.name).join(",")}, ${s.backend}) to ${out}` +
               `${m ? `; metrics on ${m.url}` : ""}; Ctrl-C stops\n`,
@@ -104,10 +133,16 @@ export function register(program: Command): void {
         const n = writeLegacyResultsFrom(f.out, f.legacyResults);
         process.stderr.write(`Results saved to ${f.legacyResults} (${n} latencies; full record ${f.out})\n`);
       }
-      if (f.json)
+      if (f.json) {
+        // this process's CPU (the libbpf backend runs in it; bpftrace's child is not counted)
+        const u = process.cpuUsage();
+        const cpu_s = Math.round((u.user + u.system) / 1e3) / 1e3;
+        // CPU until every probe was attached (start-up: node, compile/load), the rest is the run's
+        const cpu_attached_s = Math.round(cpuAttachedS * 1e3) / 1e3;
         process.stdout.write(
-          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy })}\n`,
+          `${JSON.stringify({ ...r.snapshot, record: r.record, stopped_by: r.stoppedBy, cpu_s, cpu_attached_s })}\n`,
         );
+      }
     });
 }
 
