@@ -180,15 +180,60 @@ describe("attribution in report", () => {
     const pj = join(tmp.dir, "rt.json");
     const pr = runCli(["export", a, "--perfetto", pj, "--svs", "all"]);
     assert.equal(pr.code, 0, pr.stderr);
-    const slices = (
+    const events = (
       JSON.parse(readFileSync(pj, "utf8")) as {
-        traceEvents: { ph: string; args?: Record<string, unknown> }[];
+        traceEvents: {
+          name: string;
+          ph: string;
+          pid: number;
+          tid: number;
+          ts?: number;
+          id?: number;
+          args?: Record<string, unknown>;
+        }[];
       }
-    ).traceEvents.filter((e) => e.ph === "X");
+    ).traceEvents;
+    const slices = events.filter((e) => e.ph === "X");
     const t34 = slices.filter((e) => e.args?.segment === "t3-t4");
     assert.equal(t34.length, N);
     assert.ok(t34.every((e) => e.args?.thread === "svt-sub" && e.args?.tid === 500));
     assert.equal(t34.filter((e) => e.args?.cpu === 0).length, 20);
+    // a track per thread (process 2, named comm (tid)) and per CPU (process 3), a mark where each ran a point
+    const named = (pid: number) =>
+      new Map(
+        events.filter((e) => e.name === "thread_name" && e.pid === pid).map((e) => [e.tid, e.args?.name]),
+      );
+    assert.deepEqual(
+      named(2),
+      new Map([
+        [100, "pub (100)"],
+        [812, "handler3 (812)"],
+        [15, "ksoftirqd/1 (15)"],
+        [500, "svt-sub (500)"],
+      ]),
+    );
+    assert.deepEqual(
+      named(3),
+      new Map([
+        [0, "CPU 0"],
+        [1, "CPU 1"],
+      ]),
+    );
+    const marks = (pid: number, tid: number) => slices.filter((e) => e.pid === pid && e.tid === tid).length;
+    assert.deepEqual(
+      [marks(2, 100), marks(2, 812), marks(2, 15), marks(2, 500)],
+      [N, N, N, N],
+      "one mark per SV on the thread that ran each point",
+    );
+    assert.equal(marks(3, 0) + marks(3, 1), 4 * N, "and on its CPU");
+    // each SV's flow goes through its threads, in point order: pub -> handler3 -> ksoftirqd/1 -> svt-sub
+    const flows = new Map<number, number[]>();
+    for (const e of events.filter((x) => x.name === "sv" && x.id !== undefined)) {
+      assert.equal(e.pid, 2, "flow on the thread tracks");
+      flows.set(e.id as number, [...(flows.get(e.id as number) ?? []), e.tid]);
+    }
+    assert.equal(flows.size, N);
+    for (const tids of flows.values()) assert.deepEqual(tids, [100, 812, 15, 500]);
     const input = openRecordFile(a);
     try {
       const first = input.batches().next().value;

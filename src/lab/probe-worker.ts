@@ -109,9 +109,11 @@ function busyWaitUntil(ns: bigint): void {
 function main(d: ProbeWorkerData): ProbeWorkerResult {
   const res: ProbeWorkerResult = { sent: 0, received: 0, duplicates: 0, otherFrames: 0 };
   const rx = packetSocket(d.vmNs, d.vmIf, ETH_P_ALL);
-  // room for bursts (OVS outputs in batches) while this thread is busy sending
+  // room for bursts while this thread is busy sending: OVS outputs in batches, and a forwarder back from a
+  // 250 ms stall (lab-tap test) writes 8000 queued frames at once; each costs its skb's truesize (about 1 KiB)
+  // here, so 8 MiB held about 8000 and a CI run lost 1056 of them
   const size = Buffer.alloc(4);
-  size.writeInt32LE(8 * 1024 * 1024);
+  size.writeInt32LE(32 * 1024 * 1024);
   setsockopt(rx, SOL_SOCKET, SO_RCVBUFFORCE, size, 4);
   const tx = packetSocket(d.pubNs, d.pubIf, d.etherType);
   try {

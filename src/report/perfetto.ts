@@ -1,9 +1,12 @@
 /**
- * A record as Chrome/Perfetto trace-event JSON (opens in ui.perfetto.dev and chrome://tracing): each selected
- * SV is a flow ("s" -> "t" ... -> "f") through one "X" slice per segment between consecutive points, on one
- * track per segment (the tracks are per point pair; with record --context each slice's args name the thread, tid
- * and CPU that ran the point ending it), an "i" instant at the
- * last point, and SVs slower than the threshold marked (name prefix "SLOW", cat "sv,slow", args.slow).
+ * A record as Chrome/Perfetto trace-event JSON (opens in ui.perfetto.dev and chrome://tracing): one "X" slice
+ * per segment between consecutive points of each selected SV, on one track per segment (process 1), an "i"
+ * instant at the last point, and SVs slower than the threshold marked (name prefix "SLOW", cat "sv,slow",
+ * args.slow). Each SV is a flow ("s" -> "t" ... -> "f") through its points. With a record --context record,
+ * each segment slice's args name the thread, tid and CPU that ran the point ending it, and two more processes
+ * hold a track per thread (process 2, tid = the thread's id, named by its comm) and per CPU (process 3,
+ * "CPU n") with a short mark slice where that thread or CPU ran each point; the flow of an SV whose points all
+ * have context goes through its thread marks, so it shows which thread handed the SV to which.
  * Selection: the slowest N SVs (first to last point) and a deterministic sample of the others, or all.
  */
 import { type ExtraColumn, extraAt, type RecordColumns } from "../record/columns.js";
@@ -144,6 +147,11 @@ export function selectSvs(batches: Iterable<RecordColumns>, meta: RecordMeta, o:
   }
 }
 
+/** Width of a point's mark on the thread and CPU tracks (µs): a point is an instant, a slice anchors flows. */
+const MARK_US = 0.5;
+const PID_THREADS = 2;
+const PID_CPUS = 3;
+
 /** The trace events of the selected SVs. */
 export function perfettoEvents(svs: Picked[], meta: RecordMeta, o: PerfettoOptions): TraceEvent[] {
   const points = meta.points.slice(firstProbe(meta.points));
@@ -175,6 +183,30 @@ export function perfettoEvents(svs: Picked[], meta: RecordMeta, o: PerfettoOptio
     args: { name: `${points[points.length - 1].label}` },
   });
   const ordered = [...svs].sort((a, b) => (firstTime(a) < firstTime(b) ? -1 : 1));
+  // record --context: a track per thread and per CPU that ran a point
+  const threads = new Map<number, string>();
+  const cpus = new Set<number>();
+  for (const sv of ordered)
+    for (const x of sv.ctx ?? []) {
+      if (x?.tid !== null && x?.tid !== undefined && !threads.has(x.tid)) threads.set(x.tid, x.thread ?? "?");
+      if (x?.cpu !== null && x?.cpu !== undefined) cpus.add(x.cpu);
+    }
+  if (threads.size > 0) {
+    events.push({ name: "process_name", ph: "M", pid: PID_THREADS, tid: 0, args: { name: "threads" } });
+    for (const [tid, comm] of threads)
+      events.push({
+        name: "thread_name",
+        ph: "M",
+        pid: PID_THREADS,
+        tid,
+        args: { name: `${comm} (${tid})` },
+      });
+  }
+  if (cpus.size > 0) {
+    events.push({ name: "process_name", ph: "M", pid: PID_CPUS, tid: 0, args: { name: "CPUs" } });
+    for (const cpu of [...cpus].sort((a, b) => a - b))
+      events.push({ name: "thread_name", ph: "M", pid: PID_CPUS, tid: cpu, args: { name: `CPU ${cpu}` } });
+  }
   ordered.forEach((sv, n) => {
     const slow = sv.totalNs / 1000 > o.thresholdUs;
     const name = `${slow ? "SLOW " : ""}${sv.svID}/${sv.smpCnt}`;
@@ -192,22 +224,52 @@ export function perfettoEvents(svs: Picked[], meta: RecordMeta, o: PerfettoOptio
     for (let j = 0; j + 1 < seen.length; j++) {
       const a = seen[j];
       const b = seen[j + 1];
-      const tid = a.k + 1;
       events.push({
         name,
         ph: "X",
         pid,
-        tid,
+        tid: a.k + 1,
         ts: us(a.t),
         dur: Number(b.t - a.t) / 1000,
         cat,
         args: { ...args, segment: `${points[a.k].name}-${points[b.k].name}`, ...contextArgs(sv, b.k) },
       });
-      events.push({ name: "sv", ph: j === 0 ? "s" : "t", pid, tid, ts: us(a.t), id, cat: "sv-flow" });
     }
     const last = seen[seen.length - 1];
     events.push({ name, ph: "i", pid, tid: lastTid, ts: us(last.t), s: "t", cat, args });
-    events.push({ name: "sv", ph: "f", bp: "e", pid, tid: lastTid, ts: us(last.t), id, cat: "sv-flow" });
+    // the marks of the threads and CPUs that ran each point
+    for (const { t, k } of seen) {
+      const x = sv.ctx?.[k];
+      const mark = {
+        name: `${name} ${points[k].name.toUpperCase()}`,
+        ph: "X" as const,
+        ts: us(t),
+        dur: MARK_US,
+        cat,
+      };
+      const markArgs = { ...args, point: points[k].label, ...contextArgs(sv, k) };
+      if (x?.tid !== null && x?.tid !== undefined)
+        events.push({ ...mark, pid: PID_THREADS, tid: x.tid, args: markArgs });
+      if (x?.cpu !== null && x?.cpu !== undefined)
+        events.push({ ...mark, pid: PID_CPUS, tid: x.cpu, args: markArgs });
+    }
+    // the flow: through the thread marks when every point has its thread, else along the segment slices
+    const byThread = seen.every(({ k }) => sv.ctx?.[k]?.tid !== null && sv.ctx?.[k]?.tid !== undefined);
+    seen.forEach(({ t, k }, j) => {
+      const ph = j === 0 ? "s" : j === seen.length - 1 ? "f" : "t";
+      const at = byThread
+        ? { pid: PID_THREADS, tid: sv.ctx?.[k]?.tid as number }
+        : { pid, tid: j === seen.length - 1 ? lastTid : k + 1 };
+      events.push({
+        name: "sv",
+        ph,
+        ...(ph === "f" ? { bp: "e" as const } : {}),
+        ...at,
+        ts: us(t),
+        id,
+        cat: "sv-flow",
+      });
+    });
   });
   return events;
 }

@@ -76,9 +76,10 @@ export function register(program: Command): void {
     .addHelpText(
       "after",
       "\nA record truncated by a killed run is exported up to its last complete batch (a warning says so).\n\n" +
-        "--perfetto: one flow per SV through an X slice per segment (a track per point pair), an instant at the\n" +
-        "last point; SVs over --threshold-us are named SLOW and have cat sv,slow. Default: the 1000 slowest SVs\n" +
-        "and 200 others at random.\n\n" +
+        "--perfetto: an X slice per segment (a track per point pair), an instant at the last point, one flow\n" +
+        "per SV through its points; SVs over --threshold-us are named SLOW and have cat sv,slow. A record made\n" +
+        "with --context adds a track per thread and per CPU, with a mark where each ran a point, and the flow\n" +
+        "goes from thread to thread. Default: the 1000 slowest SVs and 200 others at random.\n\n" +
         "Examples:\n  svtrace export run.arrow --csv > run.csv\n  svtrace export run.arrow --csv --out run.csv\n" +
         "  svtrace export run.arrow --perfetto run.json --svs slowest=500,sample=100\n",
     )
