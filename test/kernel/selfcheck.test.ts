@@ -46,7 +46,7 @@ function theRun(): NonNullable<typeof run> {
   return run;
 }
 
-test("selfcheck (tap lab, 3 s per run): every check runs, every SV matched, exact sums, tracer cost, no lab left", {
+test("selfcheck (tap lab, 3 s per run): every check runs, SVs matched, exact sums, tracer cost, no lab left", {
   timeout: 900_000,
 }, (t) => {
   const { code, stderr, out } = theRun();
