@@ -12,9 +12,17 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { AttributionEntry } from "../../src/analysis/attribution.js";
 import { labNames } from "../../src/lab/names.js";
-import { assertRoot, cliMain, runCli, runCliAsync } from "../helpers.js";
+import { assertRoot, runCli, runCliAsync } from "../helpers.js";
 import { tempDir } from "../report-fixtures.js";
-import { interrupt, kill, type Running, start, waitFor, waitForRecording } from "./tracer-support.js";
+import {
+  interrupt,
+  kill,
+  type Running,
+  start,
+  startUnder,
+  waitFor,
+  waitForRecording,
+} from "./tracer-support.js";
 
 const BACKENDS = ["libbpf", "bpftrace"] as const;
 const tmp = tempDir("svtrace-attrib-lab-");
@@ -25,23 +33,6 @@ interface ReportJson {
   attribution_note: string | null;
   attribution_threshold_us: number;
   meta: { context?: { wait: boolean; waitNote?: string }; backend?: string };
-}
-
-/** `svtrace ARGS` under `prefix` (taskset, chrt), stderr collected. */
-function startWith(prefix: string[], args: string[]): Running {
-  const child = spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, cliMain, ...args]);
-  let out = "";
-  let err = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => {
-    out += c;
-  });
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    err += c;
-  });
-  const done = new Promise<{ code: number; stdout: string; stderr: string }>((res) => {
-    child.on("close", (code, signal) => res({ code: code ?? (signal ? 128 : 1), stdout: out, stderr: err }));
-  });
-  return { child, done, stderr: () => err };
 }
 
 /**
@@ -62,7 +53,7 @@ async function recordRun(o: {
   let sub: Running | undefined;
   try {
     sub = o.subPrefix
-      ? startWith(o.subPrefix, ["subscribe", "--iface", n.vmIf, "--netns", n.vm])
+      ? startUnder(o.subPrefix, ["subscribe", "--iface", n.vmIf, "--netns", n.vm])
       : start(["subscribe", "--iface", n.vmIf, "--netns", n.vm]);
     await waitFor(sub, "listening");
     rec = start([
@@ -89,7 +80,7 @@ async function recordRun(o: {
       String(o.count),
     ];
     const pub = o.pubPrefix
-      ? await startWith(o.pubPrefix, pubArgs).done
+      ? await startUnder(o.pubPrefix, pubArgs).done
       : await runCliAsync(pubArgs, { timeoutMs: 120_000 }).done;
     assert.equal(pub.code, 0, pub.stderr);
     await new Promise((r) => setTimeout(r, 1000));

@@ -94,7 +94,12 @@ export function start(args: string[], timeoutMs = 900_000): Running {
  */
 export function startFifo(prio: number, args: string[], timeoutMs = 900_000): Running {
   if (spawnSync("chrt", ["-f", "1", "true"], { stdio: "ignore" }).status !== 0) return start(args, timeoutMs);
-  const child = spawn("chrt", ["-f", String(prio), process.execPath, cliMain, ...args]);
+  return startUnder(["chrt", "-f", String(prio)], args, timeoutMs);
+}
+
+/** Start `svtrace ARGS` under `prefix` (chrt, taskset, ...), collecting stdout and stderr; killed after `timeoutMs`. */
+export function startUnder(prefix: string[], args: string[], timeoutMs = 900_000): Running {
+  const child = spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, cliMain, ...args]);
   let out = "";
   let err = "";
   child.stdout.setEncoding("utf8").on("data", (c: string) => {
